@@ -1,0 +1,16 @@
+namespace Tendril.Storage;
+
+/// <summary>
+/// The storage backend: one object per process, owning its connections. Later features add their stores here
+/// (rosters, offline messages, archives, pubsub) so a backend implements the whole abstraction.
+/// </summary>
+public interface IStorage : IAsyncDisposable
+{
+    /// <summary>Creates or migrates the schema. Called once at start before any other call.</summary>
+    ValueTask InitializeAsync(CancellationToken cancellationToken = default);
+
+    IAccountStore Accounts { get; }
+}
+
+/// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>
+public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
