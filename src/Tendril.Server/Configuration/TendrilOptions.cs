@@ -1,0 +1,114 @@
+namespace Tendril.Server.Configuration;
+
+/// <summary>
+/// The whole server configuration, bound from the <c>Tendril</c> section of the configuration
+/// (tendril.json, then environment variables <c>TENDRIL__SECTION__KEY</c>). Every key is documented in docs/configuration.md.
+/// </summary>
+public sealed class TendrilOptions
+{
+    public const string SectionName = "Tendril";
+
+    /// <summary>The XMPP domain this server hosts.</summary>
+    public string Domain { get; set; } = "localhost";
+
+    /// <summary>Folder for the database, the generated certificate and other state. Relative paths are relative to the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    public C2sOptions C2s { get; set; } = new();
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public SaslOptions Sasl { get; set; } = new();
+
+    public LimitsOptions Limits { get; set; } = new();
+
+    public StorageOptions Storage { get; set; } = new();
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Domain)) problems.Add("Tendril:Domain is empty");
+        if (C2s.Port is < 0 or > 65535) problems.Add("Tendril:C2s:Port must be 0..65535");
+        if (C2s.DirectTlsPort is < 0 or > 65535) problems.Add("Tendril:C2s:DirectTlsPort must be 0..65535");
+        if (Sasl.ScramIterations < 4096) problems.Add("Tendril:Sasl:ScramIterations must be at least 4096 (RFC 7677 §4)");
+        if (Limits.MaxStanzaBytes < 10_000) problems.Add("Tendril:Limits:MaxStanzaBytes must be at least 10000 (RFC 6120 §13.12)");
+        if (Limits.MaxDepth < 4) problems.Add("Tendril:Limits:MaxDepth must be at least 4");
+        if (Limits.MaxAttributes < 8) problems.Add("Tendril:Limits:MaxAttributes must be at least 8");
+        if (Limits.NegotiationTimeoutSeconds <= 0) problems.Add("Tendril:Limits:NegotiationTimeoutSeconds must be positive");
+        if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
+        if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
+        if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
+        if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
+        if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
+    }
+}
+
+public sealed class C2sOptions
+{
+    /// <summary>Address to listen on: an IP address, or "any" / "loopback".</summary>
+    public string Address { get; set; } = "any";
+
+    /// <summary>Client-to-server port with STARTTLS (RFC 6120). 0 picks a free port.</summary>
+    public int Port { get; set; } = 5222;
+
+    /// <summary>Direct TLS port (XEP-0368). 0 picks a free port.</summary>
+    public int DirectTlsPort { get; set; } = 5223;
+
+    public bool DirectTlsEnabled { get; set; } = true;
+
+    /// <summary>Refuse to authenticate or bind before STARTTLS (RFC 6120 §5.3.1 mandatory-to-negotiate). Default true.</summary>
+    public bool RequireTls { get; set; } = true;
+}
+
+public sealed class TlsOptions
+{
+    /// <summary>PEM certificate (chain) file; when empty, a self-signed certificate for the domain is created in the data folder on first start.</summary>
+    public string CertificatePath { get; set; } = "";
+
+    /// <summary>PEM private key file for <see cref="CertificatePath"/> (may be the same file).</summary>
+    public string KeyPath { get; set; } = "";
+
+    /// <summary>Maximum time for a TLS handshake.</summary>
+    public int HandshakeTimeoutSeconds { get; set; } = 10;
+}
+
+public sealed class SaslOptions
+{
+    /// <summary>PBKDF2 iteration count for new SCRAM credentials.</summary>
+    public int ScramIterations { get; set; } = 4096;
+
+    /// <summary>Offer SASL PLAIN (only ever over TLS).</summary>
+    public bool AllowPlain { get; set; } = true;
+
+    /// <summary>Failed attempts allowed on one stream before it is closed with policy-violation.</summary>
+    public int MaxFailures { get; set; } = 3;
+}
+
+public sealed class LimitsOptions
+{
+    public int MaxStanzaBytes { get; set; } = 256 * 1024;
+    public int MaxDepth { get; set; } = 48;
+    public int MaxAttributes { get; set; } = 64;
+
+    /// <summary>A stream that has not bound a resource after this long is closed with connection-timeout.</summary>
+    public int NegotiationTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>An established stream silent this long is sent an XEP-0199 ping.</summary>
+    public int IdleSeconds { get; set; } = 300;
+
+    /// <summary>A ping unanswered (and the stream silent) this long closes the stream with connection-timeout.</summary>
+    public int PingTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Stanzas queued to one connection before further stanzas to it bounce with resource-constraint.</summary>
+    public int OutboundQueueStanzas { get; set; } = 4096;
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>Storage backend: "sqlite" (embedded default).</summary>
+    public string Provider { get; set; } = "sqlite";
+
+    /// <summary>SQLite database file; relative to the data folder. Default tendril.db.</summary>
+    public string SqlitePath { get; set; } = "tendril.db";
+}
