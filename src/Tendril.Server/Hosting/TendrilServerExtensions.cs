@@ -1,5 +1,16 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tendril.Server.Configuration;
+using Tendril.Server.Features;
+using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Session;
+using Tendril.Server.Features.Version;
+using Tendril.Server.Tls;
+using Tendril.Storage;
 
 namespace Tendril.Server.Hosting;
 
@@ -7,8 +18,57 @@ public static class TendrilServerExtensions
 {
     /// <summary>
     /// Registers the XMPP server (listeners, streams, router, features) as a hosted service, bound to the
-    /// <c>Tendril</c> configuration section. The caller registers an <see cref="Tendril.Storage.IStorage"/> singleton.
+    /// <c>Tendril</c> configuration section. The caller registers an <see cref="IStorage"/> singleton.
     /// </summary>
     public static IServiceCollection AddTendrilServer(this IServiceCollection services, IConfiguration configuration)
-        => throw new NotImplementedException();
+    {
+        services.TryAddSingleton(_ =>
+        {
+            var options = new TendrilOptions();
+            configuration.GetSection(TendrilOptions.SectionName).Bind(options);
+            options.Validate();
+            return options;
+        });
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddCoreFeatures();
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<TendrilOptions>();
+            var loggerFactory = sp.GetRequiredService<ILoggerFactory>();
+            var certificate = new CertificateProvider(options, loggerFactory.CreateLogger<CertificateProvider>()).GetCertificate();
+            return new XmppServer(options, sp.GetRequiredService<IStorage>(), certificate, sp.GetServices<IServerFeature>(),
+                loggerFactory, sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddHostedService<XmppServerHostedService>();
+        return services;
+    }
+
+    /// <summary>The features every server has (RFC 6120 core and XEP-0030/0092/0199).</summary>
+    public static IServiceCollection AddCoreFeatures(this IServiceCollection services)
+    {
+        services.AddServerFeature<DiscoFeature>();
+        services.AddServerFeature<PingFeature>();
+        services.AddServerFeature<VersionFeature>();
+        services.AddServerFeature<LegacySessionFeature>();
+        return services;
+    }
+
+    /// <summary>The one extension point: a feature class, registered once.</summary>
+    public static IServiceCollection AddServerFeature<T>(this IServiceCollection services) where T : class, IServerFeature
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServerFeature, T>());
+        return services;
+    }
+}
+
+/// <summary>Starts the storage and the server with the host; stops the server gracefully (system-shutdown to every stream).</summary>
+internal sealed class XmppServerHostedService(XmppServer server, IStorage storage) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await storage.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await server.StartAsync().ConfigureAwait(false);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => server.StopAsync(TimeSpan.FromSeconds(5));
 }

@@ -1,0 +1,80 @@
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Disco;
+
+/// <summary>
+/// Service discovery (XEP-0030): disco#info lists exactly the identities and features other features registered;
+/// disco#items lists the server's items (none yet; services such as pubsub register theirs later).
+/// </summary>
+public sealed class DiscoFeature : IServerFeature
+{
+    public void Register(FeatureRegistry registry)
+    {
+        registry.AddDiscoIdentity(new DiscoIdentity("server", "im", "Tendril"));
+        registry.AddDiscoIdentity(new DiscoIdentity("account", "registered"), IqTarget.Account);
+        registry.AddDiscoFeature(Ns.DiscoInfo, IqTarget.Server | IqTarget.Account);
+        registry.AddDiscoFeature(Ns.DiscoItems, IqTarget.Server | IqTarget.Account);
+        registry.HandleIq("query", Ns.DiscoInfo, InfoAsync, IqTarget.Server | IqTarget.Account);
+        registry.HandleIq("query", Ns.DiscoItems, ItemsAsync, IqTarget.Server | IqTarget.Account);
+    }
+
+    private static ValueTask InfoAsync(IqRequest request)
+    {
+        if (!request.IsGet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest);
+            return ValueTask.CompletedTask;
+        }
+        var target = request.To.IsDomain ? IqTarget.Server : IqTarget.Account;
+        // Disco on another user's account reveals nothing without a subscription (XEP-0030 §3.1, RFC 6121 §8.5.1):
+        // answer only for the sender's own account here; presence-authorised access comes with rosters.
+        if (target == IqTarget.Account && request.To != request.From.Bare)
+        {
+            request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
+            return ValueTask.CompletedTask;
+        }
+        var node = request.Payload.GetAttribute("node");
+        if (node is not null)
+        {
+            request.ReplyError(StanzaErrorCondition.ItemNotFound);
+            return ValueTask.CompletedTask;
+        }
+        var query = new XmlElement("query", Ns.DiscoInfo);
+        var registry = request.Server.Features;
+        foreach (var identity in registry.DiscoIdentities(target))
+        {
+            var e = query.AddElement("identity").SetAttribute("category", identity.Category).SetAttribute("type", identity.Type);
+            if (identity.Name is not null) e.SetAttribute("name", identity.Name);
+        }
+        foreach (var var in registry.DiscoFeatures(target))
+        {
+            query.AddElement("feature").SetAttribute("var", var);
+        }
+        request.Reply(query);
+        return ValueTask.CompletedTask;
+    }
+
+    private static ValueTask ItemsAsync(IqRequest request)
+    {
+        if (!request.IsGet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest);
+            return ValueTask.CompletedTask;
+        }
+        var target = request.To.IsDomain ? IqTarget.Server : IqTarget.Account;
+        if (target == IqTarget.Account && request.To != request.From.Bare)
+        {
+            request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
+            return ValueTask.CompletedTask;
+        }
+        if (request.Payload.GetAttribute("node") is not null)
+        {
+            request.ReplyError(StanzaErrorCondition.ItemNotFound);
+            return ValueTask.CompletedTask;
+        }
+        request.Reply(new XmlElement("query", Ns.DiscoItems));
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,120 @@
+using Tendril.Server.Streams;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features;
+
+/// <summary>An identity for disco#info (XEP-0030 §3.1).</summary>
+public readonly record struct DiscoIdentity(string Category, string Type, string? Name = null);
+
+/// <summary>
+/// What every feature registered: iq handlers keyed by payload (name, namespace), the disco features and
+/// identities they advertise, stream features offered to bound sessions, and lifecycle hooks.
+/// Built once at start; read-only (and lock-free) afterwards.
+/// </summary>
+public delegate ValueTask<bool> UndeliverableMessageHandler(XmlElement message, Tendril.Protocol.Jid to);
+
+public sealed class FeatureRegistry
+{
+    private readonly Dictionary<(string Name, string Ns), (IqHandler Handler, IqTarget Target)> _iqHandlers = [];
+    private readonly SortedSet<string> _serverFeatures = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _accountFeatures = new(StringComparer.Ordinal);
+    private readonly List<DiscoIdentity> _serverIdentities = [];
+    private readonly List<DiscoIdentity> _accountIdentities = [];
+    private readonly List<Func<C2sStream, XmlElement?>> _streamFeatures = [];
+    private readonly List<UndeliverableMessageHandler> _undeliverable = [];
+    private bool _frozen;
+
+    /// <summary>Handles iq get/set whose payload is &lt;name xmlns='ns'/&gt; addressed to the given targets.</summary>
+    public void HandleIq(string name, string ns, IqHandler handler, IqTarget target = IqTarget.Server)
+    {
+        ThrowIfFrozen();
+        if (!_iqHandlers.TryAdd((name, ns), (handler, target)))
+        {
+            throw new InvalidOperationException($"Two features handle iq <{name} xmlns='{ns}'/>.");
+        }
+    }
+
+    /// <summary>Advertises a disco#info feature var on the given targets.</summary>
+    public void AddDiscoFeature(string var, IqTarget target = IqTarget.Server)
+    {
+        ThrowIfFrozen();
+        if (target.HasFlag(IqTarget.Server)) _serverFeatures.Add(var);
+        if (target.HasFlag(IqTarget.Account)) _accountFeatures.Add(var);
+    }
+
+    public void AddDiscoIdentity(DiscoIdentity identity, IqTarget target = IqTarget.Server)
+    {
+        ThrowIfFrozen();
+        if (target.HasFlag(IqTarget.Server)) _serverIdentities.Add(identity);
+        if (target.HasFlag(IqTarget.Account)) _accountIdentities.Add(identity);
+    }
+
+    /// <summary>Adds a stream feature offered after authentication (with bind); the callback may return null to omit it.</summary>
+    public void AddStreamFeature(Func<C2sStream, XmlElement?> feature)
+    {
+        ThrowIfFrozen();
+        _streamFeatures.Add(feature);
+    }
+
+    /// <summary>
+    /// Offers a message for a local account that has no available resource (RFC 6121 §8.5.2.2), e.g. to store it
+    /// offline. The first handler returning true takes it; if none does, the sender gets service-unavailable.
+    /// </summary>
+    public void OnUndeliverableMessage(UndeliverableMessageHandler handler)
+    {
+        ThrowIfFrozen();
+        _undeliverable.Add(handler);
+    }
+
+    internal IReadOnlyList<UndeliverableMessageHandler> UndeliverableMessageHandlers => _undeliverable;
+
+    /// <summary>Raised after a session has bound a resource.</summary>
+    public event Func<Routing.C2sSession, ValueTask>? SessionBound;
+
+    /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
+    public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
+
+    internal bool TryGetIqHandler(string name, string ns, IqTarget target, out IqHandler handler)
+    {
+        if (_iqHandlers.TryGetValue((name, ns), out var entry) && (entry.Target & target) != 0)
+        {
+            handler = entry.Handler;
+            return true;
+        }
+        handler = null!;
+        return false;
+    }
+
+    public IReadOnlyCollection<string> DiscoFeatures(IqTarget target) => target == IqTarget.Account ? _accountFeatures : _serverFeatures;
+
+    public IReadOnlyList<DiscoIdentity> DiscoIdentities(IqTarget target) => target == IqTarget.Account ? _accountIdentities : _serverIdentities;
+
+    internal IReadOnlyList<Func<C2sStream, XmlElement?>> StreamFeatures => _streamFeatures;
+
+    internal async ValueTask RaiseSessionBoundAsync(Routing.C2sSession session)
+    {
+        var handlers = SessionBound;
+        if (handlers is null) return;
+        foreach (var h in handlers.GetInvocationList())
+        {
+            await ((Func<Routing.C2sSession, ValueTask>)h)(session).ConfigureAwait(false);
+        }
+    }
+
+    internal async ValueTask RaiseSessionClosedAsync(Routing.C2sSession session)
+    {
+        var handlers = SessionClosed;
+        if (handlers is null) return;
+        foreach (var h in handlers.GetInvocationList())
+        {
+            await ((Func<Routing.C2sSession, ValueTask>)h)(session).ConfigureAwait(false);
+        }
+    }
+
+    internal void Freeze() => _frozen = true;
+
+    private void ThrowIfFrozen()
+    {
+        if (_frozen) throw new InvalidOperationException("Features register only at start.");
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tendril.Server.Logging;
+
+/// <summary>Source-generated log messages with stable event ids, grouped by area (1xx listeners, 2xx connections, 3xx routing).</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(100, LogLevel.Information, "{Listener} listening on {EndPoint}")]
+    public static partial void ListenerStarted(ILogger logger, string listener, string endPoint);
+
+    [LoggerMessage(101, LogLevel.Warning, "{Listener}: accept failed ({Error}); continuing")]
+    public static partial void AcceptFailed(ILogger logger, string listener, string error, Exception ex);
+
+    [LoggerMessage(102, LogLevel.Error, "{Listener}: connection handler crashed")]
+    public static partial void ConnectionCrashed(ILogger logger, string listener, Exception ex);
+
+    [LoggerMessage(200, LogLevel.Information, "c2s {ConnectionId} opened from {Remote} on {Listener}")]
+    public static partial void ConnectionOpened(ILogger logger, long connectionId, string remote, string listener);
+
+    [LoggerMessage(201, LogLevel.Information, "c2s {ConnectionId} authenticated as {User} ({Mechanism})")]
+    public static partial void Authenticated(ILogger logger, long connectionId, string user, string mechanism);
+
+    [LoggerMessage(202, LogLevel.Information, "c2s {ConnectionId} bound {Jid}")]
+    public static partial void Bound(ILogger logger, long connectionId, string jid);
+
+    [LoggerMessage(203, LogLevel.Information, "c2s {ConnectionId} closed ({Jid}): {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, long connectionId, string jid, string reason);
+
+    [LoggerMessage(204, LogLevel.Information, "c2s {ConnectionId} TLS established ({Protocol})")]
+    public static partial void TlsEstablished(ILogger logger, long connectionId, string protocol);
+
+    [LoggerMessage(205, LogLevel.Information, "c2s {ConnectionId} authentication failed for {User} ({Mechanism}): {Condition}")]
+    public static partial void AuthenticationFailed(ILogger logger, long connectionId, string user, string mechanism, string condition);
+
+    [LoggerMessage(206, LogLevel.Warning, "c2s {ConnectionId} unexpected error")]
+    public static partial void ConnectionError(ILogger logger, long connectionId, Exception ex);
+
+    [LoggerMessage(207, LogLevel.Debug, "c2s {ConnectionId} I/O ended: {Message}")]
+    public static partial void ConnectionIoEnded(ILogger logger, long connectionId, string message);
+
+    [LoggerMessage(300, LogLevel.Warning, "Outbound queue of {Jid} is full; bounced a {Stanza}")]
+    public static partial void OutboundQueueFull(ILogger logger, string jid, string stanza);
+
+    [LoggerMessage(301, LogLevel.Error, "Feature handler for {Payload} failed")]
+    public static partial void FeatureFailed(ILogger logger, string payload, Exception ex);
+}

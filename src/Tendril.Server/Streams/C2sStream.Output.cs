@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Tendril.Protocol;
+using Tendril.Xml;
+
+namespace Tendril.Server.Streams;
+
+internal enum OutboundKind : byte
+{
+    /// <summary>A stanza routed from another entity; counts against the queue limit.</summary>
+    Routed,
+
+    /// <summary>An element this stream sends itself (negotiation, replies); counts against the limit too.</summary>
+    Own,
+
+    /// <summary>A child of the stream namespace written with the <c>stream:</c> prefix (features, error).</summary>
+    StreamElement,
+
+    /// <summary>Pre-serialized bytes (the stream header).</summary>
+    Raw,
+
+    /// <summary>Flush, signal, and wait: the transport is being swapped for TLS.</summary>
+    Barrier,
+
+    /// <summary>Write the closing tag, flush, stop.</summary>
+    End,
+}
+
+internal readonly record struct Outbound(OutboundKind Kind, object? Payload);
+
+internal sealed class TlsBarrier
+{
+    public TaskCompletionSource Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
+/// The connection's single writer: everything sent to the client goes through one queue, drained by one loop that
+/// serializes straight into the transport's pipe and flushes once per batch (NATS' CommandWriter habit).
+/// The queue is bounded by count with an explicit slow-consumer policy: routed stanzas beyond the limit are
+/// refused (the router bounces them with resource-constraint); a client that does not even read the answers
+/// to its own requests (twice the limit) is disconnected with policy-violation.
+/// </summary>
+public sealed partial class C2sStream
+{
+    private Channel<Outbound> _outbound = null!;
+    private int _queued;
+    private int _queueLimit;
+    private bool _writerStarted;
+    private bool _headerSent;
+
+    private void InitializeOutput()
+    {
+        _queueLimit = _server.Options.Limits.OutboundQueueStanzas;
+        _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    }
+
+    /// <summary>Stanzas waiting to be written.</summary>
+    public int QueueDepth => Volatile.Read(ref _queued);
+
+    /// <summary>Queues a stanza from the router. False when the queue is full or the stream is closing.</summary>
+    internal bool TryEnqueueRouted(XmlElement stanza)
+    {
+        if (IsClosing) return false;
+        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        {
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+        if (_outbound.Writer.TryWrite(new Outbound(OutboundKind.Routed, stanza))) return true;
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
+
+    /// <summary>Queues an element this stream sends itself (negotiation, answers to its client).</summary>
+    internal ValueTask SendAsync(XmlElement element)
+    {
+        if (IsClosing) return ValueTask.CompletedTask;
+        if (Interlocked.Increment(ref _queued) > 2 * _queueLimit)
+        {
+            Interlocked.Decrement(ref _queued);
+            return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too many unread stanzas."), "slow consumer");
+        }
+        if (!_outbound.Writer.TryWrite(new Outbound(OutboundKind.Own, element))) Interlocked.Decrement(ref _queued);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends the stream header for a new stream (RFC 6120 §4.7).</summary>
+    internal void SendHeader(string? to)
+    {
+        _headerSent = true;
+        EnqueueControl(new Outbound(OutboundKind.Raw, BuildHeader(to)));
+    }
+
+    /// <summary>Sends &lt;stream:features/&gt; (or another stream-namespace element).</summary>
+    internal void SendStreamElement(XmlElement element) => EnqueueControl(new Outbound(OutboundKind.StreamElement, element));
+
+    private void EnqueueControl(Outbound item) => _outbound.Writer.TryWrite(item);
+
+    private TlsBarrier EnqueueBarrier()
+    {
+        var barrier = new TlsBarrier();
+        if (!_outbound.Writer.TryWrite(new Outbound(OutboundKind.Barrier, barrier))) barrier.Flushed.TrySetResult();
+        return barrier;
+    }
+
+    private byte[] BuildHeader(string? to)
+    {
+        if (StreamId.Length == 0) NewStreamId();
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='"u8);
+        XmlWriter.WriteEscapedAttributeValue(buffer, StreamId);
+        buffer.Write("' from='"u8);
+        XmlWriter.WriteEscapedAttributeValue(buffer, _server.Domain);
+        if (to is not null)
+        {
+            buffer.Write("' to='"u8);
+            XmlWriter.WriteEscapedAttributeValue(buffer, to);
+        }
+        buffer.Write("' version='1.0' xml:lang='"u8);
+        XmlWriter.WriteEscapedAttributeValue(buffer, Language);
+        buffer.Write("'>"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        _writerStarted = true;
+        var reader = _outbound.Reader;
+        var output = _transport.Output;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    switch (item.Kind)
+                    {
+                        case OutboundKind.Routed:
+                        case OutboundKind.Own:
+                            Interlocked.Decrement(ref _queued);
+                            XmlWriter.Write(output, (XmlElement)item.Payload!, Ns.Client);
+                            break;
+                        case OutboundKind.StreamElement:
+                            WriteStreamElement(output, (XmlElement)item.Payload!);
+                            break;
+                        case OutboundKind.Raw:
+                            output.Write((byte[])item.Payload!);
+                            break;
+                        case OutboundKind.Barrier:
+                            var barrier = (TlsBarrier)item.Payload!;
+                            await output.FlushAsync().ConfigureAwait(false);
+                            barrier.Flushed.TrySetResult();
+                            await barrier.Resume.Task.ConfigureAwait(false);
+                            output = _transport.Output;
+                            break;
+                        case OutboundKind.End:
+                            output.Write("</stream:stream>"u8);
+                            await output.FlushAsync().ConfigureAwait(false);
+                            return;
+                    }
+                }
+                var flush = await output.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            // The peer is gone: the read loop notices as well; make sure it stops.
+            await CloseAsync(null, "write failed: " + ex.Message).ConfigureAwait(false);
+        }
+    }
+
+    private static void WriteStreamElement(PipeWriter output, XmlElement element)
+    {
+        output.Write("<stream:"u8);
+        WriteAscii(output, element.Name);
+        if (!element.HasChildren)
+        {
+            output.Write("/>"u8);
+            return;
+        }
+        output.Write(">"u8);
+        foreach (var child in element.Elements()) XmlWriter.Write(output, child, Ns.Client);
+        output.Write("</stream:"u8);
+        WriteAscii(output, element.Name);
+        output.Write(">"u8);
+    }
+
+    private static void WriteAscii(IBufferWriter<byte> output, string ascii)
+    {
+        var span = output.GetSpan(ascii.Length);
+        for (var i = 0; i < ascii.Length; i++) span[i] = (byte)ascii[i];
+        output.Advance(ascii.Length);
+    }
+}

@@ -1,0 +1,291 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Logging;
+using Tendril.Server.Routing;
+using Tendril.Server.Streams.States;
+using Tendril.Server.Transport;
+using Tendril.Xml;
+
+namespace Tendril.Server.Streams;
+
+/// <summary>
+/// One client-to-server connection: a read loop that parses the byte stream and hands each event, strictly in order
+/// (RFC 6120 §10.1), to the current negotiation state; and one writer loop draining the connection's outbound queue
+/// (<see cref="C2sStream"/>.Output.cs). Timeouts come from the server's single heartbeat (.Keepalive.cs).
+/// </summary>
+public sealed partial class C2sStream
+{
+    private static long s_nextId;
+
+    private readonly XmppServer _server;
+    private readonly StreamTransport _transport;
+    private readonly XmlStreamParser _parser;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly bool _directTls;
+    private int _closing;
+    private bool _restartRequested;
+    private bool _tlsRequested;
+    private string _closeReason = "connection ended";
+
+    internal C2sStream(XmppServer server, StreamTransport transport, bool directTls, string listener)
+    {
+        _server = server;
+        _transport = transport;
+        _directTls = directTls;
+        Listener = listener;
+        _logger = server.StreamLogger;
+        Id = Interlocked.Increment(ref s_nextId);
+        _parser = new XmlStreamParser(server.ParserOptions);
+        State = StartState.Instance;
+        var now = server.Time.GetUtcNow();
+        _openedAtTicks = now.UtcTicks;
+        _lastReceivedTicks = now.UtcTicks;
+        InitializeOutput();
+    }
+
+    public long Id { get; }
+
+    public string Listener { get; }
+
+    public XmppServer Server => _server;
+
+    internal StreamTransport Transport => _transport;
+
+    public bool IsSecure => _transport.IsSecure;
+
+    public string RemoteEndPoint => _transport.RemoteEndPoint;
+
+    internal C2sState State { get; set; }
+
+    /// <summary>The id of the current stream (new at every restart).</summary>
+    public string StreamId { get; private set; } = "";
+
+    /// <summary>The authenticated account's bare JID, once SASL succeeded.</summary>
+    public Jid? User { get; internal set; }
+
+    /// <summary>The bound session, once a resource is bound.</summary>
+    public C2sSession? Session { get; internal set; }
+
+    /// <summary>The language the client asked for in its stream header (xml:lang), echoed back.</summary>
+    public string Language { get; internal set; } = "en";
+
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    internal int SaslFailures { get; set; }
+
+    /// <summary>Runs the connection to its end. Never throws.</summary>
+    internal async Task RunAsync()
+    {
+        _server.Heartbeat.Register(this);
+        ServerLog.ConnectionOpened(_logger, Id, RemoteEndPoint, Listener);
+        Task? writer = null;
+        try
+        {
+            if (_directTls && !await UpgradeTlsAsync().ConfigureAwait(false)) return;
+            writer = WriterLoopAsync();
+            await ReadLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            ServerLog.ConnectionIoEnded(_logger, Id, ex.Message);
+            SetCloseReason("connection lost: " + ex.Message);
+        }
+        catch (Exception ex)
+        {
+            // A bug in a handler must not take down anything but this connection.
+            ServerLog.ConnectionError(_logger, Id, ex);
+            await CloseAsync(new StreamError(StreamErrorCondition.InternalServerError), "internal error: " + ex.GetType().Name).ConfigureAwait(false);
+        }
+        finally
+        {
+            await CloseAsync(null, _closeReason).ConfigureAwait(false);
+            if (writer is not null)
+            {
+                // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
+                await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            }
+            await _lifetime.CancelAsync().ConfigureAwait(false);
+            await _transport.DisposeAsync().ConfigureAwait(false);
+            _server.Heartbeat.Unregister(this);
+            await EndSessionAsync().ConfigureAwait(false);
+            ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason);
+            _lifetime.Dispose();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        while (!IsClosing)
+        {
+            var input = _transport.Input;
+            var result = await input.ReadAsync(_lifetime.Token).ConfigureAwait(false);
+            if (result.IsCanceled) break;
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty) _lastReceivedTicks = _server.Time.GetUtcNow().UtcTicks;
+            var tls = false;
+            try
+            {
+                while (!IsClosing && _parser.TryRead(ref buffer, out var ev))
+                {
+                    await DispatchAsync(ev).ConfigureAwait(false);
+                    if (_restartRequested)
+                    {
+                        // RFC 6120 §4.3.3: after SASL success the next bytes start a new stream.
+                        _restartRequested = false;
+                        _parser.Reset();
+                    }
+                    if (_tlsRequested)
+                    {
+                        tls = true;
+                        break;
+                    }
+                }
+            }
+            catch (XmlParseException ex)
+            {
+                input.AdvanceTo(result.Buffer.End);
+                await CloseAsync(new StreamError(MapParseError(ex.Error), ex.Message), "bad XML: " + ex.Message).ConfigureAwait(false);
+                break;
+            }
+            if (tls)
+            {
+                // Bytes after <starttls/> were sent in the clear before <proceed/>: they are discarded (RFC 6120 §5.4.3.3).
+                input.AdvanceTo(result.Buffer.End);
+                _tlsRequested = false;
+                if (!await UpgradeTlsAsync().ConfigureAwait(false)) break;
+                _parser.Reset();
+                continue;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                SetCloseReason("peer closed the connection");
+                break;
+            }
+        }
+    }
+
+    private ValueTask DispatchAsync(XmlStreamEvent ev) => ev.Kind switch
+    {
+        XmlStreamEventKind.StreamStart => State.OnStreamStartAsync(this, ev.Element!, ev.DefaultNamespace),
+        XmlStreamEventKind.Stanza => State.OnElementAsync(this, ev.Element!),
+        _ => CloseAsync(null, "client closed the stream"),
+    };
+
+    internal static StreamErrorCondition MapParseError(XmlParseError error) => error switch
+    {
+        XmlParseError.RestrictedXml => StreamErrorCondition.RestrictedXml,
+        XmlParseError.StanzaTooLarge or XmlParseError.TooDeep or XmlParseError.TooManyAttributes => StreamErrorCondition.PolicyViolation,
+        XmlParseError.UnsupportedEncoding => StreamErrorCondition.UnsupportedEncoding,
+        _ => StreamErrorCondition.NotWellFormed,
+    };
+
+    /// <summary>Begins a new stream id (at every stream header from the client).</summary>
+    internal string NewStreamId()
+    {
+        Span<byte> bytes = stackalloc byte[12];
+        RandomNumberGenerator.Fill(bytes);
+        return StreamId = Convert.ToHexStringLower(bytes);
+    }
+
+    /// <summary>Asks the read loop to reset the parser once the current element is handled (stream restart).</summary>
+    internal void RequestRestart()
+    {
+        State = StartState.Instance;
+        _restartRequested = true;
+    }
+
+    /// <summary>Sends &lt;proceed/&gt; and asks the read loop to switch to TLS once the current element is handled.</summary>
+    internal async ValueTask BeginStartTlsAsync()
+    {
+        await SendAsync(new XmlElement("proceed", Ns.Tls)).ConfigureAwait(false);
+        State = StartState.Instance;
+        _tlsRequested = true;
+    }
+
+    private async ValueTask<bool> UpgradeTlsAsync()
+    {
+        var barrier = _writerStarted ? EnqueueBarrier() : null;
+        try
+        {
+            if (barrier is not null) await barrier.Flushed.Task.ConfigureAwait(false);
+            _tlsStartedTicks = _server.Time.GetUtcNow().UtcTicks;
+            await _transport.UpgradeToTlsAsync(_server.CertificateContext, _lifetime.Token).ConfigureAwait(false);
+            _tlsStartedTicks = 0;
+            ServerLog.TlsEstablished(_logger, Id, _transport.TlsProtocol.ToString());
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // A failed handshake cannot carry a stream error: the connection is just closed.
+            SetCloseReason("TLS handshake failed: " + ex.Message);
+            Interlocked.Exchange(ref _closing, 1);
+            _outbound.Writer.TryComplete();
+            return false;
+        }
+        finally
+        {
+            barrier?.Resume.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Closes the stream once: sends the stream error if any (after a stream header if none was sent yet, RFC 6120
+    /// §4.9.1.2), then the closing tag; the connection ends when the writer has flushed. Safe from any thread.
+    /// </summary>
+    public ValueTask CloseAsync(StreamError? error, string reason)
+    {
+        if (Interlocked.CompareExchange(ref _closing, 1, 0) != 0) return ValueTask.CompletedTask;
+        SetCloseReason(error is { } e ? $"{e.ConditionName}: {reason}" : reason);
+        if (error is { } err)
+        {
+            if (!_headerSent) EnqueueControl(new Outbound(OutboundKind.Raw, BuildHeader(null)));
+            var element = new XmlElement("error", Ns.Streams).Add(err.ToCondition());
+            if (err.ToText() is { } text) element.Add(text);
+            EnqueueControl(new Outbound(OutboundKind.StreamElement, element));
+        }
+        else if (!_headerSent && _writerStarted)
+        {
+            EnqueueControl(new Outbound(OutboundKind.Raw, BuildHeader(null)));
+        }
+        EnqueueControl(new Outbound(OutboundKind.End, null));
+        _outbound.Writer.TryComplete();
+        State = ClosedState.Instance;
+        try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
+        return ValueTask.CompletedTask;
+    }
+
+    private void SetCloseReason(string reason)
+    {
+        if (_closeReasonSet) return;
+        _closeReasonSet = true;
+        _closeReason = reason;
+    }
+
+    private bool _closeReasonSet;
+
+    /// <summary>Unbinds the session and lets everyone who saw it available know it is gone (RFC 6121 §4.6.3).</summary>
+    private async ValueTask EndSessionAsync()
+    {
+        var session = Session;
+        if (session is null) return;
+        session.IsClosed = true;
+        if (_server.Sessions.Unbind(session))
+        {
+            PresenceBroadcaster.BroadcastUnavailableOnClose(_server, session);
+        }
+        try
+        {
+            await _server.Features.RaiseSessionClosedAsync(session).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.ConnectionError(_logger, Id, ex);
+        }
+    }
+}

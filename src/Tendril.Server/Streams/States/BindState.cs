@@ -1,0 +1,90 @@
+using System.Security.Cryptography;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Logging;
+using Tendril.Server.Routing;
+using Tendril.Xml;
+
+namespace Tendril.Server.Streams.States;
+
+/// <summary>Authenticated, waiting for resource binding (RFC 6120 §7). Nothing else is processed before it.</summary>
+internal sealed class BindState : C2sState
+{
+    public static BindState Instance { get; } = new();
+
+    public override string Name => "Bind";
+
+    public override async ValueTask OnElementAsync(C2sStream stream, XmlElement element)
+    {
+        if (element.Name != "iq" || element.Namespace != Ns.Client)
+        {
+            await NotAuthorizedAsync(stream, element).ConfigureAwait(false);
+            return;
+        }
+        var bind = element.Element("bind", Ns.Bind);
+        if (bind is null)
+        {
+            await NotAuthorizedAsync(stream, element).ConfigureAwait(false);
+            return;
+        }
+        var id = element.GetAttribute("id");
+        if (element.GetAttribute("type") != "set" || id is null || element.ElementCount != 1)
+        {
+            await stream.SendAsync(StanzaError.Of(StanzaErrorCondition.BadRequest).ToReply(element)).ConfigureAwait(false);
+            return;
+        }
+        var requested = bind.Element("resource", Ns.Bind)?.Text.Trim();
+        string resource;
+        if (string.IsNullOrEmpty(requested))
+        {
+            resource = GenerateResource();
+        }
+        else if (Jid.IsValidResource(requested))
+        {
+            resource = requested;
+        }
+        else
+        {
+            // §7.7.2.1: a resource that violates the resourcepart rules.
+            await stream.SendAsync(StanzaError.Of(StanzaErrorCondition.BadRequest, "Invalid resource.").ToReply(element)).ConfigureAwait(false);
+            return;
+        }
+        Jid jid;
+        try
+        {
+            jid = stream.User!.WithResource(resource);
+        }
+        catch (FormatException)
+        {
+            await stream.SendAsync(StanzaError.Of(StanzaErrorCondition.BadRequest, "Invalid resource.").ToReply(element)).ConfigureAwait(false);
+            return;
+        }
+
+        var server = stream.Server;
+        var session = new C2sSession(stream, jid, server.Time.GetUtcNow());
+        var replaced = server.Sessions.Bind(session);
+        if (replaced is not null)
+        {
+            // §7.7.2.2 "override": the new session wins; the old one is told why and its presence retracted.
+            replaced.IsClosed = true;
+            PresenceBroadcaster.BroadcastUnavailableOnClose(server, replaced);
+            await replaced.Stream.CloseAsync(new StreamError(StreamErrorCondition.Conflict, "Replaced by a new connection."), "replaced by a new session").ConfigureAwait(false);
+        }
+        stream.Session = session;
+        stream.State = ReadyState.Instance;
+        ServerLog.Bound(server.StreamLogger, stream.Id, session.JidString);
+
+        var result = new XmlElement("iq", Ns.Client).SetAttribute("type", "result").SetAttribute("id", id);
+        result.AddElement("bind", Ns.Bind).AddElement("jid").Add(session.JidString);
+        await stream.SendAsync(result).ConfigureAwait(false);
+        await server.Features.RaiseSessionBoundAsync(session).ConfigureAwait(false);
+    }
+
+    /// <summary>Server-generated resources are random and unguessable (RFC 6120 §7.6.2.1, §13.10).</summary>
+    private static string GenerateResource()
+    {
+        Span<byte> bytes = stackalloc byte[9];
+        RandomNumberGenerator.Fill(bytes);
+        return "tendril-" + Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');
+    }
+}
