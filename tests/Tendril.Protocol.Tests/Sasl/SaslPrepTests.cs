@@ -35,8 +35,6 @@ public class SaslPrepTests
     [InlineData("\U000F0000")]
     [InlineData("\uFDD0")] // C.4
     [InlineData("\uFFFF")]
-    [InlineData("\uD800")] // C.5 lone surrogate
-    [InlineData("a\uDC00")]
     [InlineData("\uFFFD")] // C.6
     [InlineData("\u2FF0")] // C.7
     [InlineData("\u200E")] // C.8
@@ -48,6 +46,15 @@ public class SaslPrepTests
     {
         Assert.False(SaslPrep.TryPrepare(input, out _));
         Assert.Throws<ArgumentException>(() => SaslPrep.Prepare(input));
+    }
+
+    [Fact]
+    public void Rejects_lone_surrogates()
+    {
+        // C.5; not in the theory because xunit's serialization of test data replaces lone surrogates
+        Assert.False(SaslPrep.TryPrepare("\uD800", out _));
+        Assert.False(SaslPrep.TryPrepare("a\uDC00", out _));
+        Assert.False(SaslPrep.TryPrepare("a\uD800b", out _));
     }
 
     [Fact]
