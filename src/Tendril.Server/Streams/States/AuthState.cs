@@ -107,7 +107,7 @@ internal sealed class AuthState : C2sState
 
     private async ValueTask StartScramAsync(C2sStream stream, ScramHash hash, byte[] clientFirst)
     {
-        var scram = new ScramServer(hash);
+        var scram = new ScramServer(hash) { UnknownUserIterations = stream.Server.Options.Sasl.ScramIterations };
         var mechanism = scram.Mechanism;
         var failure = scram.ReceiveClientFirst(clientFirst, out var username, out var authzid);
         if (failure != SaslFailure.None)
