@@ -42,7 +42,7 @@ public sealed partial class C2sStream
         var pingSent = Volatile.Read(ref _pingSentTicks);
         if (pingSent != 0)
         {
-            if (lastReceived > pingSent)
+            if (lastReceived >= pingSent)
             {
                 Volatile.Write(ref _pingSentTicks, 0); // the peer spoke: alive
             }
