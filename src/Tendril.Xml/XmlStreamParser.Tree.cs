@@ -144,7 +144,11 @@ public sealed partial class XmlStreamParser
                 nsBefore = _nsCount;
                 var child = ParseStartTag(s, ref p, out empty, out qStart, out qLength);
                 parent.Add(child);
-                if (!empty)
+                if (empty)
+                {
+                    _nsCount = nsBefore; // an empty element's declarations go out of scope immediately
+                }
+                else
                 {
                     if (depth == _frames.Length) Array.Resize(ref _frames, depth * 2);
                     _frames[depth++] = new Frame { Element = child, QNameStart = qStart, QNameLength = qLength, NsBefore = nsBefore };

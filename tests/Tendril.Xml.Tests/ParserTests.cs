@@ -119,6 +119,16 @@ public class ParserTests
     }
 
     [Fact]
+    public void EmptyElementDeclarations_DoNotLeakToSiblings()
+    {
+        var e = ParseFragment("<a xmlns='urn:a'><b xmlns='urn:b' xmlns:p='urn:p'/><c/><p:d xmlns:p='urn:p2'/></a>");
+        Assert.Equal("urn:b", e.Element("b")!.Namespace);
+        Assert.Equal("urn:a", e.Element("c")!.Namespace);
+        Assert.Equal("urn:p2", e.Element("d")!.Namespace);
+        Assert.Equal(XmlParseError.NotWellFormed, ParseError("<a><b xmlns:p='urn:p'/><p:c/></a>", new XmlParserOptions { FragmentMode = true }));
+    }
+
+    [Fact]
     public void XmlLang_IsInXmlNamespace()
     {
         var e = ParseFragment("<body xml:lang='fr' xmlns:xml='http://www.w3.org/XML/1998/namespace'>bonjour</body>");
