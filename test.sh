@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole Tendril test suite. Installs what the tests need when it is missing:
+#   - Debian's python3-slixmpp (the third-party XMPP client of the interop tests)
+#   - the .NET packages (dotnet restore)
+# Prints the totals as the last line: "N passed, M failed".
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+/usr/bin/python3 -c 'import slixmpp' 2>/dev/null || missing+=(python3-slixmpp)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+dotnet restore Tendril.slnx
+dotnet build Tendril.slnx -c Release --no-restore
+
+results="artifacts/test-results"
+rm -rf "$results"
+status=0
+dotnet test Tendril.slnx -c Release --no-build --logger "trx" --results-directory "$results" "$@" || status=$?
+
+# Totals from the TRX files (dotnet test's own summary is per assembly).
+python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
+    c = ET.parse(path).getroot().find(".//{*}Counters")
+    if c is None: continue
+    passed += int(c.get("passed", 0)); failed += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
+    skipped += int(c.get("notExecuted", 0))
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit $status
