@@ -1,0 +1,88 @@
+using System.Net.Sockets;
+using Tendril.Protocol;
+using Tendril.Server.Tests.Infrastructure;
+
+namespace Tendril.Server.Tests.Transport;
+
+/// <summary>The same protocol over real TCP sockets and real TLS: STARTTLS on the c2s port, TLS from the first byte on the direct-TLS port (XEP-0368).</summary>
+public sealed class SocketTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync(listen: true, manualTime: false);
+        await _server.AddUserAsync("juliet", "pw1");
+        await _server.AddUserAsync("romeo", "pw2");
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private async Task<TestClient> ConnectAsync(bool directTls)
+    {
+        var tcp = new TcpClient();
+        var endPoint = directTls ? _server.Server.DirectTlsEndPoint! : _server.Server.C2sEndPoint!;
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, endPoint.Port);
+        return new TestClient(tcp.GetStream(), directTls);
+    }
+
+    [Fact]
+    public async Task Starttls_and_direct_tls_clients_chat_over_tcp()
+    {
+        await using var juliet = await ConnectAsync(directTls: false);
+        await juliet.LoginAsync("juliet", "pw1", "tcp");
+        await using var romeo = await ConnectAsync(directTls: true);
+        await romeo.LoginAsync("romeo", "pw2", "tls");
+        await juliet.SendAsync("<message to='romeo@localhost/tls' type='chat'><body>over the wire</body></message>");
+        var m = await romeo.WaitForAsync(e => e.Name == "message");
+        Assert.Equal("juliet@localhost/tcp", m.GetAttribute("from"));
+        Assert.Equal("over the wire", m.Element("body")!.Text);
+        await romeo.SendAsync("<message to='juliet@localhost/tcp' type='chat'><body>and back</body></message>");
+        Assert.Equal("and back", (await juliet.WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
+    }
+
+    [Fact]
+    public async Task Many_connections_at_once_all_log_in_and_a_broken_one_does_not_hurt_them()
+    {
+        const int n = 40;
+        var clients = new TestClient[n];
+        await Task.WhenAll(Enumerable.Range(0, n).Select(async i =>
+        {
+            clients[i] = await ConnectAsync(directTls: i % 2 == 0);
+            await clients[i].LoginAsync(i % 2 == 0 ? "juliet" : "romeo", i % 2 == 0 ? "pw1" : "pw2", "r" + i, presence: false);
+        }));
+        Assert.Equal(n, _server.Server.Sessions.Count);
+
+        // A client that sends garbage over TLS is cut off alone.
+        await using (var bad = await ConnectAsync(directTls: true))
+        {
+            await bad.UpgradeAsync();
+            await bad.SendAsync("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'><<<");
+            await bad.ExpectStreamErrorAsync("not-well-formed");
+        }
+        await clients[0].SendAsync("<message to='romeo@localhost/r1'><body>ok</body></message>");
+        Assert.Equal("ok", (await clients[1].WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
+        Assert.Equal(n, _server.Server.Sessions.Count);
+        foreach (var c in clients) await c.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Tls_handshake_garbage_closes_only_that_connection()
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, _server.Server.DirectTlsEndPoint!.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("this is not a TLS ClientHello\r\n\r\n"u8.ToArray());
+        var buffer = new byte[1024];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read;
+        do
+        {
+            try { read = await stream.ReadAsync(buffer, cts.Token); }
+            catch (IOException) { read = 0; }
+        }
+        while (read > 0);
+        await using var ok = await ConnectAsync(directTls: false);
+        Assert.StartsWith("juliet@localhost/", await ok.LoginAsync("juliet", "pw1"), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Tendril.Tests.Infrastructure;
+
+/// <summary>
+/// The real server as a user runs it: the built <c>tendril</c> host in its own process, with a config file in a temp
+/// folder, accounts added through the CLI, listening on free loopback ports.
+/// </summary>
+public sealed class TendrilProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private TendrilProcess(string directory, string configPath, int c2sPort, int directTlsPort, Process process)
+    {
+        Directory = directory;
+        ConfigPath = configPath;
+        C2sPort = c2sPort;
+        DirectTlsPort = directTlsPort;
+        _process = process;
+    }
+
+    public string Directory { get; }
+
+    public string ConfigPath { get; }
+
+    public int C2sPort { get; }
+
+    public int DirectTlsPort { get; }
+
+    public int ProcessId => _process.Id;
+
+    public string Log
+    {
+        get { lock (_log) return _log.ToString(); }
+    }
+
+    public static string TendrilDll => Path.Combine(AppContext.BaseDirectory, "tendril.dll");
+
+    public static async Task<TendrilProcess> StartAsync(IEnumerable<(string Jid, string Password)> users, Action<Dictionary<string, object>>? configure = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tendril-proc-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        int c2s = FreePort(), tls = FreePort();
+        var section = new Dictionary<string, object>
+        {
+            ["Domain"] = "localhost",
+            ["DataDirectory"] = Path.Combine(directory, "data"),
+            ["C2s"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = c2s, ["DirectTlsPort"] = tls },
+        };
+        configure?.Invoke(section);
+        var configPath = Path.Combine(directory, "tendril.json");
+        await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(new Dictionary<string, object> { ["Tendril"] = section }));
+        foreach (var (jid, password) in users)
+        {
+            var (code, _, stderr) = await RunCliAsync(password + "\n", "adduser", jid, "--config", configPath);
+            Assert.True(code == 0, $"adduser {jid} failed ({code}): {stderr}");
+        }
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory,
+        };
+        psi.ArgumentList.Add(TendrilDll);
+        psi.ArgumentList.Add("serve");
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(configPath);
+        var process = Process.Start(psi)!;
+        var server = new TendrilProcess(directory, configPath, c2s, tls, process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await server.WaitListeningAsync();
+        return server;
+    }
+
+    private async Task WaitListeningAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"tendril serve exited with {_process.ExitCode}:\n{Log}");
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, DirectTlsPort);
+                using var probe2 = new TcpClient();
+                await probe2.ConnectAsync(IPAddress.Loopback, C2sPort);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        throw new TimeoutException("tendril serve did not start listening:\n" + Log);
+    }
+
+    /// <summary>Runs the CLI (<c>dotnet tendril.dll ARGS</c>) to completion with the given stdin.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunCliAsync(string stdin, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(TendrilDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs a program (e.g. /usr/bin/python3) to completion, returning its output.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, TimeSpan timeout, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} timed out:\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Stops the server the way an operator does (SIGTERM) and waits for it.</summary>
+    public async Task<int> StopAsync()
+    {
+        if (_process.HasExited) return _process.ExitCode;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
