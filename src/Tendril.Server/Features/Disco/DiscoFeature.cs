@@ -20,27 +20,23 @@ public sealed class DiscoFeature : IServerFeature
         registry.HandleIq("query", Ns.DiscoItems, ItemsAsync, IqTarget.Server | IqTarget.Account);
     }
 
+    /// <summary>
+    /// The checks both queries share: only get; on an account only for the account itself (presence-authorised
+    /// access comes with rosters, RFC 6121 §8.5.1); no nodes yet. Returns false when it already answered.
+    /// </summary>
+    private static bool TryAccept(IqRequest request, out IqTarget target)
+    {
+        target = request.To.IsDomain ? IqTarget.Server : IqTarget.Account;
+        if (!request.IsGet) request.ReplyError(StanzaErrorCondition.BadRequest);
+        else if (target == IqTarget.Account && request.To != request.From.Bare) request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
+        else if (request.Payload.GetAttribute("node") is not null) request.ReplyError(StanzaErrorCondition.ItemNotFound);
+        else return true;
+        return false;
+    }
+
     private static ValueTask InfoAsync(IqRequest request)
     {
-        if (!request.IsGet)
-        {
-            request.ReplyError(StanzaErrorCondition.BadRequest);
-            return ValueTask.CompletedTask;
-        }
-        var target = request.To.IsDomain ? IqTarget.Server : IqTarget.Account;
-        // Disco on another user's account reveals nothing without a subscription (XEP-0030 §3.1, RFC 6121 §8.5.1):
-        // answer only for the sender's own account here; presence-authorised access comes with rosters.
-        if (target == IqTarget.Account && request.To != request.From.Bare)
-        {
-            request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
-            return ValueTask.CompletedTask;
-        }
-        var node = request.Payload.GetAttribute("node");
-        if (node is not null)
-        {
-            request.ReplyError(StanzaErrorCondition.ItemNotFound);
-            return ValueTask.CompletedTask;
-        }
+        if (!TryAccept(request, out var target)) return ValueTask.CompletedTask;
         var query = new XmlElement("query", Ns.DiscoInfo);
         var registry = request.Server.Features;
         foreach (var identity in registry.DiscoIdentities(target))
@@ -58,23 +54,7 @@ public sealed class DiscoFeature : IServerFeature
 
     private static ValueTask ItemsAsync(IqRequest request)
     {
-        if (!request.IsGet)
-        {
-            request.ReplyError(StanzaErrorCondition.BadRequest);
-            return ValueTask.CompletedTask;
-        }
-        var target = request.To.IsDomain ? IqTarget.Server : IqTarget.Account;
-        if (target == IqTarget.Account && request.To != request.From.Bare)
-        {
-            request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
-            return ValueTask.CompletedTask;
-        }
-        if (request.Payload.GetAttribute("node") is not null)
-        {
-            request.ReplyError(StanzaErrorCondition.ItemNotFound);
-            return ValueTask.CompletedTask;
-        }
-        request.Reply(new XmlElement("query", Ns.DiscoItems));
+        if (TryAccept(request, out _)) request.Reply(new XmlElement("query", Ns.DiscoItems));
         return ValueTask.CompletedTask;
     }
 }
