@@ -25,7 +25,8 @@ public static class Cli
         ArgumentNullException.ThrowIfNull(args);
         var context = new CliContext(stdin, stdout, stderr, stdinIsTerminal);
         var root = BuildCommands(context);
-        var parse = root.Parse(args);
+        // No response files: "@file" tokens would otherwise be expanded, and a JID typo like "@example.org" misread.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors) await stderr.WriteLineAsync($"tendril: {error.Message}");

@@ -32,7 +32,7 @@ public sealed class CliTests : IDisposable
 
     private sealed record Result(int ExitCode, string Out, string Err);
 
-    private async Task<Result> Tendril(string stdin, params string[] args)
+    private static async Task<Result> Piped(string stdin, params string[] args)
     {
         using var input = new StringReader(stdin);
         using var output = new StringWriter();
@@ -41,7 +41,7 @@ public sealed class CliTests : IDisposable
         return new Result(code, output.ToString(), error.ToString());
     }
 
-    private Task<Result> Tendril(params string[] args) => Tendril("", args);
+    private static Task<Result> Tendril(params string[] args) => Piped("", args);
 
     /// <summary>A configuration for example.org in the temp folder (written directly, independent of <c>init</c>).</summary>
     private void WriteConfig(string domain = "example.org", int iterations = 4096)
@@ -125,9 +125,9 @@ public sealed class CliTests : IDisposable
     public async Task Adduser_reads_the_password_from_stdin_and_users_lists_it()
     {
         WriteConfig();
-        var added = await Tendril("s3cret pass\n", "adduser", "juliet@example.org", "--config", ConfigPath);
+        var added = await Piped("s3cret pass\n", "adduser", "juliet@example.org", "--config", ConfigPath);
         Assert.True(added.ExitCode == 0, added.Err);
-        Assert.Equal(0, (await Tendril("hunter2\n", "adduser", "romeo@example.org", "--config", ConfigPath)).ExitCode);
+        Assert.Equal(0, (await Piped("hunter2\n", "adduser", "romeo@example.org", "--config", ConfigPath)).ExitCode);
 
         var account = await FindAccount("juliet");
         Assert.NotNull(account);
@@ -147,7 +147,7 @@ public sealed class CliTests : IDisposable
     public async Task Adduser_uses_the_configured_iteration_count()
     {
         WriteConfig(iterations: 5000);
-        Assert.Equal(0, (await Tendril("pw\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
+        Assert.Equal(0, (await Piped("pw\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
         var account = await FindAccount("juliet");
         Assert.Equal(5000, account!.Sha1.Iterations);
         Assert.Equal(5000, account.Sha256.Iterations);
@@ -159,7 +159,7 @@ public sealed class CliTests : IDisposable
         WriteConfig();
         var file = Path.Combine(_root, "pw.txt");
         await File.WriteAllTextAsync(file, "from-file\nignored second line\n");
-        var result = await Tendril("not this one\n", "adduser", "juliet@example.org", "--password-file", file, "--config", ConfigPath);
+        var result = await Piped("not this one\n", "adduser", "juliet@example.org", "--password-file", file, "--config", ConfigPath);
         Assert.True(result.ExitCode == 0, result.Err);
         Assert.True((await FindAccount("juliet"))!.Sha256.Verify("from-file"));
     }
@@ -168,8 +168,8 @@ public sealed class CliTests : IDisposable
     public async Task Adduser_of_an_existing_user_fails()
     {
         WriteConfig();
-        Assert.Equal(0, (await Tendril("first\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
-        var again = await Tendril("second\n", "adduser", "juliet@example.org", "--config", ConfigPath);
+        Assert.Equal(0, (await Piped("first\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
+        var again = await Piped("second\n", "adduser", "juliet@example.org", "--config", ConfigPath);
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("already exists", again.Err, StringComparison.Ordinal);
         Assert.True((await FindAccount("juliet"))!.Sha256.Verify("first"));
@@ -179,10 +179,10 @@ public sealed class CliTests : IDisposable
     public async Task Passwd_changes_the_credentials()
     {
         WriteConfig();
-        Assert.Equal(0, (await Tendril("old\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
+        Assert.Equal(0, (await Piped("old\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
         var before = await FindAccount("juliet");
 
-        var result = await Tendril("new\n", "passwd", "juliet@example.org", "--config", ConfigPath);
+        var result = await Piped("new\n", "passwd", "juliet@example.org", "--config", ConfigPath);
         Assert.True(result.ExitCode == 0, result.Err);
         var after = await FindAccount("juliet");
         Assert.NotEqual(before!.Sha256.StoredKey, after!.Sha256.StoredKey);
@@ -196,7 +196,7 @@ public sealed class CliTests : IDisposable
     public async Task Passwd_of_a_missing_user_fails()
     {
         WriteConfig();
-        var result = await Tendril("pw\n", "passwd", "ghost@example.org", "--config", ConfigPath);
+        var result = await Piped("pw\n", "passwd", "ghost@example.org", "--config", ConfigPath);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("No such user", result.Err, StringComparison.Ordinal);
     }
@@ -205,7 +205,7 @@ public sealed class CliTests : IDisposable
     public async Task Deluser_removes_the_account()
     {
         WriteConfig();
-        Assert.Equal(0, (await Tendril("pw\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
+        Assert.Equal(0, (await Piped("pw\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
         Assert.Equal(0, (await Tendril("deluser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
         Assert.Null(await FindAccount("juliet"));
         Assert.Equal("", (await Tendril("users", "--config", ConfigPath)).Out);
@@ -224,7 +224,7 @@ public sealed class CliTests : IDisposable
     public async Task A_bad_jid_is_rejected(string jid)
     {
         WriteConfig();
-        var result = await Tendril("pw\n", "adduser", jid, "--config", ConfigPath);
+        var result = await Piped("pw\n", "adduser", jid, "--config", ConfigPath);
         Assert.Equal(1, result.ExitCode);
         Assert.NotEqual("", result.Err);
         Assert.Equal("", (await Tendril("users", "--config", ConfigPath)).Out);
@@ -234,7 +234,7 @@ public sealed class CliTests : IDisposable
     public async Task A_jid_of_another_domain_is_rejected()
     {
         WriteConfig();
-        var result = await Tendril("pw\n", "adduser", "juliet@example.net", "--config", ConfigPath);
+        var result = await Piped("pw\n", "adduser", "juliet@example.net", "--config", ConfigPath);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("example.org", result.Err, StringComparison.Ordinal);
         Assert.Null(await FindAccount("juliet", "example.net"));
@@ -246,7 +246,7 @@ public sealed class CliTests : IDisposable
     public async Task An_empty_password_is_rejected(string stdin)
     {
         WriteConfig();
-        var result = await Tendril(stdin, "adduser", "juliet@example.org", "--config", ConfigPath);
+        var result = await Piped(stdin, "adduser", "juliet@example.org", "--config", ConfigPath);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("empty", result.Err, StringComparison.Ordinal);
         Assert.Null(await FindAccount("juliet"));
@@ -258,7 +258,7 @@ public sealed class CliTests : IDisposable
     public async Task A_password_on_the_command_line_is_a_usage_error()
     {
         WriteConfig();
-        var result = await Tendril("", "adduser", "juliet@example.org", "s3cret", "--config", ConfigPath);
+        var result = await Piped("", "adduser", "juliet@example.org", "s3cret", "--config", ConfigPath);
         Assert.Equal(2, result.ExitCode);
     }
 
