@@ -1,0 +1,39 @@
+namespace Tendril.Storage.Sqlite;
+
+/// <summary>One schema step. <see cref="Version"/> values are 1, 2, 3... in order; a step is never edited once released.</summary>
+/// <param name="Version">The schema version this step produces.</param>
+/// <param name="Description">Recorded in <c>schema_version</c> for operators.</param>
+/// <param name="Sql">Statements run inside the migration transaction.</param>
+public sealed record SqliteMigration(int Version, string Description, string Sql);
+
+/// <summary>
+/// The ordered list of schema migrations. To add tables for a new feature (rosters, offline messages, archives, pubsub),
+/// append a new <see cref="SqliteMigration"/> with the next version number; never change or reorder an existing entry.
+/// Tables holding per-account data should reference <c>accounts(domain, username)</c> with <c>ON DELETE CASCADE</c>
+/// so <see cref="IAccountStore.DeleteAsync"/> removes everything stored for the account.
+/// </summary>
+public static class SqliteMigrations
+{
+    public static IReadOnlyList<SqliteMigration> All { get; } =
+    [
+        new(1, "accounts", """
+            CREATE TABLE accounts (
+                domain              TEXT    NOT NULL,
+                username            TEXT    NOT NULL,
+                created_at          INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                sha1_salt           BLOB    NOT NULL,
+                sha1_iterations     INTEGER NOT NULL,
+                sha1_stored_key     BLOB    NOT NULL,
+                sha1_server_key     BLOB    NOT NULL,
+                sha256_salt         BLOB    NOT NULL,
+                sha256_iterations   INTEGER NOT NULL,
+                sha256_stored_key   BLOB    NOT NULL,
+                sha256_server_key   BLOB    NOT NULL,
+                PRIMARY KEY (domain, username)
+            ) WITHOUT ROWID;
+            """),
+    ];
+
+    /// <summary>The schema version a database has once every migration is applied.</summary>
+    public static int LatestVersion => All[^1].Version;
+}

@@ -1,0 +1,6 @@
+namespace Tendril;
+
+internal static class Program
+{
+    private static Task<int> Main(string[] args) => Cli.Run(args);
+}

@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tendril.Server.Hosting;
+using Tendril.Storage;
+using Tendril.Storage.Sqlite;
+
+namespace Tendril;
+
+/// <summary><c>tendril serve</c>: the generic host with console logging, SQLite storage and the XMPP server.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(CliContext context, string? configOption, CancellationToken cancellationToken)
+    {
+        var configuration = CliConfiguration.Build(configOption);
+        var options = CliConfiguration.Bind(configuration);
+        CliConfiguration.NormalizedDomain(options);
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            // Only our sources: the JSON file and environment variables (no appsettings.json, no command-line args).
+            DisableDefaults = true,
+            Configuration = configuration,
+            ApplicationName = "tendril",
+            ContentRootPath = Directory.GetCurrentDirectory(),
+        });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        builder.Logging.AddConfiguration(configuration.GetSection("Logging")); // after the defaults so it overrides them
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+            console.IncludeScopes = false;
+        });
+
+        var databasePath = CliConfiguration.DatabasePath(options);
+        builder.Services.AddSingleton<IStorage>(services =>
+            new SqliteStorage(databasePath, services.GetRequiredService<ILogger<SqliteStorage>>()));
+        builder.Services.AddTendrilServer(configuration);
+
+        // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
+        var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tendril");
+        try
+        {
+            await host.Services.GetRequiredService<IStorage>().InitializeAsync(cancellationToken);
+            logger.LogInformation("Tendril starting for {Domain} (data folder {DataDirectory})", options.Domain, Path.GetFullPath(options.DataDirectory));
+            await host.RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is StorageException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            logger.LogCritical("Tendril could not start: {Message}", e.Message);
+            await context.Stderr.WriteLineAsync($"tendril: {e.Message}");
+            return ExitCodes.UserError;
+        }
+        finally
+        {
+            // RunAsync disposes the host too; disposing again is harmless. The container must be disposed
+            // asynchronously because SqliteStorage is IAsyncDisposable only.
+            if (host is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
+            else host.Dispose();
+        }
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,114 @@
+using Tendril.Protocol.Sasl;
+
+namespace Tendril.Storage.Sqlite.Tests;
+
+public sealed class AccountStoreTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new();
+    private SqliteStorage _storage = null!;
+
+    public async Task InitializeAsync()
+    {
+        _storage = new SqliteStorage(_dir.File("tendril.db"));
+        await _storage.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _storage.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Create_then_find_returns_the_same_account()
+    {
+        var account = Accounts.Make("juliet");
+        Assert.True(await _storage.Accounts.CreateAsync(account));
+        Accounts.AssertSame(account, await _storage.Accounts.FindAsync("example.org", "juliet"));
+    }
+
+    [Fact]
+    public async Task Find_missing_returns_null()
+    {
+        Assert.Null(await _storage.Accounts.FindAsync("example.org", "nobody"));
+        await _storage.Accounts.CreateAsync(Accounts.Make("juliet", "example.org"));
+        Assert.Null(await _storage.Accounts.FindAsync("example.net", "juliet"));
+    }
+
+    [Fact]
+    public async Task Duplicate_create_returns_false_and_keeps_the_original()
+    {
+        var original = Accounts.Make("romeo", seed: 1);
+        Assert.True(await _storage.Accounts.CreateAsync(original));
+        Assert.False(await _storage.Accounts.CreateAsync(Accounts.Make("romeo", seed: 9)));
+        Accounts.AssertSame(original, await _storage.Accounts.FindAsync("example.org", "romeo"));
+    }
+
+    [Fact]
+    public async Task Same_username_on_two_domains_are_distinct_accounts()
+    {
+        Assert.True(await _storage.Accounts.CreateAsync(Accounts.Make("juliet", "a.example")));
+        Assert.True(await _storage.Accounts.CreateAsync(Accounts.Make("juliet", "b.example")));
+        Assert.True(await _storage.Accounts.DeleteAsync("a.example", "juliet"));
+        Assert.NotNull(await _storage.Accounts.FindAsync("b.example", "juliet"));
+    }
+
+    [Fact]
+    public async Task UpdateCredentials_replaces_both_credentials()
+    {
+        var account = Accounts.Make("juliet", seed: 1);
+        await _storage.Accounts.CreateAsync(account);
+        var sha1 = Accounts.Credential(ScramHash.Sha1, 50);
+        var sha256 = Accounts.Credential(ScramHash.Sha256, 60);
+        Assert.True(await _storage.Accounts.UpdateCredentialsAsync("example.org", "juliet", sha1, sha256));
+        var found = await _storage.Accounts.FindAsync("example.org", "juliet");
+        Assert.NotNull(found);
+        Accounts.AssertSame(sha1, found.Sha1);
+        Accounts.AssertSame(sha256, found.Sha256);
+        Assert.Equal(account.CreatedAt, found.CreatedAt);
+    }
+
+    [Fact]
+    public async Task UpdateCredentials_of_missing_account_returns_false()
+    {
+        Assert.False(await _storage.Accounts.UpdateCredentialsAsync("example.org", "ghost",
+            Accounts.Credential(ScramHash.Sha1, 1), Accounts.Credential(ScramHash.Sha256, 1)));
+        Assert.Null(await _storage.Accounts.FindAsync("example.org", "ghost"));
+    }
+
+    [Fact]
+    public async Task Credentials_with_the_wrong_hash_are_rejected()
+    {
+        var sha256 = Accounts.Credential(ScramHash.Sha256, 1);
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+            await _storage.Accounts.CreateAsync(new Account("x", "example.org", sha256, sha256, Accounts.CreatedAt)));
+    }
+
+    [Fact]
+    public async Task Delete_removes_and_reports_missing()
+    {
+        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        Assert.True(await _storage.Accounts.DeleteAsync("example.org", "juliet"));
+        Assert.Null(await _storage.Accounts.FindAsync("example.org", "juliet"));
+        Assert.False(await _storage.Accounts.DeleteAsync("example.org", "juliet"));
+    }
+
+    [Fact]
+    public async Task List_is_sorted_and_per_domain()
+    {
+        foreach (var name in new[] { "mercutio", "benvolio", "romeo", "Zed", "juliet" })
+            await _storage.Accounts.CreateAsync(Accounts.Make(name));
+        await _storage.Accounts.CreateAsync(Accounts.Make("tybalt", "capulet.example"));
+        Assert.Equal(["Zed", "benvolio", "juliet", "mercutio", "romeo"], await _storage.Accounts.ListAsync("example.org"));
+        Assert.Equal(["tybalt"], await _storage.Accounts.ListAsync("capulet.example"));
+        Assert.Empty(await _storage.Accounts.ListAsync("nobody.example"));
+    }
+
+    [Fact]
+    public async Task Non_ascii_usernames_round_trip()
+    {
+        var account = Accounts.Make("джульетта");
+        Assert.True(await _storage.Accounts.CreateAsync(account));
+        Accounts.AssertSame(account, await _storage.Accounts.FindAsync("example.org", "джульетта"));
+    }
+}
