@@ -13,6 +13,7 @@ public sealed class LoadOptions
     public bool DirectTls { get; private set; }
     public int Users { get; private set; } = 100;
     public int FirstUser { get; private set; }
+    public int Accounts { get; private set; }
     public string UserPattern { get; private set; } = "load{0}";
     public string PasswordPattern { get; private set; } = "password";
     public string? Resource { get; private set; } = "load";
@@ -41,9 +42,16 @@ public sealed class LoadOptions
 
     public string EffectivePubsubService => PubsubService ?? "pubsub." + Domain;
 
-    public string UserName(int index) => string.Format(CultureInfo.InvariantCulture, UserPattern, index + FirstUser);
+    /// <summary>Accounts actually used: connection i logs in as account i mod this.</summary>
+    public int EffectiveAccounts => Accounts > 0 ? Math.Min(Accounts, Users) : Users;
 
-    public string Password(int index) => string.Format(CultureInfo.InvariantCulture, PasswordPattern, index + FirstUser);
+    public string UserName(int index) => string.Format(CultureInfo.InvariantCulture, UserPattern, (index % EffectiveAccounts) + FirstUser);
+
+    public string Password(int index) => string.Format(CultureInfo.InvariantCulture, PasswordPattern, (index % EffectiveAccounts) + FirstUser);
+
+    /// <summary>The resource of connection i: unique per connection when accounts are shared.</summary>
+    public string? ResourceFor(int index) =>
+        Resource is null ? null : EffectiveAccounts < Users ? Resource + index.ToString(CultureInfo.InvariantCulture) : Resource;
 
     public const string Usage = """
         tendril-load — XMPP load generator (works against any XMPP server)
@@ -62,6 +70,8 @@ public sealed class LoadOptions
         Accounts (must exist; see docs/load-tool.md)
           --users N                 connections to open (default 100)
           --first-user N            first account index (default 0)
+          --accounts M              use only M accounts: connection i logs in as account i mod M with
+                                    resource R<i> (many connections from few accounts; default: one each)
           --user-pattern P          username pattern, {0} = index (default load{0})
           --password P              password pattern, {0} = index (default password)
           --resource R              resource to bind (default load; "" = server-generated)
@@ -120,6 +130,7 @@ public sealed class LoadOptions
                     case "--direct-tls": o.DirectTls = true; break;
                     case "--users": o.Users = Int(); break;
                     case "--first-user": o.FirstUser = Int(); break;
+                    case "--accounts": o.Accounts = Int(); break;
                     case "--user-pattern": o.UserPattern = Value(); break;
                     case "--password": o.PasswordPattern = Value(); break;
                     case "--resource": o.Resource = Value() is { Length: > 0 } r ? r : null; break;
@@ -164,6 +175,8 @@ public sealed class LoadOptions
         var problems = new List<string>();
         if (o.Domain.Length == 0) problems.Add("--domain is required");
         if (o.Users < 1) problems.Add("--users must be at least 1");
+        if (o.Accounts < 0) problems.Add("--accounts must be >= 0");
+        if (o.Accounts > 0 && o.Accounts < o.Users && o.Resource is null) problems.Add("--accounts below --users needs a --resource prefix");
         if (o.ConnectRate < 0) problems.Add("--connect-rate must be >= 0");
         if (o.MaxPendingLogins < 1) problems.Add("--max-pending must be at least 1");
         if (o.Duration <= 0) problems.Add("--duration must be positive");

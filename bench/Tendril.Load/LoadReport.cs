@@ -135,6 +135,7 @@ public sealed class LoadReport(LoadOptions options, LoadRunner runner, string[] 
             w.WriteStartObject("parameters");
             w.WriteString("scenario", options.Scenario.ToString().ToLowerInvariant());
             w.WriteNumber("users", options.Users);
+            w.WriteNumber("accounts", options.EffectiveAccounts);
             w.WriteNumber("connectRate", options.ConnectRate);
             w.WriteNumber("maxPendingLogins", options.MaxPendingLogins);
             w.WriteNumber("durationSeconds", options.Duration);

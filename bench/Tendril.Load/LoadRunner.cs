@@ -105,7 +105,7 @@ public sealed class LoadRunner(LoadOptions options)
             Host = _o.Server,
             Port = _o.Port,
             DirectTls = _o.DirectTls,
-            Resource = _o.Resource,
+            Resource = _o.ResourceFor(index),
             Mechanism = _o.Mechanism,
             AcceptAnyCertificate = !_o.VerifyCertificate,
             StanzaQueueCapacity = 0,
@@ -137,7 +137,7 @@ public sealed class LoadRunner(LoadOptions options)
 
     private void OnDisconnected(XmppClient client, Exception? error)
     {
-        if (_tearingDown || !client.Jid.IsFull) return;
+        if (_tearingDown) return;
         Interlocked.Increment(ref _disconnects);
         CountError("disconnected:" + (error is null ? "server-closed-stream" : Describe(error)));
     }

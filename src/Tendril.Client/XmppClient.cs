@@ -74,7 +74,10 @@ public sealed partial class XmppClient : IAsyncDisposable
     /// </summary>
     public event Action<XmppClient, XmlElement>? StanzaReceived;
 
-    /// <summary>Raised once when the connection ends; the exception is null after a clean close.</summary>
+    /// <summary>
+    /// Raised once when an established connection ends (not when <see cref="ConnectAsync"/> fails); the exception is
+    /// null after a clean close or <see cref="DisposeAsync"/>.
+    /// </summary>
     public event Action<XmppClient, Exception?>? Disconnected;
 
     /// <summary>
@@ -115,6 +118,7 @@ public sealed partial class XmppClient : IAsyncDisposable
             if (ReferenceEquals(error, ex)) throw;
             throw error;
         }
+        _wasConnected = true;
         Volatile.Write(ref _state, StateConnected);
         _readLoop = ReadLoopAsync();
     }
@@ -179,8 +183,11 @@ public sealed partial class XmppClient : IAsyncDisposable
             _completion.TrySetException(error);
             _ = _completion.Task.Exception; // observed: callers who do not care need not await Completion
         }
-        Disconnected?.Invoke(this, error);
+        // Only a connection that was up can be "disconnected"; a failed ConnectAsync reports through its exception.
+        if (_wasConnected) Disconnected?.Invoke(this, error);
     }
+
+    private bool _wasConnected;
 
     private int _finished;
 
