@@ -22,12 +22,10 @@ internal static class PresenceBroadcaster
                 SendToOwnResources(server, origin, presence);
                 break;
             case "unavailable":
-                var wasAvailable = origin.IsAvailable;
                 origin.IsAvailable = false;
                 origin.LastPresence = null;
                 SendToOwnResources(server, origin, presence);
                 foreach (var jid in origin.TakeDirectedPresence()) _ = server.Router.RouteAsync(presence, origin.Jid, jid);
-                _ = wasAvailable;
                 break;
             default:
                 // Subscription requests and probes without 'to' are meaningless (RFC 6121 §3.1.1 requires 'to').
