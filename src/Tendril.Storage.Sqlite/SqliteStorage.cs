@@ -56,6 +56,8 @@ public sealed class SqliteStorage : IStorage
             SingleReader = options.ReaderThreads == 1,
         });
         Accounts = new SqliteAccountStore(this);
+        Rosters = new SqliteRosterStore(this);
+        Offline = new SqliteOfflineStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -65,6 +67,10 @@ public sealed class SqliteStorage : IStorage
     public int SchemaVersion { get; private set; }
 
     public IAccountStore Accounts { get; }
+
+    public IRosterStore Rosters { get; }
+
+    public IOfflineStore Offline { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

@@ -10,6 +10,12 @@ public interface IStorage : IAsyncDisposable
     ValueTask InitializeAsync(CancellationToken cancellationToken = default);
 
     IAccountStore Accounts { get; }
+
+    /// <summary>Rosters and pending subscription requests (RFC 6121).</summary>
+    IRosterStore Rosters { get; }
+
+    /// <summary>Offline messages (XEP-0160).</summary>
+    IOfflineStore Offline { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>
