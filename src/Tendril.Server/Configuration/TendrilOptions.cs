@@ -26,6 +26,8 @@ public sealed class TendrilOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public OfflineOptions Offline { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -42,6 +44,7 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -126,4 +129,13 @@ public sealed class HttpOptions
 
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
+}
+
+public sealed class OfflineOptions
+{
+    /// <summary>
+    /// Messages stored per account while it is offline (XEP-0160); beyond it senders get service-unavailable.
+    /// 0 stores nothing.
+    /// </summary>
+    public int MaxPerUser { get; set; } = 1000;
 }

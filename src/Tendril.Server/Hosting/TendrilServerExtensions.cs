@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -31,6 +33,9 @@ public static class TendrilServerExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddCoreFeatures();
+        services.AddServerFeature<RosterFeature>();
+        services.AddServerFeature<OfflineFeature>();
+        services.TryAddSingleton<RosterQueries>();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

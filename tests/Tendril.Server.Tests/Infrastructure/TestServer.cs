@@ -3,7 +3,9 @@ using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -18,6 +20,7 @@ public sealed class TestServer : IAsyncDisposable
 {
     private static readonly Lazy<X509Certificate2> s_certificate = new(() => CertificateProvider.CreateSelfSigned("localhost"));
     private readonly List<Task> _connections = [];
+    private bool _keepDirectory;
 
     private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time)
     {
@@ -37,9 +40,12 @@ public sealed class TestServer : IAsyncDisposable
 
     public static X509Certificate2 Certificate => s_certificate.Value;
 
-    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
+    public static Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
+        => StartAsync(Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N")), configure, listen, manualTime, extraFeatures);
+
+    /// <summary>Starts a server over <paramref name="directory"/> (created if missing; an existing database is reopened, as after a restart).</summary>
+    public static async Task<TestServer> StartAsync(string directory, Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var options = new TendrilOptions { Domain = "localhost", DataDirectory = directory };
         options.C2s.Address = "loopback";
@@ -49,7 +55,7 @@ public sealed class TestServer : IAsyncDisposable
         var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), .. extraFeatures ?? []];
+        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);
@@ -80,8 +86,20 @@ public sealed class TestServer : IAsyncDisposable
         Server.Heartbeat.Tick();
     }
 
+    /// <summary>Stops the server and closes the database, keeping the data folder (for a restart over it).</summary>
+    public async Task StopAsync()
+    {
+        await Server.StopAsync(TimeSpan.FromSeconds(5));
+        Task[] connections;
+        lock (_connections) connections = [.. _connections];
+        await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
+        await Storage.DisposeAsync();
+        _keepDirectory = true;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_keepDirectory) return;
         await Server.StopAsync(TimeSpan.FromSeconds(5));
         Task[] connections;
         lock (_connections) connections = [.. _connections];
