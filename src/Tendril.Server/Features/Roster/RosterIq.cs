@@ -72,8 +72,10 @@ internal sealed class RosterIq(XmppServer server, AccountLocks locks, RosterPush
         if (element.GetAttribute("subscription") == "remove")
         {
             // §2.5: remove, with unsubscribe/unsubscribed to the contact.
-            if (await subscriptions.RemoveItemAsync(user, key).ConfigureAwait(false)) request.Reply();
-            else request.ReplyError(StanzaErrorCondition.ItemNotFound);
+            if (!await subscriptions.RemoveItemAsync(user, key, () => request.Reply()).ConfigureAwait(false))
+            {
+                request.ReplyError(StanzaErrorCondition.ItemNotFound);
+            }
             return;
         }
         if (jid.Bare == user)

@@ -132,9 +132,10 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
 
     /// <summary>
     /// Removes a roster item (RFC 6121 §2.5.2): pushes the removal and cancels both directions of the subscription
-    /// with unsubscribe / unsubscribed to the contact. False when there was no such item.
+    /// with unsubscribe / unsubscribed to the contact. False when there was no such item. <paramref name="removed"/>
+    /// runs once the item is gone, before the push (the iq result precedes the push, as in §2.5.2).
     /// </summary>
-    public async ValueTask<bool> RemoveItemAsync(Jid user, string itemJid)
+    public async ValueTask<bool> RemoveItemAsync(Jid user, string itemJid, Action removed)
     {
         SubscriptionState old;
         using (await locks.AcquireAsync(user).ConfigureAwait(false))
@@ -145,6 +146,7 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
             old = new SubscriptionState(item.Subscription, item.Ask, pending is not null);
             var version = await Rosters.RemoveItemAsync(user.Domain, user.Local!, itemJid).ConfigureAwait(false);
             if (pending is not null) await Rosters.RemovePendingAsync(user.Domain, user.Local!, itemJid).ConfigureAwait(false);
+            removed();
             if (version is not null) pusher.PushRemoved(user, itemJid, version.Value);
         }
         if (!Jid.TryParse(itemJid, out var contact) || !IsLocalAccount(contact)) return true; // no federation: nobody to tell
