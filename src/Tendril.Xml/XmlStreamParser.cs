@@ -287,6 +287,7 @@ public sealed partial class XmlStreamParser
                             if (!_rootOpen) throw Error(XmlParseError.NotWellFormed, "End tag without a matching start tag.");
                             _unit = Unit.RootEnd;
                         }
+                        if (pos < end) goto case State.EndName;
                     }
                     else if (b == (byte)'!')
                     {
@@ -315,21 +316,16 @@ public sealed partial class XmlStreamParser
                         }
                         _state = State.StartName;
                         _name = default;
+                        goto case State.StartName;
                     }
                     break;
                 }
                 case State.StartName:
                 {
-                    var rest = seg[pos..end];
-                    var i = rest.IndexOfAny(XmlChars.NameEnd);
-                    var n = i < 0 ? rest.Length : i;
-                    if (_name.Length + n > Options.MaxNameBytes)
-                    {
-                        throw Error(XmlParseError.TooManyAttributes, $"A name is longer than {Options.MaxNameBytes} bytes.");
-                    }
-                    _name.Append(rest[..n]);
+                    var n = _name.AppendName(seg[pos..end], Options.MaxNameBytes);
+                    if (n < 0) throw Error(XmlParseError.TooManyAttributes, $"A name is longer than {Options.MaxNameBytes} bytes.");
                     pos += n;
-                    if (i < 0) return false;
+                    if (pos == end) return false;
                     // STag ::= '<' Name (S Attribute)* S? '>': the name ends at whitespace, '/' or '>'.
                     var b = seg[pos];
                     if (_name.Length == 0) throw Error(XmlParseError.NotWellFormed, "Missing name.");
@@ -355,7 +351,10 @@ public sealed partial class XmlStreamParser
                         return false;
                     }
                     var b = rest[i];
-                    var named = _attrName || (i > 0 && rest[..i].ContainsAnyExcept(XmlChars.Whitespace));
+                    // Usually the stop follows the name directly ("to=") or nothing at all ("'>").
+                    var named = i > 0
+                        ? !XmlChars.IsWhitespace(rest[i - 1]) || _attrName || rest[..i].ContainsAnyExcept(XmlChars.Whitespace)
+                        : _attrName;
                     pos += i + 1;
                     if (b == (byte)'=')
                     {
@@ -364,7 +363,15 @@ public sealed partial class XmlStreamParser
                             throw Error(XmlParseError.TooManyAttributes, $"More than {Options.MaxAttributes} attributes on one element.");
                         }
                         if (!named) throw Error(XmlParseError.NotWellFormed, "Missing name.");
-                        _state = State.AfterEq;
+                        if (pos < end && seg[pos] is (byte)'\'' or (byte)'"')
+                        {
+                            _quote = seg[pos++];
+                            _state = State.AttrValue;
+                        }
+                        else
+                        {
+                            _state = State.AfterEq;
+                        }
                     }
                     else if (b == (byte)'>')
                     {
@@ -411,17 +418,13 @@ public sealed partial class XmlStreamParser
                     }
                     if (seg[pos + i] == (byte)'<') throw Error(XmlParseError.NotWellFormed, "'<' in an attribute value.");
                     pos += i + 1;
-                    _state = State.AfterValue;
+                    if (pos < end) AfterValue(seg[pos], ref pos);
+                    else _state = State.AfterValue;
                     break;
                 }
                 case State.AfterValue:
                 {
-                    // Attributes are separated by whitespace; otherwise only "/>" or ">" may follow.
-                    var b = seg[pos];
-                    if (XmlChars.IsWhitespace(b)) pos++;
-                    else if (b != (byte)'/' && b != (byte)'>') throw Error(XmlParseError.NotWellFormed, "Attributes must be preceded by whitespace.");
-                    _attrName = false;
-                    _state = State.StartTag;
+                    AfterValue(seg[pos], ref pos);
                     break;
                 }
                 case State.EmptyEnd:
@@ -435,15 +438,21 @@ public sealed partial class XmlStreamParser
                 {
                     // The name must equal the start tag's; compared by fingerprint as soon as it ends (or grows too long).
                     ref readonly var expected = ref _unit == Unit.RootEnd ? ref _rootName : ref _open[_depth - 1];
-                    var rest = seg[pos..end];
-                    var i = rest.IndexOfAny(XmlChars.NameEnd);
-                    var n = i < 0 ? rest.Length : i;
-                    if (_name.Length + n > expected.Length) throw Error(XmlParseError.NotWellFormed, "Mismatched end tag.");
-                    _name.Append(rest[..n]);
+                    var n = _name.AppendName(seg[pos..end], expected.Length);
+                    if (n < 0) throw Error(XmlParseError.NotWellFormed, "Mismatched end tag.");
                     pos += n;
-                    if (i < 0) return false;
+                    if (pos == end) return false;
                     if (!_name.Equals(expected)) throw Error(XmlParseError.NotWellFormed, "Mismatched end tag.");
-                    _state = State.EndTag;
+                    if (seg[pos] == (byte)'>')
+                    {
+                        pos++;
+                        if (_unit == Unit.RootEnd || --_depth == 0) return true;
+                        _state = State.Content;
+                    }
+                    else
+                    {
+                        _state = State.EndTag;
+                    }
                     break;
                 }
                 case State.EndTag:
@@ -541,6 +550,15 @@ public sealed partial class XmlStreamParser
         return false;
     }
 
+    /// <summary>After an attribute value's closing quote: whitespace separates attributes; otherwise only "/>" or ">" may follow.</summary>
+    private void AfterValue(byte b, ref int pos)
+    {
+        if (XmlChars.IsWhitespace(b)) pos++;
+        else if (b != (byte)'/' && b != (byte)'>') throw Error(XmlParseError.NotWellFormed, "Attributes must be preceded by whitespace.");
+        _attrName = false;
+        _state = State.StartTag;
+    }
+
     /// <summary>At the '>' of a start tag: true when the unit is complete; otherwise continues with its content.</summary>
     private bool EndStartTag(bool empty)
     {
@@ -570,13 +588,26 @@ public sealed partial class XmlStreamParser
         public ulong Tail;
         public int Length;
 
-        public void Append(ReadOnlySpan<byte> bytes)
+        // The bytes of XmlChars.NameEnd (" \t\r\n/>=<\"'"), all below 64.
+        private const ulong NameEndMask =
+            1UL << ' ' | 1UL << '\t' | 1UL << '\r' | 1UL << '\n' | 1UL << '/' | 1UL << '>' | 1UL << '=' | 1UL << '<' | 1UL << '"' | 1UL << '\'';
+
+        /// <summary>
+        /// Appends the bytes before the first one that ends a name (all of them if none does) and returns how many;
+        /// -1 as soon as the name would grow longer than <paramref name="maxLength"/>. Names are short, so a scalar
+        /// loop that hashes as it searches beats a vectorized search followed by hashing.
+        /// </summary>
+        public int AppendName(ReadOnlySpan<byte> bytes, int maxLength)
         {
             var h = Hash;
             var w = Tail;
             var n = Length;
-            foreach (var b in bytes)
+            var i = 0;
+            for (; i < bytes.Length; i++)
             {
+                var b = bytes[i];
+                if (b < 64 && ((NameEndMask >> b) & 1) != 0) break;
+                if (n == maxLength) return -1;
                 w |= (ulong)b << ((n & 7) << 3);
                 if ((++n & 7) == 0)
                 {
@@ -587,6 +618,7 @@ public sealed partial class XmlStreamParser
             Hash = h;
             Tail = w;
             Length = n;
+            return i;
         }
 
         public readonly bool Equals(in NameFingerprint other) => Hash == other.Hash && Tail == other.Tail && Length == other.Length;
