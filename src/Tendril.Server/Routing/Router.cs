@@ -250,7 +250,7 @@ public sealed class Router
         var isSubscription = type is "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed" or "probe";
         if (isSubscription && _server.Features.PresenceHandler is { } handler)
         {
-            return handler.OnSubscriptionAsync(presence, type!, from, to, origin); // RFC 6121 §3, §4.3: rosters decide
+            return HandleSubscriptionAsync(handler, presence, type!, from, to, origin); // RFC 6121 §3, §4.3: rosters decide
         }
         if (origin is not null && type is null) origin.AddDirectedPresence(to);
         else if (origin is not null && type == "unavailable") origin.RemoveDirectedPresence(to);
@@ -267,6 +267,20 @@ public sealed class Router
         // §8.5.2.1.2: every available resource.
         DeliverToAvailable(to, presence);
         return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask HandleSubscriptionAsync(IPresenceHandler handler, XmlElement presence, string type, Jid from, Jid to, C2sSession? origin)
+    {
+        try
+        {
+            await handler.OnSubscriptionAsync(presence, type, from, to, origin).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage trouble: the sender learns the request was not processed; the stream stays up.
+            ServerLog.PresenceFailed(_logger, from.ToString(), ex);
+            BounceError(presence, new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The request could not be processed; try again later."));
+        }
     }
 
     private void DeliverToAvailable(Jid to, XmlElement presence)
