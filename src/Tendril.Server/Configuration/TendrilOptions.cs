@@ -26,6 +26,8 @@ public sealed class TendrilOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public PubSubOptions PubSub { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -42,6 +44,8 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
+        if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -126,4 +130,19 @@ public sealed class HttpOptions
 
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
+}
+
+public sealed class PubSubOptions
+{
+    /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Service JIDs; "{Domain}" is replaced by the server's domain. Empty: one service, pubsub.{Domain}.</summary>
+    public List<string> Services { get; set; } = [];
+
+    /// <summary>The largest pubsub#max_items a node may have (and what "max" means).</summary>
+    public int MaxItems { get; set; } = 1000;
+
+    /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
+    public int MaxPayloadBytes { get; set; } = 64 * 1024;
 }
