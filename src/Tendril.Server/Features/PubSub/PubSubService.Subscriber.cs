@@ -19,7 +19,7 @@ public sealed partial class PubSubService
         return jid;
     }
 
-    private async ValueTask<XmlElement?> SubscribeIqAsync(XmlElement pubsub, XmlElement verb, Jid from)
+    private async ValueTask<XmlElement?> SubscribeIqAsync(XmlElement pubsub, XmlElement verb, Jid from, AfterReply after)
     {
         var nodeId = RequireNodeId(verb);
         var jid = RequireOwnJid(verb, from);
@@ -28,7 +28,7 @@ public sealed partial class PubSubService
         {
             options = ParseSubscriptionOptions(optionsElement);
         }
-        var subscription = await SubscribeAsync(nodeId, jid, from, options).ConfigureAwait(false);
+        var subscription = await SubscribeAsync(nodeId, jid, from, options, send => after.Action = send).ConfigureAwait(false);
         var result = new XmlElement("pubsub", PubSubNs.PubSub);
         result.Add(SubscriptionElement(nodeId, subscription.Jid, subscription.SubId, subscription.State));
         return result;
@@ -38,7 +38,7 @@ public sealed partial class PubSubService
     /// Subscribes <paramref name="jid"/> (§6.1). A JID holds at most one subscription per node: subscribing again
     /// returns the existing one. Under the authorize model the subscription is pending and the owners are asked.
     /// </summary>
-    public async ValueTask<PubSubSubscription> SubscribeAsync(string nodeId, Jid jid, Jid requester, IReadOnlyDictionary<string, IReadOnlyList<string>>? options = null)
+    public async ValueTask<PubSubSubscription> SubscribeAsync(string nodeId, Jid jid, Jid requester, IReadOnlyDictionary<string, IReadOnlyList<string>>? options = null, Action<Action>? deferLastItem = null)
     {
         PubSubSubscription subscription;
         PubSubNode node;
@@ -66,7 +66,10 @@ public sealed partial class PubSubService
             else if (node.Config.SendLastPublishedItem != SendLastPublished.Never && node.LastItem is { } last && subscription.Deliver)
             {
                 // §6.1.7: the last published item right after subscribing, with a delay stamp (XEP-0203).
-                Notifier.DeliverTo(jid, new SerializedStanza(Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt)));
+                var message = new SerializedStanza(Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt));
+                void Send() => Notifier.DeliverTo(jid, message);
+                if (deferLastItem is null) Send();
+                else deferLastItem(Send);
             }
         }
         finally

@@ -127,10 +127,11 @@ public sealed partial class PubSubService
         var payload = iq.FirstElement();
         var router = _server().Router;
         XmlElement? result;
+        var after = new AfterReply();
         try
         {
             await EnsureLoadedAsync().ConfigureAwait(false);
-            result = await DispatchAsync(type == "set", payload!, from).ConfigureAwait(false);
+            result = await DispatchAsync(type == "set", payload!, from, after).ConfigureAwait(false);
         }
         catch (PubSubException e)
         {
@@ -147,9 +148,16 @@ public sealed partial class PubSubService
             .SetAttribute("from", to.ToString()).SetAttribute("to", from.ToString());
         if (result is not null) reply.Add(result);
         router.DeliverFromServer(reply, from);
+        after.Action?.Invoke();
     }
 
-    private ValueTask<XmlElement?> DispatchAsync(bool set, XmlElement payload, Jid from)
+    /// <summary>Work that must follow the iq result (the last published item after the subscribe result, §6.1.7).</summary>
+    private sealed class AfterReply
+    {
+        public Action? Action;
+    }
+
+    private ValueTask<XmlElement?> DispatchAsync(bool set, XmlElement payload, Jid from, AfterReply after)
     {
         if (payload.Is("query", Ns.DiscoInfo)) return set ? throw PubSubErrors.BadRequest() : ValueTask.FromResult<XmlElement?>(DiscoInfo(payload.GetAttribute("node")));
         if (payload.Is("query", Ns.DiscoItems)) return set ? throw PubSubErrors.BadRequest() : DiscoItemsAsync(payload.GetAttribute("node"), from);
@@ -162,7 +170,7 @@ public sealed partial class PubSubService
                 (false, true, "create") => CreateAsync(payload, verb, from),
                 (false, true, "publish") => PublishIqAsync(payload, verb, from),
                 (false, true, "retract") => RetractIqAsync(verb, from),
-                (false, true, "subscribe") => SubscribeIqAsync(payload, verb, from),
+                (false, true, "subscribe") => SubscribeIqAsync(payload, verb, from, after),
                 (false, true, "unsubscribe") => UnsubscribeIqAsync(verb, from),
                 (false, false, "options") => OptionsGetAsync(verb, from),
                 (false, true, "options") => OptionsSetAsync(verb, from),
