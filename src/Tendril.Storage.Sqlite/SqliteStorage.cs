@@ -58,6 +58,7 @@ public sealed class SqliteStorage : IStorage
         Accounts = new SqliteAccountStore(this);
         Rosters = new SqliteRosterStore(this);
         Offline = new SqliteOfflineStore(this);
+        PubSub = new SqlitePubSubStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -71,6 +72,8 @@ public sealed class SqliteStorage : IStorage
     public IRosterStore Rosters { get; }
 
     public IOfflineStore Offline { get; }
+
+    public IPubSubStore PubSub { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

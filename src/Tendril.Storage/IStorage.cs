@@ -16,6 +16,9 @@ public interface IStorage : IAsyncDisposable
 
     /// <summary>Offline messages (XEP-0160).</summary>
     IOfflineStore Offline { get; }
+
+    /// <summary>Publish-subscribe nodes, items, subscriptions and affiliations (XEP-0060).</summary>
+    IPubSubStore PubSub { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>

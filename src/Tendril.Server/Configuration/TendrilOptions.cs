@@ -28,6 +28,8 @@ public sealed class TendrilOptions
 
     public OfflineOptions Offline { get; set; } = new();
 
+    public PubSubOptions PubSub { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -45,6 +47,8 @@ public sealed class TendrilOptions
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
+        if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
+        if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -138,4 +142,19 @@ public sealed class OfflineOptions
     /// 0 stores nothing.
     /// </summary>
     public int MaxPerUser { get; set; } = 1000;
+}
+
+public sealed class PubSubOptions
+{
+    /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Service JIDs; "{Domain}" is replaced by the server's domain. Empty: one service, pubsub.{Domain}.</summary>
+    public List<string> Services { get; set; } = [];
+
+    /// <summary>The largest pubsub#max_items a node may have (and what "max" means).</summary>
+    public int MaxItems { get; set; } = 1000;
+
+    /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
+    public int MaxPayloadBytes { get; set; } = 64 * 1024;
 }

@@ -132,14 +132,14 @@ public sealed class FeatureRegistry
     /// <summary>Raised after a session has bound a resource.</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionBound;
 
+    /// <summary>
+    /// Raised when a bound session sends its initial available presence (RFC 6121 §4.2), after the broadcast and the
+    /// presence handler's probes: the moment to deliver what waited for the user (offline messages, last pubsub items).
+    /// </summary>
+    public event Func<Routing.C2sSession, ValueTask>? SessionAvailable;
+
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
-
-    /// <summary>
-    /// Raised after a session's initial presence (RFC 6121 §4.2) was broadcast, probes included: the moment to deliver
-    /// what waited for the user (offline messages).
-    /// </summary>
-    public event Func<Routing.C2sSession, ValueTask>? InitialPresence;
 
     internal bool TryGetIqHandler(string name, string ns, IqTarget target, out IqHandler handler)
     {
@@ -168,9 +168,9 @@ public sealed class FeatureRegistry
         }
     }
 
-    internal async ValueTask RaiseInitialPresenceAsync(Routing.C2sSession session)
+    internal async ValueTask RaiseSessionAvailableAsync(Routing.C2sSession session)
     {
-        var handlers = InitialPresence;
+        var handlers = SessionAvailable;
         if (handlers is null) return;
         foreach (var h in handlers.GetInvocationList())
         {

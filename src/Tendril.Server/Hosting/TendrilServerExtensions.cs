@@ -9,6 +9,7 @@ using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
 using Tendril.Server.Features.Roster;
+using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -36,6 +37,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<RosterFeature>();
         services.AddServerFeature<OfflineFeature>();
         services.TryAddSingleton<RosterQueries>();
+        services.AddPubSub();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

@@ -26,7 +26,7 @@ internal static class PresenceBroadcaster
                 origin.LastPresence = presence;
                 SendToOwnResources(server, origin, presence);
                 await NotifyHandlerAsync(server, origin, presence, wasAvailable, []).ConfigureAwait(false);
-                if (!wasAvailable) await RaiseInitialPresenceAsync(server, origin).ConfigureAwait(false);
+                if (!wasAvailable) await RaiseSessionAvailableAsync(server, origin).ConfigureAwait(false);
                 break;
             case "unavailable":
                 origin.IsAvailable = false;
@@ -78,11 +78,11 @@ internal static class PresenceBroadcaster
         }
     }
 
-    private static async ValueTask RaiseInitialPresenceAsync(XmppServer server, C2sSession session)
+    private static async ValueTask RaiseSessionAvailableAsync(XmppServer server, C2sSession session)
     {
         try
         {
-            await server.Features.RaiseInitialPresenceAsync(session).ConfigureAwait(false);
+            await server.Features.RaiseSessionAvailableAsync(session).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -20,7 +20,6 @@ public sealed class TestServer : IAsyncDisposable
 {
     private static readonly Lazy<X509Certificate2> s_certificate = new(() => CertificateProvider.CreateSelfSigned("localhost"));
     private readonly List<Task> _connections = [];
-    private bool _keepDirectory;
 
     private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time)
     {
@@ -40,12 +39,13 @@ public sealed class TestServer : IAsyncDisposable
 
     public static X509Certificate2 Certificate => s_certificate.Value;
 
-    public static Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
-        => StartAsync(Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N")), configure, listen, manualTime, extraFeatures);
+    /// <summary>Keep the data folder on dispose (to start another server on it: a restart).</summary>
+    public bool KeepDirectory { get; set; }
 
-    /// <summary>Starts a server over <paramref name="directory"/> (created if missing; an existing database is reopened, as after a restart).</summary>
-    public static async Task<TestServer> StartAsync(string directory, Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
+    /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
+    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
     {
+        directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var options = new TendrilOptions { Domain = "localhost", DataDirectory = directory };
         options.C2s.Address = "loopback";
@@ -86,25 +86,14 @@ public sealed class TestServer : IAsyncDisposable
         Server.Heartbeat.Tick();
     }
 
-    /// <summary>Stops the server and closes the database, keeping the data folder (for a restart over it).</summary>
-    public async Task StopAsync()
-    {
-        await Server.StopAsync(TimeSpan.FromSeconds(5));
-        Task[] connections;
-        lock (_connections) connections = [.. _connections];
-        await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
-        await Storage.DisposeAsync();
-        _keepDirectory = true;
-    }
-
     public async ValueTask DisposeAsync()
     {
-        if (_keepDirectory) return;
         await Server.StopAsync(TimeSpan.FromSeconds(5));
         Task[] connections;
         lock (_connections) connections = [.. _connections];
         await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
         await Storage.DisposeAsync();
+        if (KeepDirectory) return;
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }

@@ -23,8 +23,9 @@ public sealed class RestartPersistenceTests : ImTestBase
         }
 
         var directory = Server.Directory;
-        await Server.StopAsync();
-        await using var restarted = await TestServer.StartAsync(directory);
+        Server.KeepDirectory = true;
+        await Server.DisposeAsync();
+        await using var restarted = await TestServer.StartAsync(directory: directory);
 
         await using var juliet2 = await LoginAsync("juliet", server: restarted, presence: false);
         var roster = Items(await GetRosterAsync(juliet2));

@@ -24,6 +24,7 @@ public sealed class StorageFailureTests
         public IAccountStore Accounts => inner.Accounts;
         public IRosterStore Rosters => throw new StorageException("database locked");
         public IOfflineStore Offline { get; } = new BrokenOffline();
+        public IPubSubStore PubSub => inner.PubSub;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -89,6 +89,7 @@ public sealed class ServerRequestTests
         public IAccountStore Accounts { get; } = new SlowAccounts(inner.Accounts, gate);
         public IRosterStore Rosters => inner.Rosters;
         public IOfflineStore Offline => inner.Offline;
+        public IPubSubStore PubSub => inner.PubSub;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

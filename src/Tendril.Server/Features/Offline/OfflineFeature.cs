@@ -29,7 +29,7 @@ public sealed class OfflineFeature : IServerFeature
         _server = registry.Server;
         registry.AddDiscoFeature(DiscoFeature);
         registry.OnUndeliverableMessage(StoreAsync);
-        registry.InitialPresence += DeliverAsync;
+        registry.SessionAvailable += DeliverAsync;
     }
 
     private async ValueTask<bool> StoreAsync(XmlElement message, Jid to)
