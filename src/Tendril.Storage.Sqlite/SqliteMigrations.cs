@@ -113,6 +113,17 @@ public static class SqliteMigrations
             );
             CREATE INDEX offline_messages_account ON offline_messages (domain, username, id);
             """),
+        new(5, "per-account documents (vCard, private XML, last activity, blocklist)", """
+            CREATE TABLE account_data (
+                domain    TEXT NOT NULL,
+                username  TEXT NOT NULL,
+                store     TEXT NOT NULL, -- e.g. vcard, private, last, blocklist
+                key       TEXT NOT NULL,
+                value     TEXT NOT NULL,
+                PRIMARY KEY (domain, username, store, key),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

@@ -59,6 +59,7 @@ public sealed class SqliteStorage : IStorage
         Rosters = new SqliteRosterStore(this);
         Offline = new SqliteOfflineStore(this);
         PubSub = new SqlitePubSubStore(this);
+        AccountData = new SqliteAccountDataStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -74,6 +75,8 @@ public sealed class SqliteStorage : IStorage
     public IOfflineStore Offline { get; }
 
     public IPubSubStore PubSub { get; }
+
+    public IAccountDataStore AccountData { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

@@ -19,6 +19,9 @@ public interface IStorage : IAsyncDisposable
 
     /// <summary>Publish-subscribe nodes, items, subscriptions and affiliations (XEP-0060).</summary>
     IPubSubStore PubSub { get; }
+
+    /// <summary>Small per-account documents: vCards, private XML, last activity, blocklists.</summary>
+    IAccountDataStore AccountData { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>

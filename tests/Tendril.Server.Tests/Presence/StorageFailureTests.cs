@@ -25,6 +25,7 @@ public sealed class StorageFailureTests
         public IRosterStore Rosters => throw new StorageException("database locked");
         public IOfflineStore Offline { get; } = new BrokenOffline();
         public IPubSubStore PubSub => inner.PubSub;
+        public IAccountDataStore AccountData => inner.AccountData;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

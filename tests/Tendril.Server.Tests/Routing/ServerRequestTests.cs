@@ -90,6 +90,7 @@ public sealed class ServerRequestTests
         public IRosterStore Rosters => inner.Rosters;
         public IOfflineStore Offline => inner.Offline;
         public IPubSubStore PubSub => inner.PubSub;
+        public IAccountDataStore AccountData => inner.AccountData;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
