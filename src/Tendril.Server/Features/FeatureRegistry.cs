@@ -22,8 +22,29 @@ public readonly record struct DiscoItem(string Jid, string? Name = null, string?
 /// </summary>
 public delegate ValueTask HostedDomainHandler(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to, Routing.C2sSession? origin);
 
+/// <summary>What a stanza filter decided: let the stanza go on, or stop it (the filter answered or dropped it itself).</summary>
+public enum StanzaFilterResult
+{
+    Continue,
+    Drop,
+}
+
+/// <summary>
+/// Sees every stanza a local client sends ('from' stamped; <paramref name="to"/> null when absent) before it is routed.
+/// The stanza is not shared yet: a filter may modify it. Complete synchronously when possible (no allocation).
+/// </summary>
+public delegate ValueTask<StanzaFilterResult> OutboundStanzaFilter(Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to);
+
+/// <summary>
+/// Sees every stanza about to be handed to a local account (<paramref name="to"/>: its bare or full JID) by the router,
+/// or by a feature that delivers on its own (presence broadcast and probe answers), from <paramref name="from"/>.
+/// </summary>
+public delegate ValueTask<StanzaFilterResult> InboundStanzaFilter(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to);
+
 public sealed class FeatureRegistry
 {
+    private OutboundStanzaFilter[] _outboundFilters = [];
+    private InboundStanzaFilter[] _inboundFilters = [];
     private readonly Dictionary<(string Name, string Ns), (IqHandler Handler, IqTarget Target)> _iqHandlers = [];
     private readonly SortedSet<string> _serverFeatures = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _accountFeatures = new(StringComparer.Ordinal);
@@ -128,6 +149,49 @@ public sealed class FeatureRegistry
     }
 
     internal IReadOnlyList<UndeliverableMessageHandler> UndeliverableMessageHandlers => _undeliverable;
+
+    /// <summary>Adds a filter for stanzas local clients send; filters run in registration order until one drops.</summary>
+    public void AddOutboundFilter(OutboundStanzaFilter filter)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(filter);
+        _outboundFilters = [.. _outboundFilters, filter];
+    }
+
+    /// <summary>Adds a filter for stanzas to local accounts; filters run in registration order until one drops.</summary>
+    public void AddInboundFilter(InboundStanzaFilter filter)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(filter);
+        _inboundFilters = [.. _inboundFilters, filter];
+    }
+
+    internal bool HasOutboundFilters => _outboundFilters.Length != 0;
+
+    internal async ValueTask<StanzaFilterResult> FilterOutboundAsync(Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to)
+    {
+        foreach (var filter in _outboundFilters)
+        {
+            if (await filter(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+        }
+        return StanzaFilterResult.Continue;
+    }
+
+    /// <summary>
+    /// Runs the inbound filters for a stanza from <paramref name="from"/> to a local account; features that deliver to
+    /// sessions directly (bypassing the router) call it once per recipient account. Free when no filter is registered.
+    /// </summary>
+    public ValueTask<StanzaFilterResult> FilterInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to) =>
+        _inboundFilters.Length == 0 ? new(StanzaFilterResult.Continue) : RunInboundAsync(stanza, from, to);
+
+    private async ValueTask<StanzaFilterResult> RunInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to)
+    {
+        foreach (var filter in _inboundFilters)
+        {
+            if (await filter(stanza, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+        }
+        return StanzaFilterResult.Continue;
+    }
 
     /// <summary>Raised after a session has bound a resource.</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionBound;

@@ -31,7 +31,16 @@ public sealed class Router
     /// Routes a stanza that a local client sent ('from' stamped with its full JID). <paramref name="to"/> is the
     /// parsed 'to', or null when absent (then addressed to the sender's own account, RFC 6120 §10.3).
     /// </summary>
-    internal ValueTask RouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to)
+    internal ValueTask RouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to) =>
+        _server.Features.HasOutboundFilters ? FilterThenRouteFromClientAsync(origin, stanza, to) : RouteFromClientUnfilteredAsync(origin, stanza, to);
+
+    private async ValueTask FilterThenRouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to)
+    {
+        if (await _server.Features.FilterOutboundAsync(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        await RouteFromClientUnfilteredAsync(origin, stanza, to).ConfigureAwait(false);
+    }
+
+    private ValueTask RouteFromClientUnfilteredAsync(C2sSession origin, XmlElement stanza, Jid? to)
     {
         switch (stanza.Name)
         {
@@ -107,6 +116,7 @@ public sealed class Router
                 }
                 target = _server.DomainJid;
             }
+            if (scope == IqTarget.Account && !implicitTo && await _server.Features.FilterInboundAsync(iq, from, target).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
             var request = new IqRequest(_server, iq, payload, from, target, implicitTo, origin);
             try
             {
@@ -138,6 +148,7 @@ public sealed class Router
             return;
         }
         // Full JID of a local user (RFC 6121 §8.5.3).
+        if (await _server.Features.FilterInboundAsync(iq, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
         var session = _sessions.Find(to);
         if (session is null)
         {
@@ -164,6 +175,7 @@ public sealed class Router
             if (type is not ("error" or "headline" or "groupchat")) BounceError(message, StanzaErrorCondition.ServiceUnavailable);
             return;
         }
+        if (await _server.Features.FilterInboundAsync(message, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
         if (to.Resource is not null)
         {
             var session = _sessions.Find(to);
@@ -230,6 +242,20 @@ public sealed class Router
     // ---- presence ------------------------------------------------------------------------------------------------
 
     private ValueTask RoutePresenceAsync(XmlElement presence, C2sSession? origin, Jid to, Jid from)
+    {
+        if (to.Local is null || to.Domain != Domain) return RoutePresenceUnfilteredAsync(presence, origin, to, from);
+        var filtered = _server.Features.FilterInboundAsync(presence, from, to);
+        if (!filtered.IsCompletedSuccessfully) return FilterThenRoutePresenceAsync(filtered, presence, origin, to, from);
+        return filtered.Result == StanzaFilterResult.Drop ? ValueTask.CompletedTask : RoutePresenceUnfilteredAsync(presence, origin, to, from);
+    }
+
+    private async ValueTask FilterThenRoutePresenceAsync(ValueTask<StanzaFilterResult> filtered, XmlElement presence, C2sSession? origin, Jid to, Jid from)
+    {
+        if (await filtered.ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        await RoutePresenceUnfilteredAsync(presence, origin, to, from).ConfigureAwait(false);
+    }
+
+    private ValueTask RoutePresenceUnfilteredAsync(XmlElement presence, C2sSession? origin, Jid to, Jid from)
     {
         var type = presence.GetAttribute("type");
         if (to.Domain != Domain && _server.Features.TryGetHostedDomain(to.Domain, out var hosted))

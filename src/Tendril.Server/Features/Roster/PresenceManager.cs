@@ -24,6 +24,7 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             var serialized = new SerializedStanza(presence);
             foreach (var contact in LocalContacts(roster, to: false))
             {
+                if (await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
                 foreach (var c in server.Sessions.FindAll(contact))
                 {
                     if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
@@ -43,6 +44,7 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             foreach (var contact in LocalContacts(roster, to: false))
             {
                 covered.Add(contact);
+                if (await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
                 foreach (var c in server.Sessions.FindAll(contact))
                 {
                     if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
@@ -61,7 +63,7 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
         // §4.2.2 probes to the contacts the user is subscribed to (to/both), answered here for local contacts.
         foreach (var contact in LocalContacts(roster, to: true))
         {
-            AnswerProbe(contact, session);
+            await AnswerProbeAsync(contact, session).ConfigureAwait(false);
         }
         // The user's other available resources (a self-probe).
         foreach (var other in server.Sessions.FindAll(user))
@@ -79,18 +81,20 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
     /// §4.3.2: the last presence of each available resource of <paramref name="contact"/> to <paramref name="recipient"/>,
     /// or unavailable presence from the contact's bare JID when none is available.
     /// </summary>
-    private void AnswerProbe(Jid contact, C2sSession recipient)
+    private async ValueTask AnswerProbeAsync(Jid contact, C2sSession recipient)
     {
         var any = false;
         foreach (var c in server.Sessions.FindAll(contact))
         {
             if (!c.IsAvailable || c.LastPresence is not { } last) continue;
             any = true;
+            if (await server.Features.FilterInboundAsync(last, c.Jid, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
             server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
         }
         if (!any)
         {
             var unavailable = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", contact.Bare.ToString());
+            if (await server.Features.FilterInboundAsync(unavailable, contact.Bare, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
             server.Router.DeliverSerialized(recipient, new SerializedStanza(unavailable));
         }
     }
@@ -114,12 +118,12 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
         if (!authorized) return;
         if (from.Resource is not null)
         {
-            if (server.Sessions.Find(from) is { } session) AnswerProbe(contact, session);
+            if (server.Sessions.Find(from) is { } session) await AnswerProbeAsync(contact, session).ConfigureAwait(false);
             return;
         }
         foreach (var s in server.Sessions.FindAll(from))
         {
-            if (s.IsAvailable) AnswerProbe(contact, s);
+            if (s.IsAvailable) await AnswerProbeAsync(contact, s).ConfigureAwait(false);
         }
     }
 
