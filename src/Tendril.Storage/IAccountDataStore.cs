@@ -26,7 +26,7 @@ public interface IAccountDataStore
 public static class AccountDataStoreExtensions
 {
     /// <summary>Inserts or replaces one value; false when the account does not exist.</summary>
-    public static ValueTask<bool> SetAsync(this IAccountDataStore store, string domain, string username, string name, string key, string value, CancellationToken cancellationToken = default)
+    public static ValueTask<bool> PutAsync(this IAccountDataStore store, string domain, string username, string name, string key, string value, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         return store.SetAsync(domain, username, name, [new KeyValuePair<string, string>(key, value)], cancellationToken);

@@ -25,8 +25,8 @@ public sealed class AccountDataStoreTests : IAsyncLifetime
     {
         var data = _storage.AccountData;
         Assert.Null(await data.GetAsync(D, "juliet", "vcard", ""));
-        Assert.True(await data.SetAsync(D, "juliet", "vcard", "", "<vCard/>"));
-        Assert.True(await data.SetAsync(D, "juliet", "vcard", "", "<vCard>2</vCard>"));
+        Assert.True(await data.PutAsync(D, "juliet", "vcard", "", "<vCard/>"));
+        Assert.True(await data.PutAsync(D, "juliet", "vcard", "", "<vCard>2</vCard>"));
         Assert.True(await data.SetAsync(D, "juliet", "blocklist", [new("b@x", ""), new("a@x", ""), new("c@x", "")]));
         Assert.Equal("<vCard>2</vCard>", await data.GetAsync(D, "juliet", "vcard", ""));
         Assert.Null(await data.GetAsync(D, "romeo", "vcard", ""));
@@ -43,10 +43,10 @@ public sealed class AccountDataStoreTests : IAsyncLifetime
     public async Task Nothing_is_stored_for_a_missing_account_and_deleting_an_account_deletes_its_data()
     {
         var data = _storage.AccountData;
-        Assert.False(await data.SetAsync(D, "nobody", "vcard", "", "<vCard/>"));
+        Assert.False(await data.PutAsync(D, "nobody", "vcard", "", "<vCard/>"));
         Assert.Null(await data.GetAsync(D, "nobody", "vcard", ""));
 
-        Assert.True(await data.SetAsync(D, "romeo", "private", "a:b", "<x xmlns='a:b'/>"));
+        Assert.True(await data.PutAsync(D, "romeo", "private", "a:b", "<x xmlns='a:b'/>"));
         Assert.True(await _storage.Accounts.DeleteAsync(D, "romeo"));
         Assert.Empty(await data.ListAsync(D, "romeo", "private"));
         await _storage.Accounts.CreateAsync(Accounts.Make("romeo"));

@@ -6,11 +6,13 @@ using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
 using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
+using Tendril.Server.Features.Time;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
 using Tendril.Storage;
@@ -57,6 +59,8 @@ public static class TendrilServerExtensions
         services.AddServerFeature<PingFeature>();
         services.AddServerFeature<VersionFeature>();
         services.AddServerFeature<LegacySessionFeature>();
+        services.AddServerFeature<EntityTimeFeature>();
+        services.AddServerFeature<LastActivityFeature>();
         return services;
     }
 

@@ -78,6 +78,24 @@ public abstract class ImTestBase : IAsyncLifetime
         }
     }
 
+    /// <summary>Sends an iq with the given payload and returns the answer (skipping anything else that arrives first).</summary>
+    protected static async Task<XmlElement> IqAsync(TestClient c, string type, string payload, string? to = null)
+    {
+        var id = NextId();
+        var toAttr = to is null ? "" : $" to='{to}'";
+        await c.SendAsync($"<iq type='{type}' id='{id}'{toAttr}>{payload}</iq>");
+        return await c.WaitForAsync(e => e.Name == "iq" && e.GetAttribute("id") == id && e.GetAttribute("type") is "result" or "error");
+    }
+
+    /// <summary>The disco#info feature vars of <paramref name="to"/>.</summary>
+    protected static async Task<List<string>> DiscoFeaturesAsync(TestClient c, string to = "localhost")
+    {
+        var info = await IqAsync(c, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", to);
+        var vars = new List<string>();
+        foreach (var f in info.Element("query", Ns.DiscoInfo)!.Elements("feature", Ns.DiscoInfo)) vars.Add(f.GetAttribute("var")!);
+        return vars;
+    }
+
     protected static string NextId() => "t" + Interlocked.Increment(ref s_sync).ToString(CultureInfo.InvariantCulture);
 
     protected static IEnumerable<XmlElement> Presences(IEnumerable<XmlElement> received, string? type = null, string? from = null) =>

@@ -226,7 +226,12 @@ public sealed class RoutingTests : IAsyncLifetime
         Assert.Equal("im", identity.GetAttribute("type"));
         var vars = new List<string>();
         foreach (var f in info.Elements("feature")) vars.Add(f.GetAttribute("var")!);
-        Assert.Equal(new[] { Ns.DiscoInfo, Ns.DiscoItems, Ns.Version, Ns.Ping, "msgoffline" }.Order(StringComparer.Ordinal), vars);
+        string[] expected =
+        [
+            Ns.DiscoInfo, Ns.DiscoItems, Ns.Version, Ns.Ping, "msgoffline",
+            "urn:xmpp:time", "jabber:iq:last",
+        ];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), vars);
         await juliet.SendAsync("<iq type='get' id='d2' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
         var items = await juliet.WaitForAsync(e => e.Name == "iq");
         Assert.Equal("result", items.GetAttribute("type"));

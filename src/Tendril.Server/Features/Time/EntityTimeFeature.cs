@@ -1,0 +1,45 @@
+using System.Globalization;
+using Tendril.Protocol.Errors;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Time;
+
+/// <summary>
+/// Entity Time (XEP-0202): the server answers <c>&lt;time xmlns='urn:xmpp:time'/&gt;</c> addressed to it with its UTC
+/// time and offset (§4). Times of users' clients are the clients' to answer (the router delivers full-JID iqs).
+/// </summary>
+public sealed class EntityTimeFeature : IServerFeature
+{
+    public const string Namespace = "urn:xmpp:time";
+
+    public void Register(FeatureRegistry registry)
+    {
+        registry.AddDiscoFeature(Namespace);
+        registry.HandleIq("time", Namespace, HandleAsync, IqTarget.Server);
+    }
+
+    private static ValueTask HandleAsync(IqRequest request)
+    {
+        if (!request.IsGet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest);
+            return ValueTask.CompletedTask;
+        }
+        var utc = request.Server.Time.GetUtcNow().UtcDateTime;
+        var offset = request.Server.Time.LocalTimeZone.GetUtcOffset(utc);
+        var time = new XmlElement("time", Namespace);
+        time.AddElement("tzo").Add(FormatOffset(offset));
+        // XEP-0082 DateTime in UTC, with fractions of a second (XEP-0202 §4 allows them).
+        time.AddElement("utc").Add(utc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        request.Reply(time);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>"+hh:mm" or "-hh:mm"; UTC is "+00:00" (XEP-0202 §3 prefers it to "Z").</summary>
+    internal static string FormatOffset(TimeSpan offset)
+    {
+        var sign = offset < TimeSpan.Zero ? "-" : "+";
+        var abs = offset.Duration();
+        return sign + abs.Hours.ToString("00", CultureInfo.InvariantCulture) + ":" + abs.Minutes.ToString("00", CultureInfo.InvariantCulture);
+    }
+}
