@@ -30,6 +30,8 @@ public sealed class TendrilOptions
 
     public PubSubOptions PubSub { get; set; } = new();
 
+    public VCardOptions VCard { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -49,6 +51,7 @@ public sealed class TendrilOptions
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
+        if (VCard.MaxBytes < 1024) problems.Add("Tendril:VCard:MaxBytes must be at least 1024");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -157,4 +160,10 @@ public sealed class PubSubOptions
 
     /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
     public int MaxPayloadBytes { get; set; } = 64 * 1024;
+}
+
+public sealed class VCardOptions
+{
+    /// <summary>The largest vCard (XEP-0054) an account may store, in bytes of XML; larger sets get not-acceptable.</summary>
+    public int MaxBytes { get; set; } = 128 * 1024;
 }

@@ -13,6 +13,7 @@ using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Time;
+using Tendril.Server.Features.VCard;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
 using Tendril.Storage;
@@ -61,6 +62,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<LegacySessionFeature>();
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
+        services.AddServerFeature<VCardFeature>();
         return services;
     }
 

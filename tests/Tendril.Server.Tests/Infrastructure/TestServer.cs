@@ -9,6 +9,7 @@ using Tendril.Server.Features.Ping;
 using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Time;
+using Tendril.Server.Features.VCard;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
 using Tendril.Server.Transport;
@@ -58,7 +59,7 @@ public sealed class TestServer : IAsyncDisposable
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), .. extraFeatures ?? []];
+            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);
