@@ -9,6 +9,7 @@ using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.PrivateStorage;
 using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
@@ -63,6 +64,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
         services.AddServerFeature<VCardFeature>();
+        services.AddServerFeature<PrivateStorageFeature>();
         return services;
     }
 

@@ -6,6 +6,7 @@ using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.PrivateStorage;
 using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Time;
@@ -59,7 +60,7 @@ public sealed class TestServer : IAsyncDisposable
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), .. extraFeatures ?? []];
+            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);
