@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
+using Tendril.Server.Features.Blocking;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
@@ -65,6 +66,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<LastActivityFeature>();
         services.AddServerFeature<VCardFeature>();
         services.AddServerFeature<PrivateStorageFeature>();
+        services.AddServerFeature<BlockingFeature>();
         return services;
     }
 
