@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Blocking;
+using Tendril.Server.Features.Carbons;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
@@ -67,6 +68,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<VCardFeature>();
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
+        services.AddServerFeature<CarbonsFeature>(); // after blocking: blocked messages are not copied
         return services;
     }
 

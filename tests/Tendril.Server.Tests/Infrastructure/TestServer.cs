@@ -3,6 +3,7 @@ using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Blocking;
+using Tendril.Server.Features.Carbons;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
@@ -61,7 +62,7 @@ public sealed class TestServer : IAsyncDisposable
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), .. extraFeatures ?? []];
+            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new CarbonsFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Routing;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Carbons;
+
+/// <summary>
+/// Message Carbons (XEP-0280): a session enables or disables carbons for itself (§4, §5; repeating either is not an
+/// error, §10.1). Messages eligible by the rules suggested in §6 — type chat, or type normal with a body, not from a
+/// MUC (muc#user payload), not themselves carbons — are copied through the router's stanza filters:
+/// <list type="bullet">
+/// <item>sent by a local client (§8): a &lt;sent/&gt; copy to each other carbons-enabled session of the sender;</item>
+/// <item>to a local account (§7): after RFC 6121 delivery, a &lt;received/&gt; copy to each carbons-enabled session
+/// of the recipient that does not get the original.</item>
+/// </list>
+/// A &lt;private/&gt; child (§9) or an XEP-0334 &lt;no-copy/&gt; hint prevents both copies; the receiving side
+/// removes &lt;private/&gt; before delivery (§9). Copies come from the user's bare JID and wrap the original in an
+/// XEP-0297 &lt;forwarded/&gt;.
+/// </summary>
+public sealed class CarbonsFeature : IServerFeature
+{
+    public const string Namespace = "urn:xmpp:carbons:2";
+    public const string ForwardNamespace = "urn:xmpp:forward:0";
+    public const string HintsNamespace = "urn:xmpp:hints";
+    private const string MucUserNamespace = "http://jabber.org/protocol/muc#user";
+
+    private XmppServer _server = null!;
+    private readonly ConcurrentDictionary<C2sSession, byte> _enabled = new();
+
+    public void Register(FeatureRegistry registry)
+    {
+        _server = registry.Server;
+        registry.AddDiscoFeature(Namespace);
+        registry.HandleIq("enable", Namespace, request => Toggle(request, true), IqTarget.Account);
+        registry.HandleIq("disable", Namespace, request => Toggle(request, false), IqTarget.Account);
+        registry.AddOutboundFilter(CopySent);
+        registry.AddInboundFilter(CopyReceived);
+        registry.SessionClosed += session =>
+        {
+            _enabled.TryRemove(session, out _);
+            return ValueTask.CompletedTask;
+        };
+    }
+
+    /// <summary>True when the session enabled carbons.</summary>
+    public bool IsEnabled(C2sSession session) => _enabled.ContainsKey(session);
+
+    private ValueTask Toggle(IqRequest request, bool enable)
+    {
+        if (request.Origin is null || request.To != request.From.Bare)
+        {
+            request.ReplyError(StanzaErrorCondition.NotAllowed); // §4.1, §5.1
+        }
+        else if (!request.IsSet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest);
+        }
+        else
+        {
+            if (enable) _enabled[request.Origin] = 0;
+            else _enabled.TryRemove(request.Origin, out _);
+            request.Reply();
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask<StanzaFilterResult> CopySent(C2sSession origin, XmlElement stanza, Jid? to)
+    {
+        if (_enabled.IsEmpty || to is null || stanza.Name != "message" || !IsEligible(stanza) || HasNoCopyHint(stanza)) return new(StanzaFilterResult.Continue);
+        XmlElement? original = null;
+        foreach (var session in _server.Sessions.FindAll(origin.Jid))
+        {
+            if (session == origin || !_enabled.ContainsKey(session)) continue;
+            original ??= stanza.Clone();
+            _server.Router.DeliverQuiet(session, Wrap("sent", stanza, original, session));
+        }
+        return new(StanzaFilterResult.Continue);
+    }
+
+    private ValueTask<StanzaFilterResult> CopyReceived(XmlElement stanza, Jid from, Jid to)
+    {
+        if (stanza.Name != "message" || !IsEligible(stanza)) return new(StanzaFilterResult.Continue);
+        if (stanza.Element("private", Namespace) is { } isPrivate)
+        {
+            stanza.Remove(isPrivate); // §9: the receiving server removes it; no copies
+            return new(StanzaFilterResult.Continue);
+        }
+        if (_enabled.IsEmpty || HasNoCopyHint(stanza) || BareJidComparer.Instance.Equals(from, to)) return new(StanzaFilterResult.Continue);
+        var sessions = _server.Sessions.FindAll(to);
+        if (sessions.Length == 0) return new(StanzaFilterResult.Continue);
+        XmlElement? original = null;
+        foreach (var session in sessions)
+        {
+            if (!_enabled.ContainsKey(session) || GetsOriginal(session, sessions, to, stanza.GetAttribute("type"))) continue;
+            original ??= stanza.Clone();
+            _server.Router.DeliverQuiet(session, Wrap("received", stanza, original, session));
+        }
+        return new(StanzaFilterResult.Continue);
+    }
+
+    /// <summary>Whether RFC 6121 §8.5 delivery (as the router applies it) hands the original to <paramref name="session"/>.</summary>
+    private static bool GetsOriginal(C2sSession session, C2sSession[] sessions, Jid to, string? type)
+    {
+        if (to.Resource is not null)
+        {
+            foreach (var s in sessions)
+            {
+                if (s.Jid.Resource == to.Resource) return s == session; // the addressed resource exists: only it
+            }
+            if (type != "chat") return false; // §8.5.3.2.1: a normal message to a missing resource is bounced
+        }
+        // To the bare JID: the available resources of the highest non-negative priority.
+        var best = int.MinValue;
+        foreach (var s in sessions)
+        {
+            if (s.IsAvailable && s.Priority >= 0 && s.Priority > best) best = s.Priority;
+        }
+        return best != int.MinValue && session.IsAvailable && session.Priority == best;
+    }
+
+    /// <summary>§6: chat, or normal with a body; not from a MUC; not a carbon itself.</summary>
+    private static bool IsEligible(XmlElement message)
+    {
+        var type = message.GetAttribute("type") ?? "normal";
+        var eligible = type == "chat" || (type == "normal" && message.Element("body") is not null);
+        return eligible
+            && message.Element("x", MucUserNamespace) is null
+            && message.Element("sent", Namespace) is null
+            && message.Element("received", Namespace) is null;
+    }
+
+    private static bool HasNoCopyHint(XmlElement message) =>
+        message.Element("private", Namespace) is not null || message.Element("no-copy", HintsNamespace) is not null;
+
+    private XmlElement Wrap(string direction, XmlElement stanza, XmlElement original, C2sSession recipient)
+    {
+        var copy = new XmlElement("message", Ns.Client)
+            .SetAttribute("from", recipient.Jid.Bare.ToString())
+            .SetAttribute("to", recipient.JidString);
+        if (stanza.GetAttribute("type") is { } type) copy.SetAttribute("type", type);
+        copy.AddElement(direction, Namespace).AddElement("forwarded", ForwardNamespace).Add(original);
+        return copy;
+    }
+}
