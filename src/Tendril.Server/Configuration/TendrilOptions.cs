@@ -32,6 +32,12 @@ public sealed class TendrilOptions
 
     public VCardOptions VCard { get; set; } = new();
 
+    /// <summary>Contact addresses of the service (XEP-0157), published in the server's disco#info.</summary>
+    public ContactAddressesOptions ContactAddresses { get; set; } = new();
+
+    /// <summary>External services (STUN, TURN…) announced through XEP-0215.</summary>
+    public List<ExternalServiceOptions> ExternalServices { get; set; } = [];
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -52,6 +58,24 @@ public sealed class TendrilOptions
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (VCard.MaxBytes < 1024) problems.Add("Tendril:VCard:MaxBytes must be at least 1024");
+        foreach (var (name, uris) in ContactAddresses.All())
+        {
+            foreach (var uri in uris)
+            {
+                if (!Uri.TryCreate(uri, UriKind.Absolute, out _)) problems.Add($"Tendril:ContactAddresses:{name} '{uri}' is not an absolute URI (mailto:, xmpp:, https:)");
+            }
+        }
+        for (var i = 0; i < ExternalServices.Count; i++)
+        {
+            var service = ExternalServices[i];
+            var key = $"Tendril:ExternalServices:{i}";
+            if (string.IsNullOrWhiteSpace(service.Type)) problems.Add($"{key}:Type is empty (stun, turn, turns, ...)");
+            if (string.IsNullOrWhiteSpace(service.Host)) problems.Add($"{key}:Host is empty");
+            if (service.Port is < 0 or > 65535) problems.Add($"{key}:Port must be 0..65535 (0: not announced)");
+            if (service.Transport is not ("" or "tcp" or "udp")) problems.Add($"{key}:Transport must be empty, tcp or udp");
+            if (service.Secret.Length > 0 && (service.Username.Length > 0 || service.Password.Length > 0)) problems.Add($"{key}: set either Secret or Username/Password");
+            if (service.TtlSeconds <= 0) problems.Add($"{key}:TtlSeconds must be positive");
+        }
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -166,4 +190,63 @@ public sealed class VCardOptions
 {
     /// <summary>The largest vCard (XEP-0054) an account may store, in bytes of XML; larger sets get not-acceptable.</summary>
     public int MaxBytes { get; set; } = 128 * 1024;
+}
+
+/// <summary>Contact addresses (XEP-0157) as URIs, e.g. <c>mailto:abuse@example.org</c> or <c>xmpp:admin@example.org</c>.</summary>
+public sealed class ContactAddressesOptions
+{
+    public List<string> Abuse { get; set; } = [];
+
+    public List<string> Admin { get; set; } = [];
+
+    public List<string> Feedback { get; set; } = [];
+
+    public List<string> Sales { get; set; } = [];
+
+    public List<string> Security { get; set; } = [];
+
+    public List<string> Status { get; set; } = [];
+
+    public List<string> Support { get; set; } = [];
+
+    /// <summary>Every list with its option name.</summary>
+    public IEnumerable<(string Name, List<string> Uris)> All() =>
+    [
+        ("Abuse", Abuse), ("Admin", Admin), ("Feedback", Feedback), ("Sales", Sales), ("Security", Security), ("Status", Status), ("Support", Support),
+    ];
+}
+
+/// <summary>An external service (XEP-0215), e.g. a STUN or TURN server for audio/video calls.</summary>
+public sealed class ExternalServiceOptions
+{
+    /// <summary>The service type of the XEP-0215 registry: stun, turn, turns, ftp, ...</summary>
+    public string Type { get; set; } = "";
+
+    public string Host { get; set; } = "";
+
+    /// <summary>0: no port announced.</summary>
+    public int Port { get; set; }
+
+    /// <summary>"", "tcp" or "udp".</summary>
+    public string Transport { get; set; } = "";
+
+    /// <summary>A friendly name (optional).</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Fixed credentials (optional).</summary>
+    public string Username { get; set; } = "";
+
+    public string Password { get; set; } = "";
+
+    /// <summary>
+    /// A secret shared with the TURN server: each user gets temporary credentials (username "EXPIRY:user@domain",
+    /// password base64 HMAC-SHA1 of the username with the secret — coturn's use-auth-secret).
+    /// </summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>Lifetime of temporary credentials made from <see cref="Secret"/>.</summary>
+    public int TtlSeconds { get; set; } = 86400;
+
+    /// <summary>Announce the service as restricted: credentials only through a credentials request, not in the list.</summary>
+    public bool Restricted { get; set; }
 }

@@ -54,6 +54,7 @@ public sealed class FeatureRegistry
     private readonly List<UndeliverableMessageHandler> _undeliverable = [];
     private readonly Dictionary<string, HostedDomainHandler> _hostedDomains = new(StringComparer.Ordinal);
     private readonly List<DiscoItem> _serverItems = [];
+    private readonly List<XmlElement> _serverInfoForms = [];
     private bool _frozen;
     private readonly XmppServer? _server;
     private IPresenceHandler? _presenceHandler;
@@ -105,6 +106,16 @@ public sealed class FeatureRegistry
     }
 
     public IReadOnlyList<DiscoItem> DiscoItems => _serverItems;
+
+    /// <summary>Adds an extended-information data form (XEP-0128) to the server's disco#info, e.g. contact addresses.</summary>
+    public void AddDiscoInfoForm(XmlElement form)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(form);
+        _serverInfoForms.Add(form);
+    }
+
+    public IReadOnlyList<XmlElement> DiscoInfoForms => _serverInfoForms;
 
     /// <summary>Handles iq get/set whose payload is &lt;name xmlns='ns'/&gt; addressed to the given targets.</summary>
     public void HandleIq(string name, string ns, IqHandler handler, IqTarget target = IqTarget.Server)

@@ -7,7 +7,9 @@ using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Blocking;
 using Tendril.Server.Features.Carbons;
+using Tendril.Server.Features.ContactAddresses;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.ExternalServices;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
@@ -69,6 +71,8 @@ public static class TendrilServerExtensions
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
         services.AddServerFeature<CarbonsFeature>(); // after blocking: blocked messages are not copied
+        services.AddServerFeature<ContactAddressesFeature>();
+        services.AddServerFeature<ExternalServicesFeature>();
         return services;
     }
 

@@ -4,7 +4,9 @@ using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Blocking;
 using Tendril.Server.Features.Carbons;
+using Tendril.Server.Features.ContactAddresses;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.ExternalServices;
 using Tendril.Server.Features.LastActivity;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
@@ -62,7 +64,8 @@ public sealed class TestServer : IAsyncDisposable
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new CarbonsFeature(), .. extraFeatures ?? []];
+            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new CarbonsFeature(),
+            new ContactAddressesFeature(), new ExternalServicesFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);

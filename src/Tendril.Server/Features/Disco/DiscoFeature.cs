@@ -48,6 +48,10 @@ public sealed class DiscoFeature : IServerFeature
         {
             query.AddElement("feature").SetAttribute("var", var);
         }
+        if (target == IqTarget.Server)
+        {
+            foreach (var form in registry.DiscoInfoForms) query.Add(form);
+        }
         request.Reply(query);
         return ValueTask.CompletedTask;
     }

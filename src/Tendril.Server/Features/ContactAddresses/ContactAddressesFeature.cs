@@ -1,0 +1,29 @@
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.ContactAddresses;
+
+/// <summary>
+/// Contact Addresses for XMPP Services (XEP-0157): the addresses of <c>Tendril:ContactAddresses</c> published as a
+/// <c>http://jabber.org/network/serverinfo</c> form in the server's disco#info (XEP-0128). Nothing is published when
+/// none is configured; there is no disco feature to advertise.
+/// </summary>
+public sealed class ContactAddressesFeature : IServerFeature
+{
+    public const string FormType = "http://jabber.org/network/serverinfo";
+    private const string DataNamespace = "jabber:x:data";
+
+    public void Register(FeatureRegistry registry)
+    {
+        var options = registry.Server.Options.ContactAddresses;
+        if (!options.All().Any(a => a.Uris.Count > 0)) return;
+        var form = new XmlElement("x", DataNamespace).SetAttribute("type", "result");
+        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add(FormType);
+        foreach (var (name, uris) in options.All())
+        {
+            if (uris.Count == 0) continue;
+            var field = form.AddElement("field").SetAttribute("var", name.ToLowerInvariant() + "-addresses");
+            foreach (var uri in uris) field.AddElement("value").Add(uri);
+        }
+        registry.AddDiscoInfoForm(form);
+    }
+}
