@@ -24,8 +24,9 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             var serialized = new SerializedStanza(presence);
             foreach (var contact in LocalContacts(roster, to: false))
             {
-                if (await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-                foreach (var c in server.Sessions.FindAll(contact))
+                var sessions = server.Sessions.FindAll(contact);
+                if (sessions.Length == 0 || await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
+                foreach (var c in sessions)
                 {
                     if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
                 }
@@ -44,8 +45,9 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             foreach (var contact in LocalContacts(roster, to: false))
             {
                 covered.Add(contact);
-                if (await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-                foreach (var c in server.Sessions.FindAll(contact))
+                var sessions = server.Sessions.FindAll(contact);
+                if (sessions.Length == 0 || await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
+                foreach (var c in sessions)
                 {
                     if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
                 }
