@@ -51,7 +51,7 @@ public sealed class XmppServer : IAsyncDisposable
         Sessions = new SessionTable();
         Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
         IqTracker = new IqTracker(this);
-        Features = new FeatureRegistry();
+        Features = new FeatureRegistry(Domain);
         foreach (var feature in features) feature.Register(Features);
         Features.Freeze();
         Heartbeat = new Heartbeat(Time, IqTracker.Sweep);

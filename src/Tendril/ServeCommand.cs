@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -17,14 +19,27 @@ internal static class ServeCommand
         var options = CliConfiguration.Bind(configuration);
         CliConfiguration.NormalizedDomain(options);
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        // One process serves XMPP (its own listeners) and HTTP (Kestrel on Tendril:Http). The empty builder takes
+        // only our configuration sources: the JSON file and environment variables.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
-            // Only our sources: the JSON file and environment variables (no appsettings.json, no command-line args).
-            DisableDefaults = true,
-            Configuration = configuration,
             ApplicationName = "tendril",
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (!options.Http.Enabled) return;
+            var address = options.Http.Address switch
+            {
+                "any" or "" or "*" => System.Net.IPAddress.IPv6Any,
+                "loopback" or "localhost" => System.Net.IPAddress.Loopback,
+                var a => System.Net.IPAddress.Parse(a),
+            };
+            kestrel.Listen(address, options.Http.Port);
+        });
+        builder.Services.AddRouting();
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
@@ -45,6 +60,8 @@ internal static class ServeCommand
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
         var host = builder.Build();
+        host.UseRouting();
+        host.MapTendrilEndpoints();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tendril");
         try
         {
@@ -65,8 +82,7 @@ internal static class ServeCommand
         {
             // RunAsync disposes the host too; disposing again is harmless. The container must be disposed
             // asynchronously because SqliteStorage is IAsyncDisposable only.
-            if (host is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
-            else host.Dispose();
+            await host.DisposeAsync();
         }
         return ExitCodes.Ok;
     }

@@ -53,6 +53,7 @@ public sealed class CliTests : IDisposable
                 Domain = domain,
                 DataDirectory = DataPath,
                 C2s = new { Address = "loopback", Port = 0, DirectTlsPort = 0 },
+                Http = new { Address = "loopback", Port = 0 },
                 Sasl = new { ScramIterations = iterations },
             },
         });

@@ -24,6 +24,8 @@ public sealed class TendrilOptions
 
     public StorageOptions Storage { get; set; } = new();
 
+    public HttpOptions Http { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -39,6 +41,7 @@ public sealed class TendrilOptions
         if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
+        if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -111,4 +114,16 @@ public sealed class StorageOptions
 
     /// <summary>SQLite database file; relative to the data folder. Default tendril.db.</summary>
     public string SqlitePath { get; set; } = "tendril.db";
+}
+
+public sealed class HttpOptions
+{
+    /// <summary>Serve HTTP (APIs, later BOSH/WebSocket and the admin page) in the same process.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Address to listen on: an IP address, or "any" / "loopback".</summary>
+    public string Address { get; set; } = "any";
+
+    /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
+    public int Port { get; set; } = 5280;
 }

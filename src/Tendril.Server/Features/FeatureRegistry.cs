@@ -13,6 +13,15 @@ public readonly record struct DiscoIdentity(string Category, string Type, string
 /// </summary>
 public delegate ValueTask<bool> UndeliverableMessageHandler(XmlElement message, Tendril.Protocol.Jid to);
 
+/// <summary>An item of the server's disco#items (XEP-0030 §4), e.g. a hosted service.</summary>
+public readonly record struct DiscoItem(string Jid, string? Name = null, string? Node = null);
+
+/// <summary>
+/// Handles every stanza addressed to a domain the server hosts besides its own (a service such as
+/// <c>pubsub.example.org</c>). The stanza's 'from' is stamped; <paramref name="origin"/> is the sender's session when local.
+/// </summary>
+public delegate ValueTask HostedDomainHandler(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to, Routing.C2sSession? origin);
+
 public sealed class FeatureRegistry
 {
     private readonly Dictionary<(string Name, string Ns), (IqHandler Handler, IqTarget Target)> _iqHandlers = [];
@@ -22,7 +31,40 @@ public sealed class FeatureRegistry
     private readonly List<DiscoIdentity> _accountIdentities = [];
     private readonly List<Func<C2sStream, XmlElement?>> _streamFeatures = [];
     private readonly List<UndeliverableMessageHandler> _undeliverable = [];
+    private readonly Dictionary<string, HostedDomainHandler> _hostedDomains = new(StringComparer.Ordinal);
+    private readonly List<DiscoItem> _serverItems = [];
     private bool _frozen;
+
+    public FeatureRegistry(string domain) => Domain = domain;
+
+    /// <summary>The server's own (normalized) domain.</summary>
+    public string Domain { get; }
+
+    /// <summary>
+    /// Hosts another domain (a service JID such as <c>pubsub.example.org</c>): every stanza to it, bare or full, goes to
+    /// <paramref name="handler"/>. The domain must be normalized (lower case).
+    /// </summary>
+    public void AddHostedDomain(string domain, HostedDomainHandler handler)
+    {
+        ThrowIfFrozen();
+        if (domain == Domain || !_hostedDomains.TryAdd(domain, handler))
+        {
+            throw new InvalidOperationException($"The domain '{domain}' is hosted twice.");
+        }
+    }
+
+    internal bool TryGetHostedDomain(string domain, out HostedDomainHandler handler) => _hostedDomains.TryGetValue(domain, out handler!);
+
+    public IReadOnlyCollection<string> HostedDomains => _hostedDomains.Keys;
+
+    /// <summary>Lists an item in the server's disco#items.</summary>
+    public void AddDiscoItem(DiscoItem item)
+    {
+        ThrowIfFrozen();
+        _serverItems.Add(item);
+    }
+
+    public IReadOnlyList<DiscoItem> DiscoItems => _serverItems;
 
     /// <summary>Handles iq get/set whose payload is &lt;name xmlns='ns'/&gt; addressed to the given targets.</summary>
     public void HandleIq(string name, string ns, IqHandler handler, IqTarget target = IqTarget.Server)

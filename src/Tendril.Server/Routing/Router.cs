@@ -38,9 +38,9 @@ public sealed class Router
             case "iq":
                 return RouteIqAsync(stanza, origin.Jid, to, origin);
             case "message":
-                return to is null ? RouteMessageAsync(stanza, origin.Jid, origin.Jid.Bare) : RouteMessageAsync(stanza, origin.Jid, to);
+                return to is null ? RouteMessageAsync(stanza, origin.Jid, origin.Jid.Bare, origin) : RouteMessageAsync(stanza, origin.Jid, to, origin);
             default:
-                return to is null ? PresenceBroadcaster.BroadcastAsync(_server, origin, stanza) : RoutePresenceAsync(stanza, origin, to);
+                return to is null ? PresenceBroadcaster.BroadcastAsync(_server, origin, stanza) : RoutePresenceAsync(stanza, origin, to, origin.Jid);
         }
     }
 
@@ -49,7 +49,7 @@ public sealed class Router
     {
         "iq" => RouteIqAsync(stanza, from, to, null),
         "message" => RouteMessageAsync(stanza, from, to),
-        _ => RoutePresenceAsync(stanza, null, to),
+        _ => RoutePresenceAsync(stanza, null, to, from),
     };
 
     /// <summary>
@@ -127,7 +127,8 @@ public sealed class Router
         }
         if (to.Domain != Domain)
         {
-            BounceError(iq, StanzaErrorCondition.RemoteServerNotFound);
+            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) await hosted(iq, from, to, origin).ConfigureAwait(false);
+            else BounceError(iq, StanzaErrorCondition.RemoteServerNotFound);
             return;
         }
         if (to.Local is null)
@@ -148,12 +149,13 @@ public sealed class Router
 
     // ---- message -------------------------------------------------------------------------------------------------
 
-    private async ValueTask RouteMessageAsync(XmlElement message, Jid from, Jid to)
+    private async ValueTask RouteMessageAsync(XmlElement message, Jid from, Jid to, C2sSession? origin = null)
     {
         var type = message.GetAttribute("type");
         if (to.Domain != Domain)
         {
-            BounceError(message, StanzaErrorCondition.RemoteServerNotFound);
+            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) await hosted(message, from, to, origin).ConfigureAwait(false);
+            else BounceError(message, StanzaErrorCondition.RemoteServerNotFound);
             return;
         }
         if (to.Local is null)
@@ -223,9 +225,15 @@ public sealed class Router
 
     // ---- presence ------------------------------------------------------------------------------------------------
 
-    private ValueTask RoutePresenceAsync(XmlElement presence, C2sSession? origin, Jid to)
+    private ValueTask RoutePresenceAsync(XmlElement presence, C2sSession? origin, Jid to, Jid from)
     {
         var type = presence.GetAttribute("type");
+        if (to.Domain != Domain && _server.Features.TryGetHostedDomain(to.Domain, out var hosted))
+        {
+            if (origin is not null && type is null) origin.AddDirectedPresence(to);
+            else if (origin is not null && type == "unavailable") origin.RemoveDirectedPresence(to);
+            return hosted(presence, from, to, origin);
+        }
         if (to.Domain != Domain)
         {
             if (type is null or "unavailable" or "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed" or "probe")
@@ -265,8 +273,19 @@ public sealed class Router
         if (!DeliverQuiet(session, stanza)) BounceError(stanza, StanzaErrorCondition.ResourceConstraint, "The recipient is not reading fast enough.");
     }
 
+    /// <summary>
+    /// Fan-out without copies: the stanza was serialized once; each recipient's connection writes the same bytes with
+    /// only its own 'to' inserted. Returns false when the session's queue is full (a slow subscriber).
+    /// </summary>
+    public bool DeliverSerialized(C2sSession session, SerializedStanza stanza)
+    {
+        if (session.Stream.TryEnqueueSerialized(stanza, session.JidString)) return true;
+        if (!session.IsClosed) ServerLog.OutboundQueueFull(_logger, session.JidString, "serialized");
+        return false;
+    }
+
     /// <summary>Queues to the session; on a full queue logs and returns false (the caller decides whether to bounce).</summary>
-    internal bool DeliverQuiet(C2sSession session, XmlElement stanza)
+    public bool DeliverQuiet(C2sSession session, XmlElement stanza)
     {
         if (session.TryDeliver(stanza)) return true;
         if (!session.IsClosed) ServerLog.OutboundQueueFull(_logger, session.JidString, stanza.Name);

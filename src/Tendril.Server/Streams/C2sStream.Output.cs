@@ -11,6 +11,9 @@ internal enum OutboundKind : byte
     /// <summary>A stanza routed from another entity; counts against the queue limit.</summary>
     Routed,
 
+    /// <summary>A <see cref="Routing.SerializedStanza"/> with the recipient's 'to' in <see cref="Outbound.To"/>; counts like Routed.</summary>
+    Serialized,
+
     /// <summary>An element this stream sends itself (negotiation, replies); counts against the limit too.</summary>
     Own,
 
@@ -27,7 +30,7 @@ internal enum OutboundKind : byte
     End,
 }
 
-internal readonly record struct Outbound(OutboundKind Kind, object? Payload);
+internal readonly record struct Outbound(OutboundKind Kind, object? Payload, string? To = null);
 
 internal sealed class TlsBarrier
 {
@@ -69,6 +72,20 @@ public sealed partial class C2sStream
             return false;
         }
         if (_outbound.Writer.TryWrite(new Outbound(OutboundKind.Routed, stanza))) return true;
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
+
+    /// <summary>Queues a pre-serialized stanza addressed to <paramref name="to"/>. False when the queue is full or closing.</summary>
+    internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to)
+    {
+        if (IsClosing) return false;
+        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        {
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+        if (_outbound.Writer.TryWrite(new Outbound(OutboundKind.Serialized, stanza, to))) return true;
         Interlocked.Decrement(ref _queued);
         return false;
     }
@@ -141,6 +158,10 @@ public sealed partial class C2sStream
                         case OutboundKind.Own:
                             Interlocked.Decrement(ref _queued);
                             XmlWriter.Write(output, (XmlElement)item.Payload!, Ns.Client);
+                            break;
+                        case OutboundKind.Serialized:
+                            Interlocked.Decrement(ref _queued);
+                            ((Routing.SerializedStanza)item.Payload!).WriteTo(output, item.To!);
                             break;
                         case OutboundKind.StreamElement:
                             WriteStreamElement(output, (XmlElement)item.Payload!);

@@ -15,8 +15,9 @@ public sealed class TendrilProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    private TendrilProcess(string directory, string configPath, int c2sPort, int directTlsPort, Process process)
+    private TendrilProcess(string directory, string configPath, int c2sPort, int directTlsPort, int httpPort, Process process)
     {
+        HttpPort = httpPort;
         Directory = directory;
         ConfigPath = configPath;
         C2sPort = c2sPort;
@@ -32,6 +33,8 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public int DirectTlsPort { get; }
 
+    public int HttpPort { get; }
+
     public int ProcessId => _process.Id;
 
     public string Log
@@ -45,12 +48,13 @@ public sealed class TendrilProcess : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-proc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        int c2s = FreePort(), tls = FreePort();
+        int c2s = FreePort(), tls = FreePort(), http = FreePort();
         var section = new Dictionary<string, object>
         {
             ["Domain"] = "localhost",
             ["DataDirectory"] = Path.Combine(directory, "data"),
             ["C2s"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = c2s, ["DirectTlsPort"] = tls },
+            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http },
         };
         configure?.Invoke(section);
         var configPath = Path.Combine(directory, "tendril.json");
@@ -73,7 +77,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(configPath);
         var process = Process.Start(psi)!;
-        var server = new TendrilProcess(directory, configPath, c2s, tls, process);
+        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -94,6 +98,8 @@ public sealed class TendrilProcess : IAsyncDisposable
                 await probe.ConnectAsync(IPAddress.Loopback, DirectTlsPort);
                 using var probe2 = new TcpClient();
                 await probe2.ConnectAsync(IPAddress.Loopback, C2sPort);
+                using var probe3 = new TcpClient();
+                await probe3.ConnectAsync(IPAddress.Loopback, HttpPort);
                 return;
             }
             catch (SocketException)

@@ -54,7 +54,18 @@ public sealed class DiscoFeature : IServerFeature
 
     private static ValueTask ItemsAsync(IqRequest request)
     {
-        if (TryAccept(request, out _)) request.Reply(new XmlElement("query", Ns.DiscoItems));
+        if (!TryAccept(request, out var target)) return ValueTask.CompletedTask;
+        var query = new XmlElement("query", Ns.DiscoItems);
+        if (target == IqTarget.Server)
+        {
+            foreach (var item in request.Server.Features.DiscoItems)
+            {
+                var e = query.AddElement("item").SetAttribute("jid", item.Jid);
+                if (item.Name is not null) e.SetAttribute("name", item.Name);
+                if (item.Node is not null) e.SetAttribute("node", item.Node);
+            }
+        }
+        request.Reply(query);
         return ValueTask.CompletedTask;
     }
 }
