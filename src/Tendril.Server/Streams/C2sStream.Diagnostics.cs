@@ -17,9 +17,18 @@ public sealed partial class C2sStream
         var count = 0;
         while (_outbound.Reader.TryRead(out var item))
         {
-            if (item.Kind is not (OutboundKind.Routed or OutboundKind.Own)) continue;
+            switch (item.Kind)
+            {
+                case OutboundKind.Routed or OutboundKind.Own:
+                    if (output is not null) XmlWriter.Write(output, (XmlElement)item.Payload!, Ns.Client);
+                    break;
+                case OutboundKind.Serialized:
+                    if (output is not null) ((Routing.SerializedStanza)item.Payload!).WriteTo(output, item.To!);
+                    break;
+                default:
+                    continue;
+            }
             Interlocked.Decrement(ref _queued);
-            if (output is not null) XmlWriter.Write(output, (XmlElement)item.Payload!, Ns.Client);
             count++;
         }
         return count;

@@ -76,6 +76,7 @@ public sealed class StreamTransport : IAsyncDisposable
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        Tls.OpenSslIdleBuffers.TryEnable(ssl);
         _stream = ssl;
         TlsProtocol = ssl.SslProtocol;
         IsSecure = true;
