@@ -37,6 +37,11 @@ def idle_kib_per_session(doc):
     return (end - proc["rssStartKiB"]) / res["loginsOk"]
 
 
+def loadavg(results, server, run):
+    lines = read(results, f"{server}-{run}.load").splitlines()
+    return f"{lines[0]}→{lines[1]}" if len(lines) >= 2 else "—"
+
+
 def fmt(v, digits=1):
     if v is None:
         return "—"
@@ -112,6 +117,20 @@ def main():
     out.append(line("chat, fixed load: e2e p99.9, ms", "fix_p999", 2))
     out.append("| chat: missing after drain (max / fixed) | " + " | ".join(
                    f"{rows[s].get('max_missing', '—')} / {rows[s].get('fix_missing', '—')}" for s in servers) + " |")
+    out.append("| 1-min load average before → after (idle, logins, chat max, chat fixed) | " + " | ".join(
+        ", ".join(loadavg(results, s, run) for run in ("idle", "logins", "chat-max", "chat-fixed")) for s in servers) + " |")
+    others = sorted({l for s in servers for run in ("idle", "logins", "chat-max", "chat-fixed")
+                     for l in read(results, f"{s}-{run}.load").splitlines()[2:]})
+    out += ["", "Other processes above 20 % CPU at the end of a run (not part of the benchmark): " +
+            ("; ".join(f"`{o.strip()}`" for o in others[:6]) if others else "none") + "."]
+    for name in sorted(os.listdir(results)):
+        if name.startswith("tendril-idle-") and name.endswith(".json"):
+            doc = json.load(open(os.path.join(results, name)))
+            r = doc["results"]
+            kib = idle_kib_per_session(doc)
+            out += ["", f"Tendril alone, {doc['parameters']['users']:,} idle TLS sessions over several loopback source addresses: "
+                    f"{r['loginsOk']:,} ok / {r['loginsFailed']:,} failed, {r['connectionsLost']} lost, "
+                    f"{fmt(kib)} KiB per session, {r['loginsPerSecond']} logins/s. Command: `{doc['commandLine'].replace(results + '/', '')}`"]
     out += ["", f"![side by side](benchmarks.png)", "", "Commands (the script's `load` runs; `--pid` is the server under test):", ""]
     out += commands
     out += ["", END]

@@ -18,7 +18,8 @@
 #
 # Environment: SERVERS="tendril prosody ejabberd", WORK=/tmp/tendril-compare, ACCOUNTS=10000, IDLE_USERS=10000,
 # IDLE_SECONDS=30, LOGIN_USERS=2000, LOGIN_PENDING=64, CHAT_PAIRS=50, CHAT_WINDOW=16, CHAT_SECONDS=20,
-# FIXED_PAIRS=100, FIXED_RATE=20, NO_DOCS=1 (do not touch docs/), TENDRIL_MAX=0 (>0: afterwards, a Tendril-only
+# FIXED_PAIRS=100, FIXED_RATE=20, QUIET_LOAD=1.0 / QUIET_WAIT=120 (before each run, wait up to QUIET_WAIT s for the
+# 1-minute load average to fall below QUIET_LOAD; the load before/after each run is reported), NO_DOCS=1 (do not touch docs/), TENDRIL_MAX=0 (>0: afterwards, a Tendril-only
 # idle run with that many sessions over several source addresses).
 set -euo pipefail
 
@@ -307,12 +308,27 @@ ejabberd_version() { echo "ejabberd $(dpkg-query -W -f '${Version}' ejabberd 2>/
 # ---- the runs ---------------------------------------------------------------------------------------------------
 RESULTS="$WORK/results"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+# Other work on the machine distorts every figure: wait (bounded) for a quiet machine, and record the load average.
+QUIET_LOAD=${QUIET_LOAD:-1.0}
+QUIET_WAIT=${QUIET_WAIT:-120}
+quiet() {
+    local waited=0
+    while awk -v max="$QUIET_LOAD" '{ exit !($1 > max) }' /proc/loadavg && [ "$waited" -lt "$QUIET_WAIT" ]; do
+        sleep 5; waited=$((waited + 5))
+    done
+}
 load() { # server, name, args...
     local server=$1 name=$2; shift 2
+    quiet
+    cut -d' ' -f1 /proc/loadavg >"$RESULTS/$server-$name.load"
     local cmd=("$LOAD" --domain "$DOMAIN" --server 127.0.0.1 --port "${PORT[$server]}" --mechanism "$MECHANISM"
                --pid "$SERVER_PID" --quiet --json "$RESULTS/$server-$name.json" "$@")
     log "$server: $name: ${cmd[*]#"$WORK/bin/load/"}"
     "${cmd[@]}" >"$RESULTS/$server-$name.txt" 2>&1 || echo "(exit code $?)" >>"$RESULTS/$server-$name.txt"
+    cut -d' ' -f1 /proc/loadavg >>"$RESULTS/$server-$name.load"
+    # CPU-heavy processes that are not part of this run (another build, another benchmark) while it ran.
+    ps -eo pcpu=,pid=,args= --sort=-pcpu | awk -v a="$SERVER_PID" '$1 > 20 && $2 != a && $0 !~ /tendril-load/ {print}' | head -3 \
+        | cut -c1-120 >>"$RESULTS/$server-$name.load"
     tail -n 40 "$RESULTS/$server-$name.txt" | grep -E 'logins|delivered|latency|RSS|errors|lost' | head -12 >&2 || true
 }
 

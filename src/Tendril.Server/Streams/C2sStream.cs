@@ -185,6 +185,23 @@ public sealed partial class C2sStream
         _ => StreamErrorCondition.NotWellFormed,
     };
 
+    private string? _lastAddressText;
+    private Jid? _lastAddress;
+
+    /// <summary>
+    /// Parses a stanza's 'to' (null when it is not a valid JID). A client mostly writes to the address it wrote to
+    /// last (a chat, an iq exchange), so the last result is reused when the text is the same: routing a message then
+    /// allocates no JID. Called only from the read loop.
+    /// </summary>
+    internal Jid? ParseAddress(string text)
+    {
+        if (_lastAddress is not null && string.Equals(text, _lastAddressText, StringComparison.Ordinal)) return _lastAddress;
+        if (!Jid.TryParse(text, out var jid)) return null;
+        _lastAddressText = text;
+        _lastAddress = jid;
+        return jid;
+    }
+
     /// <summary>Begins a new stream id (at every stream header from the client).</summary>
     internal string NewStreamId()
     {

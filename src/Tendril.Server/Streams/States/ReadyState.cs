@@ -35,7 +35,7 @@ internal sealed class ReadyState : C2sState
 
         Jid? to = null;
         var toText = stanza.GetAttribute("to");
-        if (toText is not null && (!Jid.TryParse(toText, out to) || to is null))
+        if (toText is not null && (to = stream.ParseAddress(toText)) is null)
         {
             // §8.3.3.8: the address is not a valid JID.
             stream.Server.Router.BounceError(stanza, StanzaErrorCondition.JidMalformed);
