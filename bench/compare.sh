@@ -16,7 +16,8 @@
 # "compare:begin/end" markers; the rest of the file is kept) and docs/benchmarks.png.
 # Needs root (apt-get, sysctl, the servers' system users). Takes about 15 minutes. Not part of ./test.sh.
 #
-# Environment: SERVERS="tendril prosody ejabberd", WORK=/tmp/tendril-compare, ACCOUNTS=10000, IDLE_USERS=10000,
+# Environment: SERVERS="tendril prosody ejabberd", TENDRIL_PORT=45222, PROSODY_PORT=45322, EJABBERD_PORT=45422
+# (c2s, loopback), TENDRIL_HTTP_PORT=45280, EJABBERD_HTTP_PORT=45480, WORK=/tmp/tendril-compare, ACCOUNTS=10000, IDLE_USERS=10000,
 # IDLE_SECONDS=30, LOGIN_USERS=2000, LOGIN_PENDING=64, CHAT_PAIRS=50, CHAT_WINDOW=16, CHAT_SECONDS=20,
 # FIXED_PAIRS=100, FIXED_RATE=20, QUIET_LOAD=1.0 / QUIET_WAIT=120 (before each run, wait up to QUIET_WAIT s for the
 # 1-minute load average to fall below QUIET_LOAD; the load before/after each run is reported), NO_DOCS=1 (do not touch docs/), TENDRIL_MAX=0 (>0: afterwards, a Tendril-only
@@ -41,8 +42,9 @@ MECHANISM=SCRAM-SHA-1
 ITERATIONS=4096
 DOMAIN=localhost
 PASSWORD=password
-declare -A PORT=([tendril]=15222 [prosody]=25222 [ejabberd]=35222)
-EJABBERD_HTTP_PORT=35280
+declare -A PORT=([tendril]=${TENDRIL_PORT:-45222} [prosody]=${PROSODY_PORT:-45322} [ejabberd]=${EJABBERD_PORT:-45422})
+EJABBERD_HTTP_PORT=${EJABBERD_HTTP_PORT:-45480}
+TENDRIL_HTTP_PORT=${TENDRIL_HTTP_PORT:-45280}
 EJABBERD_NODE=tendrilbench@localhost
 TD="$WORK/tendril" PD="$WORK/prosody" ED="$WORK/ejabberd"
 SERVER_PID=
@@ -73,7 +75,6 @@ else
     service prosody stop >/dev/null 2>&1 || true
     service ejabberd stop >/dev/null 2>&1 || true
 fi
-pkill -u prosody -x lua5.4 2>/dev/null || true
 
 # ---- limits -----------------------------------------------------------------------------------------------------
 # One descriptor per connection on each side; raise the soft limit to the hard one (or beyond, when allowed).
@@ -116,6 +117,10 @@ machine() {
         "$(nproc)" "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" "$(. /etc/os-release && echo "$PRETTY_NAME")"
 }
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for s in $SERVERS; do port_free "${PORT[$s]}" || die "port ${PORT[$s]} ($s) is in use: set ${s^^}_PORT"; done
+port_free "$EJABBERD_HTTP_PORT" && port_free "$TENDRIL_HTTP_PORT" || die "port $EJABBERD_HTTP_PORT or $TENDRIL_HTTP_PORT is in use"
+
 wait_port() { # port, seconds
     for _ in $(seq 1 $(($2 * 10))); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -135,7 +140,7 @@ tendril_setup() {
     "C2s": { "Address": "127.0.0.1", "Port": ${PORT[tendril]}, "DirectTlsEnabled": false, "RequireTls": true },
     "Tls": { "CertificatePath": "$CERT/cert.pem", "KeyPath": "$CERT/key.pem" },
     "Sasl": { "ScramIterations": $ITERATIONS },
-    "Http": { "Enabled": true, "Address": "loopback", "Port": 15280 }
+    "Http": { "Enabled": true, "Address": "loopback", "Port": $TENDRIL_HTTP_PORT }
   },
   "Logging": { "LogLevel": { "Default": "Warning" } }
 }
