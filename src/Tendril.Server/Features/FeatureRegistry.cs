@@ -40,6 +40,9 @@ public sealed class FeatureRegistry
     /// <summary>The server's own (normalized) domain.</summary>
     public string Domain { get; }
 
+    /// <summary>The server being built (set before features register), for features that need it later (options, router).</summary>
+    public XmppServer? Server { get; init; }
+
     /// <summary>
     /// Hosts another domain (a service JID such as <c>pubsub.example.org</c>): every stanza to it, bare or full, goes to
     /// <paramref name="handler"/>. The domain must be normalized (lower case).
