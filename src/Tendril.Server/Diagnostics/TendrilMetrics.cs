@@ -38,7 +38,7 @@ public sealed class TendrilMetrics : IDisposable
         Meter.CreateObservableGauge("tendril.outbound.queue.depth", () => QueueDepths(server).Total, description: "Stanzas waiting in all outbound queues.");
         Meter.CreateObservableGauge("tendril.outbound.queue.depth.max", () => QueueDepths(server).Max, description: "The deepest single outbound queue.");
         Meter.CreateObservableGauge("tendril.uptime.seconds", () => Stopwatch.GetElapsedTime(started).TotalSeconds, description: "Seconds since the server started.");
-        Meter.CreateObservableGauge("tendril.gc.heap.bytes", () => GC.GetGCMemoryInfo().HeapSizeBytes, description: "Managed heap size after the last collection, in bytes.");
+        Meter.CreateObservableGauge("tendril.gc.heap.bytes", () => GC.GetTotalMemory(forceFullCollection: false), description: "Bytes currently thought to be allocated on the managed heap.");
         Meter.CreateObservableCounter("tendril.gc.allocated.bytes", () => GC.GetTotalAllocatedBytes(), description: "Bytes allocated on the managed heap since start.");
         Meter.CreateObservableCounter("tendril.gc.collections", ObserveCollections, description: "Garbage collections, by generation.");
         Meter.CreateObservableGauge("tendril.process.working_set.bytes", () => Environment.WorkingSet, description: "Resident set size (working set) of the process, in bytes.");
