@@ -112,13 +112,13 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
         var stats = admin.Stats();
         b.Append("<section id=live><h2>Live</h2><table class=kv>");
         Row(b, "Domain", stats.Domain);
-        Row(b, "Uptime", TimeSpan.FromSeconds(Math.Floor(stats.UptimeSeconds)).ToString("c", System.Globalization.CultureInfo.InvariantCulture), "uptime");
-        Row(b, "Connections", stats.Connections.ToString(System.Globalization.CultureInfo.InvariantCulture), "connections");
-        Row(b, "By transport", stats.ConnectionsByTransport.Count == 0 ? "-" : string.Join(", ", stats.ConnectionsByTransport.Select(p => $"{p.Key}: {p.Value}")), "transports");
-        Row(b, "Sessions", stats.Sessions.ToString(System.Globalization.CultureInfo.InvariantCulture), "sessions");
-        Row(b, "Stanzas in/s", stats.StanzasInPerSecond.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), "in-rate");
-        Row(b, "Stanzas out/s", stats.StanzasOutPerSecond.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), "out-rate");
-        Row(b, "Queued stanzas", stats.QueuedStanzas.ToString(System.Globalization.CultureInfo.InvariantCulture), "queued");
+        Row(b, "Uptime", TimeSpan.FromSeconds(Math.Floor(stats.UptimeSeconds)).ToString("c", System.Globalization.CultureInfo.InvariantCulture), "live-uptime");
+        Row(b, "Connections", stats.Connections.ToString(System.Globalization.CultureInfo.InvariantCulture), "live-connections");
+        Row(b, "By transport", stats.ConnectionsByTransport.Count == 0 ? "-" : string.Join(", ", stats.ConnectionsByTransport.Select(p => $"{p.Key}: {p.Value}")), "live-transports");
+        Row(b, "Sessions", stats.Sessions.ToString(System.Globalization.CultureInfo.InvariantCulture), "live-sessions");
+        Row(b, "Stanzas in/s", stats.StanzasInPerSecond.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), "live-in-rate");
+        Row(b, "Stanzas out/s", stats.StanzasOutPerSecond.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), "live-out-rate");
+        Row(b, "Queued stanzas", stats.QueuedStanzas.ToString(System.Globalization.CultureInfo.InvariantCulture), "live-queued");
         b.Append("</table>").Append(Form("/admin/reload", csrf, "<button>Reload configuration</button>")).Append("</section>");
 
         var sessions = admin.ListSessions();
@@ -180,9 +180,9 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
             if (!r.ok) return;
             const s = await r.json();
             const set = (id, v) => { const e = document.getElementById(id); if (e) e.textContent = v; };
-            set('connections', s.connections); set('sessions', s.sessions);
-            set('in-rate', s.stanzasInPerSecond); set('out-rate', s.stanzasOutPerSecond); set('queued', s.queuedStanzas);
-            set('transports', Object.entries(s.connectionsByTransport).map(([k, v]) => k + ': ' + v).join(', ') || '-');
+            set('live-connections', s.connections); set('live-sessions', s.sessions);
+            set('live-in-rate', s.stanzasInPerSecond); set('live-out-rate', s.stanzasOutPerSecond); set('live-queued', s.queuedStanzas);
+            set('live-transports', Object.entries(s.connectionsByTransport).map(([k, v]) => k + ': ' + v).join(', ') || '-');
           } catch (e) { }
         }, 2000);
         """;
