@@ -67,6 +67,7 @@ public sealed class SqliteStorage : IStorage
             SingleReader = options.ReaderThreads == 1,
         });
         Accounts = new SqliteAccountStore(this);
+        PubSub = new SqlitePubSubStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -76,6 +77,8 @@ public sealed class SqliteStorage : IStorage
     public int SchemaVersion { get; private set; }
 
     public IAccountStore Accounts { get; }
+
+    public IPubSubStore PubSub { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

@@ -10,6 +10,9 @@ public interface IStorage : IAsyncDisposable
     ValueTask InitializeAsync(CancellationToken cancellationToken = default);
 
     IAccountStore Accounts { get; }
+
+    /// <summary>Publish-subscribe nodes, items, subscriptions and affiliations (XEP-0060).</summary>
+    IPubSubStore PubSub { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>

@@ -46,7 +46,8 @@ public sealed class AdminService
         _metrics = metrics;
         _recent = recent;
         _reloader = reloader;
-        _sections = [.. sections, .. server.ServerFeatures.OfType<IAdminSection>()];
+        _sections = [.. sections, .. server.ServerFeatures.OfType<IAdminSection>(),
+            .. server.ServerFeatures.OfType<Features.PubSub.PubSubFeature>().Where(f => f.Services.Count > 0).Select(f => new PubSubAdminSection(f))];
         _logger = server.LoggerFactory.CreateLogger("Tendril.Admin");
     }
 

@@ -29,6 +29,7 @@ public sealed class TendrilOptions
     public AdminOptions Admin { get; set; } = new();
 
     public UploadOptions Upload { get; set; } = new();
+    public PubSubOptions PubSub { get; set; } = new();
 
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
@@ -58,6 +59,8 @@ public sealed class TendrilOptions
         if (Upload.SlotLifetimeSeconds <= 0) problems.Add("Tendril:Upload:SlotLifetimeSeconds must be positive");
         if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
             problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
+        if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
+        if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
@@ -175,4 +178,19 @@ public sealed class UploadOptions
 
     /// <summary>Scheme, host and port put into slot URLs; empty: <c>http://{Domain}:{Http:Port}</c>.</summary>
     public string PublicBaseUrl { get; set; } = "";
+}
+
+public sealed class PubSubOptions
+{
+    /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Service JIDs; "{Domain}" is replaced by the server's domain. Empty: one service, pubsub.{Domain}.</summary>
+    public List<string> Services { get; set; } = [];
+
+    /// <summary>The largest pubsub#max_items a node may have (and what "max" means).</summary>
+    public int MaxItems { get; set; } = 1000;
+
+    /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
+    public int MaxPayloadBytes { get; set; } = 64 * 1024;
 }

@@ -116,6 +116,9 @@ public sealed class FeatureRegistry
     /// <summary>Raised after a session has bound a resource.</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionBound;
 
+    /// <summary>Raised when a bound session sends its initial available presence (RFC 6121 §4.2), after the broadcast.</summary>
+    public event Func<Routing.C2sSession, ValueTask>? SessionAvailable;
+
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
 
@@ -139,6 +142,16 @@ public sealed class FeatureRegistry
     internal async ValueTask RaiseSessionBoundAsync(Routing.C2sSession session)
     {
         var handlers = SessionBound;
+        if (handlers is null) return;
+        foreach (var h in handlers.GetInvocationList())
+        {
+            await ((Func<Routing.C2sSession, ValueTask>)h)(session).ConfigureAwait(false);
+        }
+    }
+
+    internal async ValueTask RaiseSessionAvailableAsync(Routing.C2sSession session)
+    {
+        var handlers = SessionAvailable;
         if (handlers is null) return;
         foreach (var h in handlers.GetInvocationList())
         {

@@ -10,6 +10,7 @@ using Tendril.Server.Features.Upload;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -38,6 +39,7 @@ public static class TendrilServerExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddCoreFeatures();
+        services.AddPubSub();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

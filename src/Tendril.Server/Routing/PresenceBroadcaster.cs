@@ -16,10 +16,12 @@ internal static class PresenceBroadcaster
         switch (type)
         {
             case null:
+                var wasAvailable = origin.IsAvailable;
                 origin.Priority = ParsePriority(presence);
                 origin.IsAvailable = true;
                 origin.LastPresence = presence;
                 SendToOwnResources(server, origin, presence);
+                if (!wasAvailable) return server.Features.RaiseSessionAvailableAsync(origin);
                 break;
             case "unavailable":
                 origin.IsAvailable = false;

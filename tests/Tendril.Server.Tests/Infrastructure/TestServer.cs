@@ -37,9 +37,13 @@ public sealed class TestServer : IAsyncDisposable
 
     public static X509Certificate2 Certificate => s_certificate.Value;
 
-    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
+    /// <summary>Keep the data folder on dispose (to start another server on it: a restart).</summary>
+    public bool KeepDirectory { get; set; }
+
+    /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
+    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
+        directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var options = new TendrilOptions { Domain = "localhost", DataDirectory = directory };
         options.C2s.Address = "loopback";
@@ -87,6 +91,7 @@ public sealed class TestServer : IAsyncDisposable
         lock (_connections) connections = [.. _connections];
         await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
         await Storage.DisposeAsync();
+        if (KeepDirectory) return;
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }

@@ -87,6 +87,7 @@ public sealed class ServerRequestTests
     private sealed class SlowStorage(IStorage inner, TaskCompletionSource gate) : IStorage
     {
         public IAccountStore Accounts { get; } = new SlowAccounts(inner.Accounts, gate);
+        public IPubSubStore PubSub => inner.PubSub;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -45,6 +45,11 @@ public sealed class AdminApiTests
         using var admin = Client(server, "admin", "admin-pw"); // the username alone is the account on this domain
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("admin/api/stats")).StatusCode);
 
+        // The pubsub feature runs by default: its nodes are a section of the page and API.
+        Assert.Contains("\"pubsub\"", await admin.GetStringAsync("admin/api/sections"), StringComparison.Ordinal);
+        Assert.Contains("\"columns\"", await admin.GetStringAsync("admin/api/sections/pubsub"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("admin/api/sections/nope")).StatusCode);
+
         // The page: a redirect to the login form without credentials.
         using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.HttpBase };
         var page = await browser.GetAsync("admin");
