@@ -59,6 +59,9 @@ internal sealed class ServerSettings
         if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port) restart.Add("Http listener");
         if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath) restart.Add("Storage");
         if (old.Upload.Enabled != now.Upload.Enabled || old.Upload.Domain != now.Upload.Domain) restart.Add("Upload service domain");
+        // The pubsub feature builds its services at start (it implements no IReloadableFeature yet).
+        if (old.PubSub.Enabled != now.PubSub.Enabled || !old.PubSub.Services.SequenceEqual(now.PubSub.Services)
+            || old.PubSub.MaxItems != now.PubSub.MaxItems || old.PubSub.MaxPayloadBytes != now.PubSub.MaxPayloadBytes) restart.Add("PubSub");
         return restart;
     }
 }
