@@ -48,7 +48,7 @@ public sealed class XmppServer : IAsyncDisposable
         Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
         IqTracker = new IqTracker(this);
         Metrics = new TendrilMetrics(this);
-        Features = new FeatureRegistry(Domain) { Server = this };
+        Features = new FeatureRegistry(this);
         var featureList = features.ToArray();
         foreach (var feature in featureList) feature.Register(Features);
         Features.Freeze();

@@ -72,6 +72,47 @@ public static class SqliteMigrations
                 FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
             ) WITHOUT ROWID;
             """),
+        new(3, "rosters and pending subscription requests", """
+            CREATE TABLE roster_versions (
+                domain      TEXT    NOT NULL,
+                username    TEXT    NOT NULL,
+                version     INTEGER NOT NULL,
+                PRIMARY KEY (domain, username),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            CREATE TABLE roster_items (
+                domain       TEXT    NOT NULL,
+                username     TEXT    NOT NULL,
+                jid          TEXT    NOT NULL,
+                name         TEXT,
+                subscription INTEGER NOT NULL, -- 0 none, 1 to, 2 from, 3 both
+                ask          INTEGER NOT NULL, -- 1: the user's subscription request is pending
+                approved     INTEGER NOT NULL, -- 1: pre-approved (RFC 6121 §3.4)
+                groups       TEXT    NOT NULL, -- JSON array of group names
+                PRIMARY KEY (domain, username, jid),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            CREATE TABLE roster_pending_in (
+                domain      TEXT    NOT NULL,
+                username    TEXT    NOT NULL,
+                jid         TEXT    NOT NULL,
+                stanza      TEXT    NOT NULL,
+                received_at INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                PRIMARY KEY (domain, username, jid),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
+        new(4, "offline messages", """
+            CREATE TABLE offline_messages (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                domain    TEXT    NOT NULL,
+                username  TEXT    NOT NULL,
+                stored_at INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                stanza    TEXT    NOT NULL,
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            );
+            CREATE INDEX offline_messages_account ON offline_messages (domain, username, id);
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

@@ -67,6 +67,8 @@ public sealed class SqliteStorage : IStorage
             SingleReader = options.ReaderThreads == 1,
         });
         Accounts = new SqliteAccountStore(this);
+        Rosters = new SqliteRosterStore(this);
+        Offline = new SqliteOfflineStore(this);
         PubSub = new SqlitePubSubStore(this);
     }
 
@@ -77,6 +79,10 @@ public sealed class SqliteStorage : IStorage
     public int SchemaVersion { get; private set; }
 
     public IAccountStore Accounts { get; }
+
+    public IRosterStore Rosters { get; }
+
+    public IOfflineStore Offline { get; }
 
     public IPubSubStore PubSub { get; }
 

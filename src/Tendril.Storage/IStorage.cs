@@ -11,6 +11,12 @@ public interface IStorage : IAsyncDisposable
 
     IAccountStore Accounts { get; }
 
+    /// <summary>Rosters and pending subscription requests (RFC 6121).</summary>
+    IRosterStore Rosters { get; }
+
+    /// <summary>Offline messages (XEP-0160).</summary>
+    IOfflineStore Offline { get; }
+
     /// <summary>Publish-subscribe nodes, items, subscriptions and affiliations (XEP-0060).</summary>
     IPubSubStore PubSub { get; }
 }

@@ -29,6 +29,9 @@ public sealed class TendrilOptions
     public AdminOptions Admin { get; set; } = new();
 
     public UploadOptions Upload { get; set; } = new();
+
+    public OfflineOptions Offline { get; set; } = new();
+
     public PubSubOptions PubSub { get; set; } = new();
 
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
@@ -59,6 +62,7 @@ public sealed class TendrilOptions
         if (Upload.SlotLifetimeSeconds <= 0) problems.Add("Tendril:Upload:SlotLifetimeSeconds must be positive");
         if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
             problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
+        if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
@@ -178,6 +182,15 @@ public sealed class UploadOptions
 
     /// <summary>Scheme, host and port put into slot URLs; empty: <c>http://{Domain}:{Http:Port}</c>.</summary>
     public string PublicBaseUrl { get; set; } = "";
+}
+
+public sealed class OfflineOptions
+{
+    /// <summary>
+    /// Messages stored per account while it is offline (XEP-0160); beyond it senders get service-unavailable.
+    /// 0 stores nothing.
+    /// </summary>
+    public int MaxPerUser { get; set; } = 1000;
 }
 
 public sealed class PubSubOptions

@@ -9,7 +9,9 @@ using Tendril.Server.Admin;
 using Tendril.Server.Features.Upload;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
@@ -39,6 +41,9 @@ public static class TendrilServerExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddCoreFeatures();
+        services.AddServerFeature<RosterFeature>();
+        services.AddServerFeature<OfflineFeature>();
+        services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
         services.TryAddSingleton(sp =>
         {

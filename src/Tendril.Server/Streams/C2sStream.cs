@@ -312,7 +312,7 @@ public sealed partial class C2sStream
         session.IsClosed = true;
         if (_server.Sessions.Unbind(session))
         {
-            PresenceBroadcaster.BroadcastUnavailableOnClose(_server, session);
+            await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
         }
         try
         {

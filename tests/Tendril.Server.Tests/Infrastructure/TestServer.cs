@@ -3,7 +3,9 @@ using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -53,7 +55,7 @@ public sealed class TestServer : IAsyncDisposable
         var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), .. extraFeatures ?? []];
+        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);
