@@ -3,10 +3,9 @@ using Tendril.Protocol;
 namespace Tendril.Server.Features.PubSub;
 
 /// <summary>
-/// What the presence and roster access models (XEP-0060 §4.5) need to know about the node owner's roster. Tendril has
-/// no rosters yet; <see cref="NoRosterAccessContext"/> answers "no subscription, not in the roster", so those models
-/// refuse every non-owner with the XEP's errors (not-authorized + presence-subscription-required / not-in-roster-group).
-/// The roster feature will supply a real implementation.
+/// What the presence and roster access models (XEP-0060 §4.5) need to know about the node owner's roster.
+/// Services of the server use <see cref="RosterAccessContext"/>, backed by the real rosters;
+/// <see cref="NoRosterAccessContext"/> (the policy's default) answers "no subscription, not in the roster".
 /// </summary>
 public interface IPubSubAccessContext
 {
@@ -17,7 +16,7 @@ public interface IPubSubAccessContext
     ValueTask<IReadOnlyList<string>> RosterGroupsAsync(Jid owner, Jid contact, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The access context before rosters exist: nobody has a presence subscription, nobody is in a roster.</summary>
+/// <summary>An access context where nobody has a presence subscription and nobody is in a roster (the policy's default).</summary>
 public sealed class NoRosterAccessContext : IPubSubAccessContext
 {
     public static NoRosterAccessContext Instance { get; } = new();

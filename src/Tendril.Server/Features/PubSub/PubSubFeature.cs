@@ -37,6 +37,7 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
                 MayCreateNodes = creator => creator.Domain == domain && creator.Local is not null,
                 MaxItemsLimit = _options.MaxItems,
                 MaxPayloadBytes = _options.MaxPayloadBytes,
+                Access = new RosterAccessContext(new Roster.RosterQueries(registry.Server.Storage)),
             };
             var service = new PubSubService(jid, policy, () => Server);
             _services.Add(jid.Domain, service);

@@ -24,6 +24,15 @@ public sealed class RosterQueries(IStorage storage)
         return item is { Subscription: RosterSubscription.From or RosterSubscription.Both };
     }
 
+    /// <summary>The owner's roster item for the contact's bare JID, or null.</summary>
+    public async ValueTask<RosterItem?> FindItemAsync(Jid owner, Jid contact)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(contact);
+        if (owner.Local is null) return null;
+        return await storage.Rosters.GetItemAsync(owner.Domain, owner.Local, contact.Bare.ToString()).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// True when <paramref name="contact"/>'s bare JID is in <paramref name="owner"/>'s roster in at least one of
     /// <paramref name="groups"/> (exact, case-sensitive group names). The owner always qualifies.
