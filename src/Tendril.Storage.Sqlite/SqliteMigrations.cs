@@ -32,6 +32,87 @@ public static class SqliteMigrations
                 PRIMARY KEY (domain, username)
             ) WITHOUT ROWID;
             """),
+        new(2, "pubsub", """
+            CREATE TABLE pubsub_nodes (
+                service     TEXT    NOT NULL,
+                node        TEXT    NOT NULL,
+                config      TEXT    NOT NULL, -- JSON object: field var -> array of values
+                creator     TEXT    NOT NULL,
+                created_at  INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                PRIMARY KEY (service, node)
+            ) WITHOUT ROWID;
+            CREATE TABLE pubsub_items (
+                seq          INTEGER PRIMARY KEY AUTOINCREMENT, -- publication order
+                service      TEXT    NOT NULL,
+                node         TEXT    NOT NULL,
+                item_id      TEXT    NOT NULL,
+                publisher    TEXT    NOT NULL,
+                payload      TEXT    NOT NULL,
+                published_at INTEGER NOT NULL,
+                FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+            );
+            CREATE UNIQUE INDEX pubsub_items_by_id ON pubsub_items (service, node, item_id);
+            CREATE INDEX pubsub_items_by_seq ON pubsub_items (service, node, seq);
+            CREATE TABLE pubsub_subscriptions (
+                service  TEXT NOT NULL,
+                node     TEXT NOT NULL,
+                jid      TEXT NOT NULL,
+                subid    TEXT NOT NULL,
+                state    TEXT NOT NULL, -- subscribed | pending | unconfigured
+                options  TEXT NOT NULL, -- JSON object
+                PRIMARY KEY (service, node, jid, subid),
+                FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            CREATE TABLE pubsub_affiliations (
+                service      TEXT NOT NULL,
+                node         TEXT NOT NULL,
+                jid          TEXT NOT NULL,
+                affiliation  TEXT NOT NULL,
+                PRIMARY KEY (service, node, jid),
+                FOREIGN KEY (service, node) REFERENCES pubsub_nodes (service, node) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
+        new(3, "rosters and pending subscription requests", """
+            CREATE TABLE roster_versions (
+                domain      TEXT    NOT NULL,
+                username    TEXT    NOT NULL,
+                version     INTEGER NOT NULL,
+                PRIMARY KEY (domain, username),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            CREATE TABLE roster_items (
+                domain       TEXT    NOT NULL,
+                username     TEXT    NOT NULL,
+                jid          TEXT    NOT NULL,
+                name         TEXT,
+                subscription INTEGER NOT NULL, -- 0 none, 1 to, 2 from, 3 both
+                ask          INTEGER NOT NULL, -- 1: the user's subscription request is pending
+                approved     INTEGER NOT NULL, -- 1: pre-approved (RFC 6121 §3.4)
+                groups       TEXT    NOT NULL, -- JSON array of group names
+                PRIMARY KEY (domain, username, jid),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            CREATE TABLE roster_pending_in (
+                domain      TEXT    NOT NULL,
+                username    TEXT    NOT NULL,
+                jid         TEXT    NOT NULL,
+                stanza      TEXT    NOT NULL,
+                received_at INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                PRIMARY KEY (domain, username, jid),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
+        new(4, "offline messages", """
+            CREATE TABLE offline_messages (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                domain    TEXT    NOT NULL,
+                username  TEXT    NOT NULL,
+                stored_at INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                stanza    TEXT    NOT NULL,
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            );
+            CREATE INDEX offline_messages_account ON offline_messages (domain, username, id);
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

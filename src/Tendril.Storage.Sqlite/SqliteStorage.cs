@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -25,6 +27,15 @@ namespace Tendril.Storage.Sqlite;
 /// </remarks>
 public sealed class SqliteStorage : IStorage
 {
+    /// <summary>The storage meter: operation latency from enqueue to completion, by queue (read/write) and operation.</summary>
+    public const string MeterName = StorageMetrics.MeterName;
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("tendril.storage.operation.duration.seconds",
+        unit: "s", description: "Storage operation latency (queue wait plus execution), in seconds, by queue and operation.");
+    private static readonly KeyValuePair<string, object?> ReadQueue = new("queue", "read");
+    private static readonly KeyValuePair<string, object?> WriteQueue = new("queue", "write");
+
     private readonly SqliteStorageOptions _options;
     private readonly ILogger _logger;
     private readonly Channel<SqliteWorkItem> _writes;
@@ -56,6 +67,9 @@ public sealed class SqliteStorage : IStorage
             SingleReader = options.ReaderThreads == 1,
         });
         Accounts = new SqliteAccountStore(this);
+        Rosters = new SqliteRosterStore(this);
+        Offline = new SqliteOfflineStore(this);
+        PubSub = new SqlitePubSubStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -65,6 +79,12 @@ public sealed class SqliteStorage : IStorage
     public int SchemaVersion { get; private set; }
 
     public IAccountStore Accounts { get; }
+
+    public IRosterStore Rosters { get; }
+
+    public IOfflineStore Offline { get; }
+
+    public IPubSubStore PubSub { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one
@@ -199,6 +219,11 @@ public sealed class SqliteStorage : IStorage
                         }
                     }
                     item.Execute(connection);
+                    if (s_duration.Enabled)
+                    {
+                        s_duration.Record(Stopwatch.GetElapsedTime(item.EnqueuedAt).TotalSeconds,
+                            readOnly ? ReadQueue : WriteQueue, new KeyValuePair<string, object?>("operation", item.Operation));
+                    }
                 }
             }
         }

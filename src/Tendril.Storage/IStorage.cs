@@ -10,7 +10,22 @@ public interface IStorage : IAsyncDisposable
     ValueTask InitializeAsync(CancellationToken cancellationToken = default);
 
     IAccountStore Accounts { get; }
+
+    /// <summary>Rosters and pending subscription requests (RFC 6121).</summary>
+    IRosterStore Rosters { get; }
+
+    /// <summary>Offline messages (XEP-0160).</summary>
+    IOfflineStore Offline { get; }
+
+    /// <summary>Publish-subscribe nodes, items, subscriptions and affiliations (XEP-0060).</summary>
+    IPubSubStore PubSub { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>
 public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The name of the <see cref="System.Diagnostics.Metrics.Meter"/> storage backends record their operation latency on.</summary>
+public static class StorageMetrics
+{
+    public const string MeterName = "Tendril.Storage";
+}

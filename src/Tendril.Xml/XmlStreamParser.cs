@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Text.Unicode;
 
 namespace Tendril.Xml;
@@ -15,7 +16,13 @@ namespace Tendril.Xml;
 /// to find where a top-level unit (XML declaration, stream header, stanza, stream end tag) ends, and enforces the
 /// limits that must hold before a unit is complete: <see cref="XmlParserOptions.MaxStanzaBytes"/> (checked
 /// against the bytes seen so far, so an unterminated tag is stopped at the limit), <see cref="XmlParserOptions.MaxDepth"/>,
-/// and the RFC 6120 §11.1 restrictions on comments, processing instructions and DTDs. When a unit is complete it is
+/// and the RFC 6120 §11.1 restrictions on comments, processing instructions and DTDs. It also rejects, at the byte
+/// where they become certain, the errors that would otherwise leave it waiting for bytes a well-formed document never
+/// needs: an end tag whose name differs from its start tag's (compared by a fingerprint of the raw qualified name
+/// kept per open element, see <see cref="NameFingerprint"/>), start tag names that do not end at whitespace, '/' or
+/// '>', a quote not preceded by '=', an '=' not followed by a quote, attributes not separated by whitespace,
+/// '/' not followed by '>', anything but whitespace between an end tag's name and its '>', and the name length and
+/// attribute count limits. The tree builder still checks all of this exactly. When a unit is complete it is
 /// handed, as one contiguous span, to the tree builder (XmlStreamParser.Tree.cs). If the unit lies within one input
 /// segment that span is the input itself (no copy); otherwise the bytes were collected in a pooled scratch buffer.
 /// Because both steps see exactly the same bytes regardless of how the input was chunked, events and errors do not
@@ -36,9 +43,14 @@ public sealed partial class XmlStreamParser
     {
         Outside,    // not inside a unit: between stanzas (or before the root / after its end)
         TagOpen,    // just after '<'
-        StartTag,   // inside a start tag, outside quotes
+        StartName,  // inside the name of a start tag
+        StartTag,   // inside a start tag after its name, outside quotes
+        AfterEq,    // after an attribute's '=', before the opening quote
         AttrValue,  // inside a quoted attribute value
-        EndTag,     // inside an end tag
+        AfterValue, // just after an attribute value's closing quote
+        EmptyEnd,   // after the '/' of "/>"
+        EndName,    // inside the name of an end tag
+        EndTag,     // inside an end tag after its name
         Bang,       // after "<!", matching "[CDATA["
         CData,      // inside a CDATA section
         Decl,       // inside "<?...?>" at the start of the stream
@@ -56,14 +68,18 @@ public sealed partial class XmlStreamParser
         Stanza,
     }
 
-    private static readonly SearchValues<byte> s_startTagStops = SearchValues.Create("><\"'"u8);
+    private static readonly SearchValues<byte> s_startTagStops = SearchValues.Create("></='\""u8);
     private static readonly byte[] s_cdataOpen = "[CDATA["u8.ToArray();
 
     private State _state;
     private Unit _unit;
     private int _depth;           // open elements of the current stanza
     private byte _quote;
-    private byte _lastTagByte;    // last byte seen inside a start tag (to recognize "/>")
+    private bool _attrName;       // StartTag: a non-whitespace byte (an attribute name) since the last stop
+    private int _attrCount;       // attributes of the current start tag
+    private NameFingerprint _name;    // name of the current start or end tag, as far as scanned
+    private NameFingerprint _rootName;
+    private NameFingerprint[] _open = new NameFingerprint[8]; // names of the open elements of the current stanza
     private int _counter;         // Bang: bytes of "[CDATA[" matched; CData: trailing ']' count; Decl: 1 after '?'
     private bool _atStart;        // nothing consumed yet: an XML declaration may follow
     private bool _unitAtStart;
@@ -264,12 +280,14 @@ public sealed partial class XmlStreamParser
                     if (b == (byte)'/')
                     {
                         pos++;
-                        _state = State.EndTag;
+                        _state = State.EndName;
+                        _name = default;
                         if (_depth == 0)
                         {
                             if (!_rootOpen) throw Error(XmlParseError.NotWellFormed, "End tag without a matching start tag.");
                             _unit = Unit.RootEnd;
                         }
+                        if (pos < end) goto case State.EndName;
                     }
                     else if (b == (byte)'!')
                     {
@@ -290,40 +308,80 @@ public sealed partial class XmlStreamParser
                     }
                     else
                     {
-                        _state = State.StartTag;
-                        _lastTagByte = 0;
                         if (_depth == 0) _unit = Options.FragmentMode || _rootOpen ? Unit.Stanza : Unit.RootStart;
+                        // Checked before the tag, as the tree builder does.
+                        if (_unit != Unit.RootStart && _depth + 1 > Options.MaxDepth)
+                        {
+                            throw Error(XmlParseError.TooDeep, $"Elements nested deeper than {Options.MaxDepth}.");
+                        }
+                        _state = State.StartName;
+                        _name = default;
+                        goto case State.StartName;
                     }
+                    break;
+                }
+                case State.StartName:
+                {
+                    var n = _name.AppendName(seg[pos..end], Options.MaxNameBytes);
+                    if (n < 0) throw Error(XmlParseError.TooManyAttributes, $"A name is longer than {Options.MaxNameBytes} bytes.");
+                    pos += n;
+                    if (pos == end) return false;
+                    // STag ::= '<' Name (S Attribute)* S? '>': the name ends at whitespace, '/' or '>'.
+                    var b = seg[pos];
+                    if (_name.Length == 0) throw Error(XmlParseError.NotWellFormed, "Missing name.");
+                    if (!XmlChars.IsWhitespace(b) && b != (byte)'/' && b != (byte)'>')
+                    {
+                        throw Error(XmlParseError.NotWellFormed, b == (byte)'<' ? "'<' inside a tag." : "Illegal name.");
+                    }
+                    if (_unit == Unit.RootStart) _rootName = _name;
+                    _attrName = false;
+                    _attrCount = 0;
+                    _state = State.StartTag;
                     break;
                 }
                 case State.StartTag:
                 {
-                    var i = seg[pos..end].IndexOfAny(s_startTagStops);
+                    // Between stops there is only whitespace and attribute names; names are validated by the tree builder.
+                    var rest = seg[pos..end];
+                    var i = rest.IndexOfAny(s_startTagStops);
                     if (i < 0)
                     {
-                        _lastTagByte = seg[end - 1];
+                        _attrName = _attrName || rest.ContainsAnyExcept(XmlChars.Whitespace);
                         pos = end;
                         return false;
                     }
-                    var b = seg[pos + i];
-                    var prev = i > 0 ? seg[pos + i - 1] : _lastTagByte;
+                    var b = rest[i];
+                    // Usually the stop follows the name directly ("to=") or nothing at all ("'>").
+                    var named = i > 0
+                        ? !XmlChars.IsWhitespace(rest[i - 1]) || _attrName || rest[..i].ContainsAnyExcept(XmlChars.Whitespace)
+                        : _attrName;
                     pos += i + 1;
-                    if (b == (byte)'>')
+                    if (b == (byte)'=')
                     {
-                        if (_unit == Unit.RootStart) return true;
-                        if (_depth + 1 > Options.MaxDepth)
+                        if (++_attrCount > Options.MaxAttributes)
                         {
-                            throw Error(XmlParseError.TooDeep, $"Elements nested deeper than {Options.MaxDepth}.");
+                            throw Error(XmlParseError.TooManyAttributes, $"More than {Options.MaxAttributes} attributes on one element.");
                         }
-                        if (prev == (byte)'/')
+                        if (!named) throw Error(XmlParseError.NotWellFormed, "Missing name.");
+                        if (pos < end && seg[pos] is (byte)'\'' or (byte)'"')
                         {
-                            if (_depth == 0) return true;
+                            _quote = seg[pos++];
+                            _state = State.AttrValue;
                         }
                         else
                         {
-                            _depth++;
+                            _state = State.AfterEq;
                         }
-                        _state = State.Content;
+                    }
+                    else if (b == (byte)'>')
+                    {
+                        if (named) throw Error(XmlParseError.NotWellFormed, "Attribute without a value.");
+                        if (EndStartTag(empty: false)) return true;
+                    }
+                    else if (b == (byte)'/')
+                    {
+                        if (named) throw Error(XmlParseError.NotWellFormed, "Attribute without a value.");
+                        _state = State.EmptyEnd;
                     }
                     else if (b == (byte)'<')
                     {
@@ -331,8 +389,22 @@ public sealed partial class XmlStreamParser
                     }
                     else
                     {
+                        throw Error(XmlParseError.NotWellFormed, named ? "Attribute without a value." : "Missing name.");
+                    }
+                    break;
+                }
+                case State.AfterEq:
+                {
+                    // Eq ::= S? '=' S?, then a quoted value.
+                    var b = seg[pos++];
+                    if (b == (byte)'"' || b == (byte)'\'')
+                    {
                         _quote = b;
                         _state = State.AttrValue;
+                    }
+                    else if (!XmlChars.IsWhitespace(b))
+                    {
+                        throw Error(XmlParseError.NotWellFormed, "Attribute values must be quoted.");
                     }
                     break;
                 }
@@ -346,19 +418,56 @@ public sealed partial class XmlStreamParser
                     }
                     if (seg[pos + i] == (byte)'<') throw Error(XmlParseError.NotWellFormed, "'<' in an attribute value.");
                     pos += i + 1;
-                    _lastTagByte = _quote;
-                    _state = State.StartTag;
+                    if (pos < end) AfterValue(seg[pos], ref pos);
+                    else _state = State.AfterValue;
+                    break;
+                }
+                case State.AfterValue:
+                {
+                    AfterValue(seg[pos], ref pos);
+                    break;
+                }
+                case State.EmptyEnd:
+                {
+                    if (seg[pos] != (byte)'>') throw Error(XmlParseError.NotWellFormed, "'/' not followed by '>' in a start tag.");
+                    pos++;
+                    if (EndStartTag(empty: true)) return true;
+                    break;
+                }
+                case State.EndName:
+                {
+                    // The name must equal the start tag's; compared by fingerprint as soon as it ends (or grows too long).
+                    ref readonly var expected = ref _unit == Unit.RootEnd ? ref _rootName : ref _open[_depth - 1];
+                    var n = _name.AppendName(seg[pos..end], expected.Length);
+                    if (n < 0) throw Error(XmlParseError.NotWellFormed, "Mismatched end tag.");
+                    pos += n;
+                    if (pos == end) return false;
+                    if (!_name.Equals(expected)) throw Error(XmlParseError.NotWellFormed, "Mismatched end tag.");
+                    if (seg[pos] == (byte)'>')
+                    {
+                        pos++;
+                        if (_unit == Unit.RootEnd || --_depth == 0) return true;
+                        _state = State.Content;
+                    }
+                    else
+                    {
+                        _state = State.EndTag;
+                    }
                     break;
                 }
                 case State.EndTag:
                 {
-                    var i = seg[pos..end].IndexOfAny((byte)'>', (byte)'<');
+                    // ETag ::= '</' Name S? '>'
+                    var i = seg[pos..end].IndexOfAnyExcept(XmlChars.Whitespace);
                     if (i < 0)
                     {
                         pos = end;
                         return false;
                     }
-                    if (seg[pos + i] == (byte)'<') throw Error(XmlParseError.NotWellFormed, "'<' inside an end tag.");
+                    if (seg[pos + i] != (byte)'>')
+                    {
+                        throw Error(XmlParseError.NotWellFormed, seg[pos + i] == (byte)'<' ? "'<' inside an end tag." : "Malformed end tag.");
+                    }
                     pos += i + 1;
                     if (_unit == Unit.RootEnd) return true;
                     if (--_depth == 0) return true;
@@ -439,6 +548,80 @@ public sealed partial class XmlStreamParser
             }
         }
         return false;
+    }
+
+    /// <summary>After an attribute value's closing quote: whitespace separates attributes; otherwise only "/>" or ">" may follow.</summary>
+    private void AfterValue(byte b, ref int pos)
+    {
+        if (XmlChars.IsWhitespace(b)) pos++;
+        else if (b != (byte)'/' && b != (byte)'>') throw Error(XmlParseError.NotWellFormed, "Attributes must be preceded by whitespace.");
+        _attrName = false;
+        _state = State.StartTag;
+    }
+
+    /// <summary>At the '>' of a start tag: true when the unit is complete; otherwise continues with its content.</summary>
+    private bool EndStartTag(bool empty)
+    {
+        if (_unit == Unit.RootStart) return true;
+        if (empty)
+        {
+            if (_depth == 0) return true;
+        }
+        else
+        {
+            if (_depth == _open.Length) Array.Resize(ref _open, _depth * 2);
+            _open[_depth++] = _name;
+        }
+        _state = State.Content;
+        return false;
+    }
+
+    /// <summary>
+    /// Incremental fingerprint of a qualified name's raw bytes, independent of how they were split across inputs:
+    /// the bytes are packed little-endian into 64-bit words; full words are mixed into <see cref="Hash"/>, the last
+    /// partial word is kept as is. Names of up to 16 bytes are represented exactly; for longer ones a collision only
+    /// defers the mismatch to the tree builder, which compares the bytes.
+    /// </summary>
+    private struct NameFingerprint
+    {
+        public ulong Hash;
+        public ulong Tail;
+        public int Length;
+
+        // The bytes of XmlChars.NameEnd (" \t\r\n/>=<\"'"), all below 64.
+        private const ulong NameEndMask =
+            1UL << ' ' | 1UL << '\t' | 1UL << '\r' | 1UL << '\n' | 1UL << '/' | 1UL << '>' | 1UL << '=' | 1UL << '<' | 1UL << '"' | 1UL << '\'';
+
+        /// <summary>
+        /// Appends the bytes before the first one that ends a name (all of them if none does) and returns how many;
+        /// -1 as soon as the name would grow longer than <paramref name="maxLength"/>. Names are short, so a scalar
+        /// loop that hashes as it searches beats a vectorized search followed by hashing.
+        /// </summary>
+        public int AppendName(ReadOnlySpan<byte> bytes, int maxLength)
+        {
+            var h = Hash;
+            var w = Tail;
+            var n = Length;
+            var i = 0;
+            for (; i < bytes.Length; i++)
+            {
+                var b = bytes[i];
+                if (b < 64 && ((NameEndMask >> b) & 1) != 0) break;
+                if (n == maxLength) return -1;
+                w |= (ulong)b << ((n & 7) << 3);
+                if ((++n & 7) == 0)
+                {
+                    h = BitOperations.RotateLeft((h ^ w) * 0x9E3779B97F4A7C15UL, 27);
+                    w = 0;
+                }
+            }
+            Hash = h;
+            Tail = w;
+            Length = n;
+            return i;
+        }
+
+        public readonly bool Equals(in NameFingerprint other) => Hash == other.Hash && Tail == other.Tail && Length == other.Length;
     }
 
     private void AppendPending(ReadOnlySpan<byte> bytes)

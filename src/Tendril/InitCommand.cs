@@ -103,6 +103,10 @@ internal static class InitCommand
                   "Provider": {{S(d.Storage.Provider)}},
                   // Relative to DataDirectory.
                   "SqlitePath": {{S(d.Storage.SqlitePath)}}
+                },
+                "Offline": {
+                  // Messages kept per account while it is offline; beyond it senders get service-unavailable.
+                  "MaxPerUser": {{I(d.Offline.MaxPerUser)}}
                 }
               },
               "Logging": {

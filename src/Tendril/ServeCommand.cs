@@ -56,7 +56,7 @@ internal static class ServeCommand
         var databasePath = CliConfiguration.DatabasePath(options);
         builder.Services.AddSingleton<IStorage>(services =>
             new SqliteStorage(databasePath, services.GetRequiredService<ILogger<SqliteStorage>>()));
-        builder.Services.AddTendrilServer(configuration);
+        builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
         var host = builder.Build();

@@ -34,8 +34,27 @@ public sealed class FeatureRegistry
     private readonly Dictionary<string, HostedDomainHandler> _hostedDomains = new(StringComparer.Ordinal);
     private readonly List<DiscoItem> _serverItems = [];
     private bool _frozen;
+    private readonly XmppServer? _server;
+    private IPresenceHandler? _presenceHandler;
 
     public FeatureRegistry(string domain) => Domain = domain;
+
+    internal FeatureRegistry(XmppServer server)
+        : this(server.Domain) => _server = server;
+
+    /// <summary>The server the features belong to (for features that route, deliver or read options and storage).</summary>
+    public XmppServer Server => _server ?? throw new InvalidOperationException("This registry belongs to no server.");
+
+    /// <summary>Plugs in the presence logic of RFC 6121 (rosters, subscriptions, probes); at most one feature does.</summary>
+    public void SetPresenceHandler(IPresenceHandler handler)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(handler);
+        if (_presenceHandler is not null) throw new InvalidOperationException("Two features handle presence.");
+        _presenceHandler = handler;
+    }
+
+    internal IPresenceHandler? PresenceHandler => _presenceHandler;
 
     /// <summary>The server's own (normalized) domain.</summary>
     public string Domain { get; }
@@ -113,6 +132,12 @@ public sealed class FeatureRegistry
     /// <summary>Raised after a session has bound a resource.</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionBound;
 
+    /// <summary>
+    /// Raised when a bound session sends its initial available presence (RFC 6121 §4.2), after the broadcast and the
+    /// presence handler's probes: the moment to deliver what waited for the user (offline messages, last pubsub items).
+    /// </summary>
+    public event Func<Routing.C2sSession, ValueTask>? SessionAvailable;
+
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
 
@@ -136,6 +161,16 @@ public sealed class FeatureRegistry
     internal async ValueTask RaiseSessionBoundAsync(Routing.C2sSession session)
     {
         var handlers = SessionBound;
+        if (handlers is null) return;
+        foreach (var h in handlers.GetInvocationList())
+        {
+            await ((Func<Routing.C2sSession, ValueTask>)h)(session).ConfigureAwait(false);
+        }
+    }
+
+    internal async ValueTask RaiseSessionAvailableAsync(Routing.C2sSession session)
+    {
+        var handlers = SessionAvailable;
         if (handlers is null) return;
         foreach (var h in handlers.GetInvocationList())
         {

@@ -43,4 +43,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(301, LogLevel.Error, "Feature handler for {Payload} failed")]
     public static partial void FeatureFailed(ILogger logger, string payload, Exception ex);
+
+    [LoggerMessage(310, LogLevel.Error, "Presence handling for {Jid} failed")]
+    public static partial void PresenceFailed(ILogger logger, string jid, Exception ex);
 }

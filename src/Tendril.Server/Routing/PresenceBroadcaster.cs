@@ -1,18 +1,23 @@
+using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
+using Tendril.Server.Logging;
 using Tendril.Xml;
 
 namespace Tendril.Server.Routing;
 
 /// <summary>
-/// Broadcast of a client's own presence (no 'to', RFC 6121 §4.2 and §4.5): the session's availability and priority
-/// are updated and the presence goes to the user's own available resources (the sender included) and, for
-/// unavailable presence, to every entity that got directed presence. Contacts with a subscription join in with rosters.
+/// Broadcast of a client's own presence (no 'to', RFC 6121 §4.2, §4.4 and §4.5): the session's availability and
+/// priority are updated and the presence goes to the user's own available resources (the sender included). The
+/// registered <see cref="Features.IPresenceHandler"/> (rosters) then sends it to subscribers, probes contacts on
+/// initial presence, and sends unavailable presence to subscribers and directed-presence recipients. Without a handler,
+/// unavailable presence goes to the directed-presence recipients only.
 /// </summary>
 internal static class PresenceBroadcaster
 {
-    public static ValueTask BroadcastAsync(XmppServer server, C2sSession origin, XmlElement presence)
+    public static async ValueTask BroadcastAsync(XmppServer server, C2sSession origin, XmlElement presence)
     {
         var type = presence.GetAttribute("type");
+        var wasAvailable = origin.IsAvailable;
         switch (type)
         {
             case null:
@@ -20,29 +25,69 @@ internal static class PresenceBroadcaster
                 origin.IsAvailable = true;
                 origin.LastPresence = presence;
                 SendToOwnResources(server, origin, presence);
+                await NotifyHandlerAsync(server, origin, presence, wasAvailable, []).ConfigureAwait(false);
+                if (!wasAvailable) await RaiseSessionAvailableAsync(server, origin).ConfigureAwait(false);
                 break;
             case "unavailable":
                 origin.IsAvailable = false;
                 origin.LastPresence = null;
                 SendToOwnResources(server, origin, presence);
-                foreach (var jid in origin.TakeDirectedPresence()) _ = server.Router.RouteAsync(presence, origin.Jid, jid);
+                await SendUnavailableAsync(server, origin, presence, wasAvailable, origin.TakeDirectedPresence()).ConfigureAwait(false);
                 break;
             default:
                 // Subscription requests and probes without 'to' are meaningless (RFC 6121 §3.1.1 requires 'to').
                 break;
         }
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Broadcasts unavailable presence for a session that ended without sending it (RFC 6121 §4.6.3).</summary>
-    public static void BroadcastUnavailableOnClose(XmppServer server, C2sSession session)
+    public static ValueTask BroadcastUnavailableOnCloseAsync(XmppServer server, C2sSession session)
     {
         var directed = session.TakeDirectedPresence();
-        if (!session.IsAvailable && directed.Length == 0) return;
+        var wasAvailable = session.IsAvailable;
+        if (!wasAvailable && directed.Length == 0) return ValueTask.CompletedTask;
         session.IsAvailable = false;
+        session.LastPresence = null;
         var presence = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", session.JidString);
         SendToOwnResources(server, session, presence);
-        foreach (var jid in directed) _ = server.Router.RouteAsync(presence, session.Jid, jid);
+        return SendUnavailableAsync(server, session, presence, wasAvailable, directed);
+    }
+
+    private static async ValueTask SendUnavailableAsync(XmppServer server, C2sSession session, XmlElement presence, bool wasAvailable, Jid[] directed)
+    {
+        if (server.Features.PresenceHandler is null)
+        {
+            foreach (var jid in directed) await server.Router.RouteAsync(presence, session.Jid, jid).ConfigureAwait(false);
+            return;
+        }
+        await NotifyHandlerAsync(server, session, presence, wasAvailable, directed).ConfigureAwait(false);
+    }
+
+    private static async ValueTask NotifyHandlerAsync(XmppServer server, C2sSession session, XmlElement presence, bool wasAvailable, Jid[] directed)
+    {
+        var handler = server.Features.PresenceHandler;
+        if (handler is null) return;
+        try
+        {
+            await handler.OnBroadcastAsync(session, presence, wasAvailable, directed).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage trouble must not take the stream down; the presence reached the user's own resources at least.
+            ServerLog.PresenceFailed(server.LoggerFactory.CreateLogger("Tendril.Presence"), session.JidString, ex);
+        }
+    }
+
+    private static async ValueTask RaiseSessionAvailableAsync(XmppServer server, C2sSession session)
+    {
+        try
+        {
+            await server.Features.RaiseSessionAvailableAsync(session).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ServerLog.PresenceFailed(server.LoggerFactory.CreateLogger("Tendril.Presence"), session.JidString, ex);
+        }
     }
 
     private static void SendToOwnResources(XmppServer server, C2sSession origin, XmlElement presence)

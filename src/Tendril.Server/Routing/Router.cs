@@ -172,16 +172,18 @@ public sealed class Router
                 Deliver(session, message);
                 return;
             }
-            // RFC 6121 §8.5.3.2.1: no such resource.
+            // RFC 6121 §8.5.3.2.1: no such resource. Chat goes to the account as if addressed to the bare JID; error is
+            // ignored; normal and groupchat are answered with service-unavailable; headline is dropped.
             switch (type)
             {
-                case "error":
+                case "chat":
+                    break;
+                case "error" or "headline":
                     return;
-                case "groupchat":
+                default:
                     BounceError(message, StanzaErrorCondition.ServiceUnavailable);
                     return;
             }
-            // normal, chat, headline: treat as addressed to the bare JID.
         }
         await DeliverMessageToAccountAsync(message, to, type).ConfigureAwait(false);
     }
@@ -189,10 +191,13 @@ public sealed class Router
     /// <summary>RFC 6121 §8.5.2: a message to a local bare JID.</summary>
     private async ValueTask DeliverMessageToAccountAsync(XmlElement message, Jid to, string? type)
     {
-        if (type == "groupchat")
+        switch (type)
         {
-            BounceError(message, StanzaErrorCondition.ServiceUnavailable);
-            return;
+            case "groupchat":
+                BounceError(message, StanzaErrorCondition.ServiceUnavailable);
+                return;
+            case "error":
+                return; // §8.5.2.1.1 and §8.5.2.2.1: an error to a bare JID is silently ignored
         }
         var sessions = _sessions.FindAll(to);
         // Highest non-negative priority among available resources.
@@ -214,7 +219,6 @@ public sealed class Router
             if (!delivered) BounceError(message, StanzaErrorCondition.ResourceConstraint);
             return;
         }
-        if (type == "error") return;
         foreach (var handler in _server.Features.UndeliverableMessageHandlers)
         {
             if (await handler(message, to.Bare).ConfigureAwait(false)) return;
@@ -242,20 +246,41 @@ public sealed class Router
             }
             return ValueTask.CompletedTask;
         }
-        if (to.Local is null) return ValueTask.CompletedTask; // presence to the server: probes and the like, handled with rosters
+        if (to.Local is null) return ValueTask.CompletedTask; // presence to the server itself: nothing to do
+        var isSubscription = type is "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed" or "probe";
+        if (isSubscription && _server.Features.PresenceHandler is { } handler)
+        {
+            return HandleSubscriptionAsync(handler, presence, type!, from, to, origin); // RFC 6121 §3, §4.3: rosters decide
+        }
         if (origin is not null && type is null) origin.AddDirectedPresence(to);
         else if (origin is not null && type == "unavailable") origin.RemoveDirectedPresence(to);
 
-        if (type == "probe") return ValueTask.CompletedTask; // answered by the roster feature (RFC 6121 §4.3)
+        if (type == "probe") return ValueTask.CompletedTask; // without rosters nobody is authorized to probe
         if (to.Resource is not null)
         {
+            // §8.5.3: the resource, if bound; available/unavailable presence to a missing resource is dropped.
             var session = _sessions.Find(to);
             if (session is not null) DeliverQuiet(session, presence);
-            else if (type is "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed") DeliverToAvailable(to, presence);
+            else if (isSubscription) DeliverToAvailable(to, presence);
             return ValueTask.CompletedTask;
         }
+        // §8.5.2.1.2: every available resource.
         DeliverToAvailable(to, presence);
         return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask HandleSubscriptionAsync(IPresenceHandler handler, XmlElement presence, string type, Jid from, Jid to, C2sSession? origin)
+    {
+        try
+        {
+            await handler.OnSubscriptionAsync(presence, type, from, to, origin).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage trouble: the sender learns the request was not processed; the stream stays up.
+            ServerLog.PresenceFailed(_logger, from.ToString(), ex);
+            BounceError(presence, new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The request could not be processed; try again later."));
+        }
     }
 
     private void DeliverToAvailable(Jid to, XmlElement presence)

@@ -3,7 +3,9 @@ using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
+using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
+using Tendril.Server.Features.Roster;
 using Tendril.Server.Features.Session;
 using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
@@ -37,9 +39,13 @@ public sealed class TestServer : IAsyncDisposable
 
     public static X509Certificate2 Certificate => s_certificate.Value;
 
-    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null)
+    /// <summary>Keep the data folder on dispose (to start another server on it: a restart).</summary>
+    public bool KeepDirectory { get; set; }
+
+    /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
+    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
+        directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var options = new TendrilOptions { Domain = "localhost", DataDirectory = directory };
         options.C2s.Address = "loopback";
@@ -49,7 +55,7 @@ public sealed class TestServer : IAsyncDisposable
         var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), .. extraFeatures ?? []];
+        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);
@@ -87,6 +93,7 @@ public sealed class TestServer : IAsyncDisposable
         lock (_connections) connections = [.. _connections];
         await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
         await Storage.DisposeAsync();
+        if (KeepDirectory) return;
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }

@@ -87,6 +87,9 @@ public sealed class ServerRequestTests
     private sealed class SlowStorage(IStorage inner, TaskCompletionSource gate) : IStorage
     {
         public IAccountStore Accounts { get; } = new SlowAccounts(inner.Accounts, gate);
+        public IRosterStore Rosters => inner.Rosters;
+        public IOfflineStore Offline => inner.Offline;
+        public IPubSubStore PubSub => inner.PubSub;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -48,6 +48,8 @@ public sealed class StreamErrorTests : IAsyncLifetime
 
     [Theory]
     [InlineData("<message><body>mismatched</message></message>", "not-well-formed")]
+    [InlineData("<message><body>unclosed</message>", "not-well-formed")]
+    [InlineData("<message to='a'b'/>", "not-well-formed")]
     [InlineData("<message to='a' b/>", "not-well-formed")]
     [InlineData("<message to='a' to='b'/>", "not-well-formed")]
     [InlineData("<p:message xmlns:q='x'/>", "not-well-formed")]

@@ -67,7 +67,7 @@ internal sealed class BindState : C2sState
         {
             // §7.7.2.2 "override": the new session wins; the old one is told why and its presence retracted.
             replaced.IsClosed = true;
-            PresenceBroadcaster.BroadcastUnavailableOnClose(server, replaced);
+            await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(server, replaced).ConfigureAwait(false);
             await replaced.Stream.CloseAsync(new StreamError(StreamErrorCondition.Conflict, "Replaced by a new connection."), "replaced by a new session").ConfigureAwait(false);
         }
         stream.Session = session;

@@ -32,6 +32,7 @@ internal sealed class ReadyState : C2sState
             }
         }
         stanza.SetAttribute("from", session.JidString);
+        stream.Server.Metrics.StanzaIn(stanza.Name);
 
         Jid? to = null;
         var toText = stanza.GetAttribute("to");

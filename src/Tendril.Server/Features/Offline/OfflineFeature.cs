@@ -1,0 +1,112 @@
+using System.Globalization;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Routing;
+using Tendril.Storage;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Offline;
+
+/// <summary>
+/// Offline messages (RFC 6121 §8.5.2.2, XEP-0160): a normal or chat message for an existing account with no available
+/// resource is stored with a delay stamp (XEP-0203) and delivered, oldest first, when a resource of the account next
+/// sends initial presence with a non-negative priority. Beyond <c>Tendril:Offline:MaxPerUser</c> the sender gets
+/// service-unavailable (XEP-0160 §3: "storage full" must not reveal more than an offline user does); a storage failure
+/// gets internal-server-error (wait) — a message is never dropped silently. Headline, groupchat and error messages
+/// are not stored.
+/// </summary>
+public sealed class OfflineFeature : IServerFeature
+{
+    private const int Batch = 100;
+    private XmppServer _server = null!;
+    private readonly SemaphoreSlim[] _deliveryLocks = CreateLocks(32);
+
+    /// <summary>Advertised on the server (XEP-0160 §5).</summary>
+    public const string DiscoFeature = "msgoffline";
+
+    public void Register(FeatureRegistry registry)
+    {
+        _server = registry.Server;
+        registry.AddDiscoFeature(DiscoFeature);
+        registry.OnUndeliverableMessage(StoreAsync);
+        registry.SessionAvailable += DeliverAsync;
+    }
+
+    private async ValueTask<bool> StoreAsync(XmlElement message, Jid to)
+    {
+        var type = message.GetAttribute("type") ?? "normal";
+        if (type is not ("normal" or "chat") || to.Local is null) return false;
+        var now = _server.Time.GetUtcNow();
+        var copy = message.Clone();
+        copy.Add(new XmlElement("delay", Ns.Delay)
+            .SetAttribute("from", _server.Domain)
+            .SetAttribute("stamp", now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Add("Offline Storage"));
+        OfflineStoreResult result;
+        try
+        {
+            result = await _server.Storage.Offline.StoreAsync(to.Domain, to.Local, StoredStanza.Serialize(copy), now, _server.Options.Offline.MaxPerUser).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            _server.Router.BounceError(message, new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The message could not be stored; try again later."));
+            return true;
+        }
+        switch (result)
+        {
+            case OfflineStoreResult.Stored:
+                return true;
+            case OfflineStoreResult.QuotaExceeded:
+                _server.Router.BounceError(message, StanzaErrorCondition.ServiceUnavailable, "The recipient's offline storage is full.");
+                return true;
+            default:
+                return false; // no such account: the router answers service-unavailable (RFC 6121 §8.5.1)
+        }
+    }
+
+    /// <summary>
+    /// Delivers the stored messages to <paramref name="session"/>: read a batch, queue it, delete what was queued. A full
+    /// queue or a closed session stops delivery with the rest still stored; a crash between queueing and deleting
+    /// delivers a message twice rather than never.
+    /// </summary>
+    private async ValueTask DeliverAsync(C2sSession session)
+    {
+        if (session.Priority < 0) return; // XEP-0160 §4: only to a resource that can receive messages for the bare JID
+        var user = session.Jid.Bare;
+        var gate = _deliveryLocks[(BareJidComparer.Instance.GetHashCode(user) & int.MaxValue) % _deliveryLocks.Length];
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            while (!session.IsClosed)
+            {
+                var messages = await _server.Storage.Offline.ListAsync(user.Domain, user.Local!, Batch).ConfigureAwait(false);
+                if (messages.Count == 0) return;
+                var delivered = new List<long>(messages.Count);
+                var stopped = false;
+                foreach (var m in messages)
+                {
+                    var stanza = StoredStanza.Parse(m.Stanza);
+                    if (stanza is not null && !session.TryDeliver(stanza))
+                    {
+                        stopped = true;
+                        break;
+                    }
+                    delivered.Add(m.Id); // an unreadable row is dropped rather than blocking the queue forever
+                }
+                await _server.Storage.Offline.DeleteAsync(user.Domain, user.Local!, delivered).ConfigureAwait(false);
+                if (stopped || messages.Count < Batch) return;
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static SemaphoreSlim[] CreateLocks(int count)
+    {
+        var locks = new SemaphoreSlim[count];
+        for (var i = 0; i < count; i++) locks[i] = new SemaphoreSlim(1, 1);
+        return locks;
+    }
+}

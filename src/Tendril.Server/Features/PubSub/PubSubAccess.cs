@@ -1,0 +1,51 @@
+using Tendril.Protocol;
+
+namespace Tendril.Server.Features.PubSub;
+
+/// <summary>
+/// What the presence and roster access models (XEP-0060 §4.5) need to know about the node owner's roster.
+/// Services of the server use <see cref="RosterAccessContext"/>, backed by the real rosters;
+/// <see cref="NoRosterAccessContext"/> (the policy's default) answers "no subscription, not in the roster".
+/// </summary>
+public interface IPubSubAccessContext
+{
+    /// <summary>True when <paramref name="contact"/> has a presence subscription to <paramref name="owner"/> (subscription 'from' or 'both' in the owner's roster).</summary>
+    ValueTask<bool> HasPresenceSubscriptionAsync(Jid owner, Jid contact, CancellationToken cancellationToken = default);
+
+    /// <summary>The groups <paramref name="contact"/> is in, in <paramref name="owner"/>'s roster; empty when not in the roster.</summary>
+    ValueTask<IReadOnlyList<string>> RosterGroupsAsync(Jid owner, Jid contact, CancellationToken cancellationToken = default);
+}
+
+/// <summary>An access context where nobody has a presence subscription and nobody is in a roster (the policy's default).</summary>
+public sealed class NoRosterAccessContext : IPubSubAccessContext
+{
+    public static NoRosterAccessContext Instance { get; } = new();
+
+    public ValueTask<bool> HasPresenceSubscriptionAsync(Jid owner, Jid contact, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
+
+    public ValueTask<IReadOnlyList<string>> RosterGroupsAsync(Jid owner, Jid contact, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IReadOnlyList<string>>([]);
+}
+
+/// <summary>
+/// The rules of one pubsub service that differ between a service like <c>pubsub.example.org</c> and a PEP service
+/// (XEP-0163) at an account's bare JID: who may create nodes, the roster oracle, limits and default configuration.
+/// </summary>
+public sealed class PubSubServicePolicy
+{
+    /// <summary>Who may create nodes (default: any local account).</summary>
+    public Func<Jid, bool> MayCreateNodes { get; init; } = _ => true;
+
+    public IPubSubAccessContext Access { get; init; } = NoRosterAccessContext.Instance;
+
+    /// <summary>The largest pubsub#max_items (and what "max" means).</summary>
+    public int MaxItemsLimit { get; init; } = 1000;
+
+    /// <summary>The largest item payload, in bytes of serialized XML (larger: not-acceptable + payload-too-big).</summary>
+    public int MaxPayloadBytes { get; init; } = 64 * 1024;
+
+    public NodeConfig DefaultConfig { get; init; } = new();
+
+    /// <summary>The name in the service's disco#info identity.</summary>
+    public string Name { get; init; } = "Publish-Subscribe";
+}

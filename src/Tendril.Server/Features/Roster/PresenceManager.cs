@@ -1,0 +1,138 @@
+using Tendril.Protocol;
+using Tendril.Server.Routing;
+using Tendril.Storage;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Roster;
+
+/// <summary>
+/// Presence with rosters (RFC 6121 §4): broadcast of available and unavailable presence to the contacts subscribed
+/// to the user, probes on initial presence answered from the session table (the server answers for its own users,
+/// §4.3.2), pending subscription requests redelivered at initial presence, and probe/subscription stanzas handed to
+/// <see cref="SubscriptionManager"/>.
+/// </summary>
+internal sealed class PresenceManager(XmppServer server, SubscriptionManager subscriptions) : IPresenceHandler
+{
+    public async ValueTask OnBroadcastAsync(C2sSession session, XmlElement presence, bool wasAvailable, IReadOnlyList<Jid> directed)
+    {
+        var user = session.Jid.Bare;
+        var available = presence.GetAttribute("type") is null;
+        if (available)
+        {
+            var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
+            // §4.2.2 / §4.4.2: to every contact with a subscription to the user (from/both).
+            var serialized = new SerializedStanza(presence);
+            foreach (var contact in LocalContacts(roster, to: false))
+            {
+                foreach (var c in server.Sessions.FindAll(contact))
+                {
+                    if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
+                }
+            }
+            if (!wasAvailable) await OnInitialPresenceAsync(session, user, roster).ConfigureAwait(false);
+            return;
+        }
+
+        // §4.5.2: unavailable presence to the subscribers who saw the user available, and to every entity that got
+        // directed presence (§4.6.3), once each.
+        var covered = new HashSet<Jid>(BareJidComparer.Instance);
+        if (wasAvailable)
+        {
+            var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
+            var serialized = new SerializedStanza(presence);
+            foreach (var contact in LocalContacts(roster, to: false))
+            {
+                covered.Add(contact);
+                foreach (var c in server.Sessions.FindAll(contact))
+                {
+                    if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
+                }
+            }
+        }
+        foreach (var jid in directed)
+        {
+            if (jid.Local is not null && jid.Domain == server.Domain && covered.Contains(jid)) continue;
+            await server.Router.RouteAsync(presence, session.Jid, jid).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask OnInitialPresenceAsync(C2sSession session, Jid user, RosterSnapshot roster)
+    {
+        // §4.2.2 probes to the contacts the user is subscribed to (to/both), answered here for local contacts.
+        foreach (var contact in LocalContacts(roster, to: true))
+        {
+            AnswerProbe(contact, session);
+        }
+        // The user's other available resources (a self-probe).
+        foreach (var other in server.Sessions.FindAll(user))
+        {
+            if (other != session && other.IsAvailable && other.LastPresence is { } last) server.Router.DeliverSerialized(session, new SerializedStanza(last));
+        }
+        // §3.1.3: subscription requests that arrived while the user was away, until answered.
+        foreach (var pending in await server.Storage.Rosters.ListPendingAsync(user.Domain, user.Local!).ConfigureAwait(false))
+        {
+            if (StoredStanza.Parse(pending.Stanza) is { } stanza) server.Router.DeliverQuiet(session, stanza);
+        }
+    }
+
+    /// <summary>
+    /// §4.3.2: the last presence of each available resource of <paramref name="contact"/> to <paramref name="recipient"/>,
+    /// or unavailable presence from the contact's bare JID when none is available.
+    /// </summary>
+    private void AnswerProbe(Jid contact, C2sSession recipient)
+    {
+        var any = false;
+        foreach (var c in server.Sessions.FindAll(contact))
+        {
+            if (!c.IsAvailable || c.LastPresence is not { } last) continue;
+            any = true;
+            server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
+        }
+        if (!any)
+        {
+            var unavailable = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", contact.Bare.ToString());
+            server.Router.DeliverSerialized(recipient, new SerializedStanza(unavailable));
+        }
+    }
+
+    public async ValueTask OnSubscriptionAsync(XmlElement presence, string type, Jid from, Jid to, C2sSession? origin)
+    {
+        if (type != "probe")
+        {
+            await subscriptions.OutboundAsync(presence, type, from, to).ConfigureAwait(false);
+            return;
+        }
+        // A probe from a client (RFC 6121 §4.3): answered only when the prober is subscribed to the contact's presence
+        // (or is the same account); otherwise nothing is revealed.
+        var contact = to.Bare;
+        var authorized = from.Bare == contact;
+        if (!authorized && subscriptions.IsLocalAccount(from))
+        {
+            var item = await server.Storage.Rosters.GetItemAsync(contact.Domain, contact.Local!, from.Bare.ToString()).ConfigureAwait(false);
+            authorized = item is { Subscription: RosterSubscription.From or RosterSubscription.Both };
+        }
+        if (!authorized) return;
+        if (from.Resource is not null)
+        {
+            if (server.Sessions.Find(from) is { } session) AnswerProbe(contact, session);
+            return;
+        }
+        foreach (var s in server.Sessions.FindAll(from))
+        {
+            if (s.IsAvailable) AnswerProbe(contact, s);
+        }
+    }
+
+    /// <summary>Local contacts of the roster the user is subscribed to (<paramref name="to"/>) or that are subscribed to the user.</summary>
+    private IEnumerable<Jid> LocalContacts(RosterSnapshot roster, bool to)
+    {
+        foreach (var item in roster.Items)
+        {
+            var match = to
+                ? item.Subscription is RosterSubscription.To or RosterSubscription.Both
+                : item.Subscription is RosterSubscription.From or RosterSubscription.Both;
+            if (!match || !Jid.TryParse(item.Jid, out var jid) || !subscriptions.IsLocalAccount(jid)) continue;
+            yield return jid.Bare;
+        }
+    }
+}

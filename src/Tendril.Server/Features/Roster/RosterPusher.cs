@@ -1,0 +1,43 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Tendril.Protocol;
+using Tendril.Server.Routing;
+using Tendril.Storage;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Roster;
+
+/// <summary>
+/// Roster pushes (RFC 6121 §2.1.6): to every "interested" resource of the user — one that requested the roster in
+/// this session — with the new version when that resource used versioning (§2.6.3).
+/// </summary>
+internal sealed class RosterPusher(XmppServer server)
+{
+    // session → whether it requested the roster with versioning
+    private readonly ConcurrentDictionary<C2sSession, bool> _interested = new();
+    private long _next;
+
+    public void MarkInterested(C2sSession session, bool versioning) => _interested[session] = versioning;
+
+    public bool IsInterested(C2sSession session) => _interested.ContainsKey(session);
+
+    public void Forget(C2sSession session) => _interested.TryRemove(session, out _);
+
+    public void Push(Jid owner, RosterItem item, long version) => Push(owner, RosterXml.Item(item), version);
+
+    public void PushRemoved(Jid owner, string jid, long version) => Push(owner, RosterXml.RemovedItem(jid), version);
+
+    private void Push(Jid owner, XmlElement item, long version)
+    {
+        foreach (var session in server.Sessions.FindAll(owner))
+        {
+            if (!_interested.TryGetValue(session, out var versioning)) continue;
+            var id = "push-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
+            var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("id", id).SetAttribute("to", session.JidString);
+            var query = iq.AddElement("query", Ns.Roster);
+            if (versioning) query.SetAttribute("ver", RosterXml.Version(version));
+            query.Add(item);
+            server.Router.DeliverQuiet(session, iq);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Tendril.Storage.Sqlite;
+
+/// <summary>
+/// <see cref="IRosterStore"/> over <c>roster_items</c>, <c>roster_versions</c> and <c>roster_pending_in</c>. A change
+/// to an item and the version bump happen in one transaction on the writer thread.
+/// </summary>
+internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
+{
+    private const string ItemColumns = "jid, name, subscription, ask, approved, groups";
+
+    public async ValueTask<RosterSnapshot> GetAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.ReadAsync("get roster", connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: true);
+            var version = ReadVersion(connection, transaction, domain, username);
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username ORDER BY jid;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            using var reader = command.ExecuteReader();
+            var items = new List<RosterItem>();
+            while (reader.Read()) items.Add(ReadItem(reader));
+            return new RosterSnapshot(version, items);
+        }, cancellationToken);
+    }
+
+    public async ValueTask<RosterItem?> GetItemAsync(string domain, string username, string jid, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(jid);
+        return await storage.ReadAsync("get roster item", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$jid", jid);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadItem(reader) : null;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<long> GetVersionAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.ReadAsync("get roster version", connection => ReadVersion(connection, null, domain, username), cancellationToken);
+    }
+
+    public async ValueTask<long> SetItemAsync(string domain, string username, RosterItem item, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(item);
+        var groups = JsonSerializer.Serialize(item.Groups, SqliteJson.Default.IReadOnlyListString);
+        return await storage.WriteAsync("set roster item", connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var command = connection.CreateCommand())
+            {
+                command.Transaction = transaction;
+                command.CommandText = $"""
+                    INSERT INTO roster_items (domain, username, {ItemColumns})
+                    VALUES ($domain, $username, $jid, $name, $subscription, $ask, $approved, $groups)
+                    ON CONFLICT (domain, username, jid) DO UPDATE SET
+                        name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
+                        approved = excluded.approved, groups = excluded.groups;
+                    """;
+                command.Parameters.AddWithValue("$domain", domain);
+                command.Parameters.AddWithValue("$username", username);
+                command.Parameters.AddWithValue("$jid", item.Jid);
+                command.Parameters.AddWithValue("$name", (object?)item.Name ?? DBNull.Value);
+                command.Parameters.AddWithValue("$subscription", (int)item.Subscription);
+                command.Parameters.AddWithValue("$ask", item.Ask ? 1 : 0);
+                command.Parameters.AddWithValue("$approved", item.Approved ? 1 : 0);
+                command.Parameters.AddWithValue("$groups", groups);
+                command.ExecuteNonQuery();
+            }
+            var version = BumpVersion(connection, transaction, domain, username);
+            transaction.Commit();
+            return version;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<long?> RemoveItemAsync(string domain, string username, string jid, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(jid);
+        return await storage.WriteAsync<long?>("remove roster item", connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var command = connection.CreateCommand())
+            {
+                command.Transaction = transaction;
+                command.CommandText = "DELETE FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;";
+                command.Parameters.AddWithValue("$domain", domain);
+                command.Parameters.AddWithValue("$username", username);
+                command.Parameters.AddWithValue("$jid", jid);
+                if (command.ExecuteNonQuery() == 0) return null;
+            }
+            var version = BumpVersion(connection, transaction, domain, username);
+            transaction.Commit();
+            return version;
+        }, cancellationToken);
+    }
+
+    public async ValueTask SetPendingAsync(string domain, string username, PendingSubscription pending, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(pending);
+        await storage.WriteAsync("set pending subscription", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO roster_pending_in (domain, username, jid, stanza, received_at)
+                VALUES ($domain, $username, $jid, $stanza, $received_at)
+                ON CONFLICT (domain, username, jid) DO UPDATE SET stanza = excluded.stanza;
+                """;
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$jid", pending.Jid);
+            command.Parameters.AddWithValue("$stanza", pending.Stanza);
+            command.Parameters.AddWithValue("$received_at", pending.ReceivedAt.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    public async ValueTask<bool> RemovePendingAsync(string domain, string username, string jid, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(jid);
+        return await storage.WriteAsync("remove pending subscription", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$jid", jid);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<PendingSubscription?> GetPendingAsync(string domain, string username, string jid, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        ArgumentNullException.ThrowIfNull(jid);
+        return await storage.ReadAsync("get pending subscription", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$jid", jid);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadPending(reader) : null;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<IReadOnlyList<PendingSubscription>> ListPendingAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.ReadAsync<IReadOnlyList<PendingSubscription>>("list pending subscriptions", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username ORDER BY received_at, jid;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            using var reader = command.ExecuteReader();
+            var list = new List<PendingSubscription>();
+            while (reader.Read()) list.Add(ReadPending(reader));
+            return list;
+        }, cancellationToken);
+    }
+
+    private static long ReadVersion(SqliteConnection connection, SqliteTransaction? transaction, string domain, string username)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT version FROM roster_versions WHERE domain = $domain AND username = $username;";
+        command.Parameters.AddWithValue("$domain", domain);
+        command.Parameters.AddWithValue("$username", username);
+        var value = command.ExecuteScalar();
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
+    private static long BumpVersion(SqliteConnection connection, SqliteTransaction transaction, string domain, string username)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO roster_versions (domain, username, version) VALUES ($domain, $username, 1)
+            ON CONFLICT (domain, username) DO UPDATE SET version = version + 1
+            RETURNING version;
+            """;
+        command.Parameters.AddWithValue("$domain", domain);
+        command.Parameters.AddWithValue("$username", username);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private static RosterItem ReadItem(SqliteDataReader reader)
+    {
+        var groups = JsonSerializer.Deserialize(reader.GetString(5), SqliteJson.Default.IReadOnlyListString) ?? [];
+        return new RosterItem(
+            reader.GetString(0),
+            reader.IsDBNull(1) ? null : reader.GetString(1),
+            (RosterSubscription)reader.GetInt32(2),
+            reader.GetInt32(3) != 0,
+            reader.GetInt32(4) != 0,
+            groups);
+    }
+
+    private static PendingSubscription ReadPending(SqliteDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
+
+    private static void Check(string domain, string username)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class SqliteJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,140 @@
+namespace Tendril.Storage.Sqlite.Tests;
+
+public sealed class RosterAndOfflineStoreTests : IAsyncLifetime
+{
+    private const string D = "example.org";
+    private readonly TempDirectory _dir = new();
+    private SqliteStorage _storage = null!;
+
+    public async Task InitializeAsync()
+    {
+        _storage = new SqliteStorage(_dir.File("tendril.db"));
+        await _storage.InitializeAsync();
+        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        await _storage.Accounts.CreateAsync(Accounts.Make("romeo"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _storage.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Roster_items_round_trip_and_every_change_bumps_the_version()
+    {
+        var rosters = _storage.Rosters;
+        Assert.Equal(0, await rosters.GetVersionAsync(D, "juliet"));
+        Assert.Empty((await rosters.GetAsync(D, "juliet")).Items);
+
+        var item = new RosterItem("romeo@example.org", "Romeo", RosterSubscription.Both, Ask: false, Approved: false, ["Friends", "Lovers"]);
+        Assert.Equal(1, await rosters.SetItemAsync(D, "juliet", item));
+        var nurse = new RosterItem("nurse@example.org", null, RosterSubscription.None, Ask: true, Approved: true, []);
+        Assert.Equal(2, await rosters.SetItemAsync(D, "juliet", nurse));
+
+        var roster = await rosters.GetAsync(D, "juliet");
+        Assert.Equal(2, roster.Version);
+        Assert.Equal(2, roster.Items.Count);
+        var read = await rosters.GetItemAsync(D, "juliet", "romeo@example.org");
+        Assert.NotNull(read);
+        Assert.Equal("Romeo", read.Name);
+        Assert.Equal(RosterSubscription.Both, read.Subscription);
+        Assert.Equal(["Friends", "Lovers"], read.Groups);
+        var readNurse = (await rosters.GetItemAsync(D, "juliet", "nurse@example.org"))!;
+        Assert.True(readNurse.Ask);
+        Assert.True(readNurse.Approved);
+        Assert.Null(readNurse.Name);
+
+        Assert.Equal(3, await rosters.SetItemAsync(D, "juliet", item with { Name = "R", Groups = [] }));
+        Assert.Equal("R", (await rosters.GetItemAsync(D, "juliet", "romeo@example.org"))!.Name);
+        Assert.Equal(4, await rosters.RemoveItemAsync(D, "juliet", "romeo@example.org"));
+        Assert.Null(await rosters.RemoveItemAsync(D, "juliet", "romeo@example.org"));
+        Assert.Equal(4, await rosters.GetVersionAsync(D, "juliet"));
+        Assert.Single((await rosters.GetAsync(D, "juliet")).Items);
+        // Another user's roster is separate.
+        Assert.Equal(0, await rosters.GetVersionAsync(D, "romeo"));
+    }
+
+    [Fact]
+    public async Task Setting_an_item_for_a_missing_account_fails()
+    {
+        await Assert.ThrowsAsync<StorageException>(async () => await _storage.Rosters.SetItemAsync(D, "nobody", RosterItem.Create("a@b")));
+    }
+
+    [Fact]
+    public async Task Pending_subscriptions_are_kept_with_their_stanza_until_removed()
+    {
+        var rosters = _storage.Rosters;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("romeo@example.org", "<presence type='subscribe'/>", at));
+        await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("nurse@example.org", "<presence type='subscribe'><status>hi</status></presence>", at.AddSeconds(1)));
+        await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("romeo@example.org", "<presence type='subscribe'><status>again</status></presence>", at.AddSeconds(2)));
+        var list = await rosters.ListPendingAsync(D, "juliet");
+        Assert.Equal(["romeo@example.org", "nurse@example.org"], list.Select(p => p.Jid));
+        Assert.Contains("again", list[0].Stanza, StringComparison.Ordinal);
+        Assert.Equal(at, list[0].ReceivedAt);
+        Assert.NotNull(await rosters.GetPendingAsync(D, "juliet", "nurse@example.org"));
+        Assert.True(await rosters.RemovePendingAsync(D, "juliet", "nurse@example.org"));
+        Assert.False(await rosters.RemovePendingAsync(D, "juliet", "nurse@example.org"));
+        Assert.Null(await rosters.GetPendingAsync(D, "juliet", "nurse@example.org"));
+        // Pending requests are not roster items and do not change the version.
+        Assert.Equal(0, await rosters.GetVersionAsync(D, "juliet"));
+    }
+
+    [Fact]
+    public async Task Offline_messages_are_kept_in_order_within_the_quota()
+    {
+        var offline = _storage.Offline;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(OfflineStoreResult.Stored, await offline.StoreAsync(D, "juliet", $"<message><body>{i}</body></message>", at.AddSeconds(i), maxPerUser: 3));
+        }
+        Assert.Equal(OfflineStoreResult.QuotaExceeded, await offline.StoreAsync(D, "juliet", "<message/>", at, maxPerUser: 3));
+        Assert.Equal(OfflineStoreResult.NoSuchAccount, await offline.StoreAsync(D, "nobody", "<message/>", at, maxPerUser: 3));
+        Assert.Equal(3, await offline.CountAsync(D, "juliet"));
+        Assert.Equal(0, await offline.CountAsync(D, "romeo"));
+
+        var first = await offline.ListAsync(D, "juliet", 2);
+        Assert.Equal(2, first.Count);
+        Assert.Contains("<body>0</body>", first[0].Stanza, StringComparison.Ordinal);
+        Assert.Equal(at, first[0].StoredAt);
+        Assert.Equal(2, await offline.DeleteAsync(D, "juliet", first.Select(m => m.Id).ToArray()));
+        var rest = await offline.ListAsync(D, "juliet", 100);
+        Assert.Single(rest);
+        Assert.Contains("<body>2</body>", rest[0].Stanza, StringComparison.Ordinal);
+        // Another account's ids are not deleted through this one.
+        Assert.Equal(0, await offline.DeleteAsync(D, "romeo", [rest[0].Id]));
+        Assert.Equal(1, await offline.CountAsync(D, "juliet"));
+    }
+
+    [Fact]
+    public async Task Deleting_an_account_deletes_its_roster_pending_requests_and_offline_messages()
+    {
+        await _storage.Rosters.SetItemAsync(D, "juliet", RosterItem.Create("romeo@example.org"));
+        await _storage.Rosters.SetPendingAsync(D, "juliet", new PendingSubscription("nurse@example.org", "<presence/>", DateTimeOffset.UtcNow));
+        await _storage.Offline.StoreAsync(D, "juliet", "<message/>", DateTimeOffset.UtcNow, 10);
+        await _storage.Rosters.SetItemAsync(D, "romeo", RosterItem.Create("juliet@example.org"));
+
+        Assert.True(await _storage.Accounts.DeleteAsync(D, "juliet"));
+        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        Assert.Empty((await _storage.Rosters.GetAsync(D, "juliet")).Items);
+        Assert.Equal(0, await _storage.Rosters.GetVersionAsync(D, "juliet"));
+        Assert.Empty(await _storage.Rosters.ListPendingAsync(D, "juliet"));
+        Assert.Equal(0, await _storage.Offline.CountAsync(D, "juliet"));
+        Assert.Single((await _storage.Rosters.GetAsync(D, "romeo")).Items); // others keep theirs
+    }
+
+    [Fact]
+    public async Task Rosters_and_offline_messages_survive_reopening()
+    {
+        await _storage.Rosters.SetItemAsync(D, "juliet", new RosterItem("romeo@example.org", "Romeo", RosterSubscription.To, false, false, ["G"]));
+        await _storage.Offline.StoreAsync(D, "juliet", "<message><body>kept</body></message>", DateTimeOffset.UtcNow, 10);
+        await _storage.DisposeAsync();
+        _storage = new SqliteStorage(_dir.File("tendril.db"));
+        await _storage.InitializeAsync();
+        Assert.Equal(SqliteMigrations.LatestVersion, _storage.SchemaVersion);
+        Assert.Equal(RosterSubscription.To, (await _storage.Rosters.GetItemAsync(D, "juliet", "romeo@example.org"))!.Subscription);
+        Assert.Contains("kept", (await _storage.Offline.ListAsync(D, "juliet", 10))[0].Stanza, StringComparison.Ordinal);
+    }
+}
