@@ -49,15 +49,16 @@ public sealed partial class C2sStream
 {
     private Channel<Outbound> _outbound = null!;
     private int _queued;
-    private int _queueLimit;
     private bool _writerStarted;
     private bool _headerSent;
 
     private void InitializeOutput()
     {
-        _queueLimit = _server.Options.Limits.OutboundQueueStanzas;
         _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     }
+
+    /// <summary>The queue limit in force (reloadable: read at every enqueue).</summary>
+    private int QueueLimit => _server.Options.Limits.OutboundQueueStanzas;
 
     /// <summary>Stanzas waiting to be written.</summary>
     public int QueueDepth => Volatile.Read(ref _queued);
@@ -66,7 +67,7 @@ public sealed partial class C2sStream
     internal bool TryEnqueueRouted(XmlElement stanza)
     {
         if (IsClosing) return false;
-        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return false;
@@ -80,7 +81,7 @@ public sealed partial class C2sStream
     internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to)
     {
         if (IsClosing) return false;
-        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return false;
@@ -94,7 +95,7 @@ public sealed partial class C2sStream
     internal ValueTask SendAsync(XmlElement element)
     {
         if (IsClosing) return ValueTask.CompletedTask;
-        if (Interlocked.Increment(ref _queued) > 2 * _queueLimit)
+        if (Interlocked.Increment(ref _queued) > 2 * QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too many unread stanzas."), "slow consumer");
@@ -146,6 +147,7 @@ public sealed partial class C2sStream
         _writerStarted = true;
         var reader = _outbound.Reader;
         var output = _transport.Output;
+        var metrics = _server.Metrics;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -157,11 +159,15 @@ public sealed partial class C2sStream
                         case OutboundKind.Routed:
                         case OutboundKind.Own:
                             Interlocked.Decrement(ref _queued);
-                            XmlWriter.Write(output, (XmlElement)item.Payload!, Ns.Client);
+                            var element = (XmlElement)item.Payload!;
+                            XmlWriter.Write(output, element, Ns.Client);
+                            metrics.StanzaOut(element.Name);
                             break;
                         case OutboundKind.Serialized:
                             Interlocked.Decrement(ref _queued);
-                            ((Routing.SerializedStanza)item.Payload!).WriteTo(output, item.To!);
+                            var serialized = (Routing.SerializedStanza)item.Payload!;
+                            serialized.WriteTo(output, item.To!);
+                            metrics.StanzaOut(serialized.Name);
                             break;
                         case OutboundKind.StreamElement:
                             WriteStreamElement(output, (XmlElement)item.Payload!);

@@ -36,6 +36,9 @@ public sealed class StreamTransport : IAsyncDisposable
 
     public string LocalEndPoint { get; }
 
+    /// <summary>What carries the bytes, for metrics and the admin page: "tcp" (the default); other bindings set their own.</summary>
+    public string Kind { get; init; } = "tcp";
+
     /// <summary>True once TLS protects the connection (after STARTTLS, or from the start on a direct-TLS port).</summary>
     public bool IsSecure { get; private set; }
 
@@ -76,6 +79,7 @@ public sealed class StreamTransport : IAsyncDisposable
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        Tls.OpenSslIdleBuffers.TryEnable(ssl);
         _stream = ssl;
         TlsProtocol = ssl.SslProtocol;
         IsSecure = true;
