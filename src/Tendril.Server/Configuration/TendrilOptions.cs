@@ -87,7 +87,7 @@ public sealed class TendrilOptions
             var key = $"Tendril:ExternalServices:{i}";
             if (string.IsNullOrWhiteSpace(service.Type)) problems.Add($"{key}:Type is empty (stun, turn, turns, ...)");
             if (string.IsNullOrWhiteSpace(service.Host)) problems.Add($"{key}:Host is empty");
-            if (service.Port is < 0 or > 65535) problems.Add($"{key}:Port must be 0..65535 (0: not announced)");
+            if (service.Port is < 1 or > 65535) problems.Add($"{key}:Port must be 1..65535 (XEP-0215 requires a port)");
             if (service.Transport is not ("" or "tcp" or "udp")) problems.Add($"{key}:Transport must be empty, tcp or udp");
             if (service.Secret.Length > 0 && (service.Username.Length > 0 || service.Password.Length > 0)) problems.Add($"{key}: set either Secret or Username/Password");
             if (service.TtlSeconds <= 0) problems.Add($"{key}:TtlSeconds must be positive");
@@ -273,7 +273,7 @@ public sealed class ExternalServiceOptions
 
     public string Host { get; set; } = "";
 
-    /// <summary>0: no port announced.</summary>
+    /// <summary>The port (required by the XEP-0215 schema).</summary>
     public int Port { get; set; }
 
     /// <summary>"", "tcp" or "udp".</summary>

@@ -104,17 +104,19 @@ public sealed class ServiceInfoTests : ImTestBase
     public void Validate_refuses_bad_settings(string problem)
     {
         var options = new TendrilOptions();
-        var service = new ExternalServiceOptions { Type = "turn", Host = "turn.example.org" };
+        var service = new ExternalServiceOptions { Type = "turn", Host = "turn.example.org", Port = 3478 };
         switch (problem)
         {
             case "contact": options.ContactAddresses.Abuse = ["not a uri"]; break;
             case "no-type": service.Type = ""; break;
-            case "port": service.Port = 70000; break;
+            case "port": service.Port = 0; break;
             case "transport": service.Transport = "sctp"; break;
             case "both-credentials": service.Secret = "s"; service.Password = "p"; break;
         }
         options.ExternalServices = [service];
         Assert.Throws<InvalidOperationException>(options.Validate);
+        var valid = new TendrilOptions { ExternalServices = [new ExternalServiceOptions { Type = "turn", Host = "turn.example.org", Port = 3478 }] };
+        valid.Validate();
     }
 }
 

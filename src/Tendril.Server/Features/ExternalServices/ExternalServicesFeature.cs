@@ -66,22 +66,25 @@ public sealed class ExternalServicesFeature : IServerFeature
             request.ReplyError(StanzaErrorCondition.BadRequest, "Name the service's host and type.");
             return ValueTask.CompletedTask;
         }
+        // §3.3: 'port' picks one of several services of the same host and type; without it every match is returned.
         var port = asked!.GetAttribute("port");
-        var service = _services.FirstOrDefault(s => s.Host == host && s.Type == type
-            && (port is null || port == s.Port.ToString(CultureInfo.InvariantCulture)));
-        if (service is null)
+        var matches = _services.Where(s => s.Host == host && s.Type == type
+            && (port is null || port == s.Port.ToString(CultureInfo.InvariantCulture))).ToList();
+        if (matches.Count == 0)
         {
             request.ReplyError(StanzaErrorCondition.ItemNotFound);
             return ValueTask.CompletedTask;
         }
-        request.Reply(new XmlElement("credentials", Namespace).Add(Describe(service, request, withCredentials: true)));
+        var credentials = new XmlElement("credentials", Namespace);
+        foreach (var service in matches) credentials.Add(Describe(service, request, withCredentials: true));
+        request.Reply(credentials);
         return ValueTask.CompletedTask;
     }
 
     private XmlElement Describe(ExternalServiceOptions service, IqRequest request, bool withCredentials)
     {
         var e = new XmlElement("service", Namespace).SetAttribute("type", service.Type).SetAttribute("host", service.Host);
-        if (service.Port > 0) e.SetAttribute("port", service.Port.ToString(CultureInfo.InvariantCulture));
+        e.SetAttribute("port", service.Port.ToString(CultureInfo.InvariantCulture));
         if (service.Transport.Length > 0) e.SetAttribute("transport", service.Transport);
         if (service.Name.Length > 0) e.SetAttribute("name", service.Name);
         if (!withCredentials)
