@@ -26,6 +26,8 @@ public sealed class TendrilOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public WebSocketBindingOptions WebSocket { get; set; } = new();
+
     public OfflineOptions Offline { get; set; } = new();
 
     public PubSubOptions PubSub { get; set; } = new();
@@ -46,6 +48,11 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (!string.IsNullOrEmpty(Http.PublicUrl) && !(Uri.TryCreate(Http.PublicUrl, UriKind.Absolute, out var publicUrl) && publicUrl.Scheme is "http" or "https"))
+        {
+            problems.Add("Tendril:Http:PublicUrl must be an absolute http(s) URL");
+        }
+        if (!WebSocket.Path.StartsWith('/')) problems.Add("Tendril:WebSocket:Path must start with '/'");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
@@ -133,6 +140,24 @@ public sealed class HttpOptions
 
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
+
+    /// <summary>
+    /// Count plain-HTTP WebSocket/BOSH connections from a loopback address as secure: for a TLS-terminating reverse
+    /// proxy on the same host (and tests). Default false: only HTTPS requests are secure (docs/web.md).
+    /// </summary>
+    public bool TrustLoopback { get; set; }
+
+    /// <summary>The public base URL (e.g. https://chat.example.com) advertised in host-meta; empty: the request's scheme and host.</summary>
+    public string PublicUrl { get; set; } = "";
+}
+
+public sealed class WebSocketBindingOptions
+{
+    /// <summary>Serve XMPP over WebSocket (RFC 7395) on the HTTP port.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The WebSocket endpoint's path.</summary>
+    public string Path { get; set; } = "/xmpp-websocket";
 }
 
 public sealed class OfflineOptions

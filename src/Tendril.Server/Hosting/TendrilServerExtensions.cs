@@ -38,6 +38,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<OfflineFeature>();
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
+        services.AddHttpEndpoints<Web.WebTransportEndpoints>();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();
