@@ -28,6 +28,8 @@ public sealed class TendrilOptions
 
     public WebSocketBindingOptions WebSocket { get; set; } = new();
 
+    public BoshOptions Bosh { get; set; } = new();
+
     public OfflineOptions Offline { get; set; } = new();
 
     public PubSubOptions PubSub { get; set; } = new();
@@ -53,6 +55,11 @@ public sealed class TendrilOptions
             problems.Add("Tendril:Http:PublicUrl must be an absolute http(s) URL");
         }
         if (!WebSocket.Path.StartsWith('/')) problems.Add("Tendril:WebSocket:Path must start with '/'");
+        if (!Bosh.Path.StartsWith('/')) problems.Add("Tendril:Bosh:Path must start with '/'");
+        if (Bosh.MaxWait is < 1 or > 3600) problems.Add("Tendril:Bosh:MaxWait must be 1..3600 seconds");
+        if (Bosh.MaxHold is < 0 or > 10) problems.Add("Tendril:Bosh:MaxHold must be 0..10");
+        if (Bosh.Inactivity is < 1 or > 3600) problems.Add("Tendril:Bosh:Inactivity must be 1..3600 seconds");
+        if (Bosh.Polling is < 0 or > 600) problems.Add("Tendril:Bosh:Polling must be 0..600 seconds");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
@@ -149,6 +156,30 @@ public sealed class HttpOptions
 
     /// <summary>The public base URL (e.g. https://chat.example.com) advertised in host-meta; empty: the request's scheme and host.</summary>
     public string PublicUrl { get; set; } = "";
+}
+
+public sealed class BoshOptions
+{
+    /// <summary>Serve BOSH (XEP-0124 + XEP-0206) on the HTTP port.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The BOSH endpoint's path.</summary>
+    public string Path { get; set; } = "/http-bind";
+
+    /// <summary>The longest a request is held (the client's 'wait' is lowered to this), in seconds.</summary>
+    public int MaxWait { get; set; } = 60;
+
+    /// <summary>The most requests held at once (the client's 'hold' is lowered to this).</summary>
+    public int MaxHold { get; set; } = 1;
+
+    /// <summary>A session with no request for this long (seconds) is ended.</summary>
+    public int Inactivity { get; set; } = 60;
+
+    /// <summary>The shortest interval (seconds) between empty requests when nothing is held (hold=0).</summary>
+    public int Polling { get; set; } = 2;
+
+    /// <summary>Origins allowed cross-origin requests (CORS), e.g. https://app.example.com; "*" allows any. Empty: same origin only.</summary>
+    public List<string> CorsOrigins { get; set; } = [];
 }
 
 public sealed class WebSocketBindingOptions

@@ -39,6 +39,7 @@ public static class TendrilServerExtensions
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
         services.AddHttpEndpoints<Web.WebTransportEndpoints>();
+        services.AddHttpEndpoints<Web.BoshEndpoints>();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

@@ -30,7 +30,7 @@ public sealed class WebTransportEndpoints(XmppServer server, ILogger<WebTranspor
     /// Secure when the request came over HTTPS, or (with Tendril:Http:TrustLoopback) from a loopback address — a
     /// TLS-terminating proxy on the same host. STARTTLS cannot exist inside HTTP, so this decides alone.
     /// </summary>
-    internal bool IsSecure(HttpContext context) =>
+    internal static bool IsSecure(XmppServer server, HttpContext context) =>
         context.Request.IsHttps
         || (server.Options.Http.TrustLoopback && context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip));
 
@@ -50,7 +50,7 @@ public sealed class WebTransportEndpoints(XmppServer server, ILogger<WebTranspor
             await context.Response.WriteAsync("The WebSocket handshake must request the 'xmpp' subprotocol (RFC 7395 §3.1).\n").ConfigureAwait(false);
             return;
         }
-        var secure = IsSecure(context);
+        var secure = IsSecure(server, context);
         if (!secure && server.Options.C2s.RequireTls)
         {
             logger.LogInformation("WebSocket from {Remote} refused: not HTTPS and Tendril:C2s:RequireTls is on", context.Connection.RemoteIpAddress);
@@ -76,6 +76,7 @@ public sealed class WebTransportEndpoints(XmppServer server, ILogger<WebTranspor
     {
         var links = new List<(string, string)>();
         if (server.Options.WebSocket.Enabled) links.Add(("urn:xmpp:alt-connections:websocket", BaseUrl(context, true) + server.Options.WebSocket.Path));
+        if (server.Options.Bosh.Enabled) links.Add(("urn:xmpp:alt-connections:xbosh", BaseUrl(context, false) + server.Options.Bosh.Path));
         return links;
     }
 

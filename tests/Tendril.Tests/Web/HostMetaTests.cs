@@ -22,6 +22,8 @@ public sealed class HostMetaTests
         System.Xml.Linq.XNamespace ns = "http://docs.oasis-open.org/ns/xri/xrd-1.0";
         var link = Assert.Single(xml.Root!.Elements(ns + "Link"), l => (string?)l.Attribute("rel") == "urn:xmpp:alt-connections:websocket");
         Assert.Equal(expected, (string?)link.Attribute("href"));
+        var bosh = Assert.Single(xml.Root!.Elements(ns + "Link"), l => (string?)l.Attribute("rel") == "urn:xmpp:alt-connections:xbosh");
+        Assert.Equal($"http://127.0.0.1:{server.HttpPort}/http-bind", (string?)bosh.Attribute("href"));
 
         using var json = JsonDocument.Parse(await http.GetStringAsync("/.well-known/host-meta.json"));
         Assert.Contains(json.RootElement.GetProperty("links").EnumerateArray(),
