@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole Tendril test suite. Installs what the tests need when it is missing:
 #   - Debian's python3-slixmpp (the third-party XMPP client of the interop tests)
+#   - Debian's chromium and Node.js, and the npm package playwright-core (the admin page's browser test)
 #   - the .NET packages (dotnet restore)
 # Prints the totals as the last line: "N passed, M failed".
 set -euo pipefail
@@ -10,10 +11,20 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || missing+=(python3-slixmpp)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+browser_tests=tests/Tendril.Tests/Browser
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  echo "Installing npm packages in $browser_tests"
+  # playwright-core never downloads browsers; the tests use Debian's /usr/bin/chromium.
+  (cd "$browser_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -33,6 +33,43 @@ public sealed class LoadOptions
     public bool VerifyCertificate { get; private set; }
     public double ConnectTimeout { get; private set; } = 30;
     public bool Quiet { get; private set; }
+    public IReadOnlyList<System.Net.IPAddress> SourceAddresses { get; private set; } = [];
+
+    /// <summary>The local address of connection i (round robin over --source-addresses), or null.</summary>
+    public System.Net.IPAddress? SourceAddressFor(int index) => SourceAddresses.Count == 0 ? null : SourceAddresses[index % SourceAddresses.Count];
+
+    /// <summary>Parses "A", "A,B,C" or an IPv4 range "A-B" (last octet or full address), e.g. 127.0.0.2-127.0.0.9.</summary>
+    public static List<System.Net.IPAddress> ParseAddresses(string text)
+    {
+        var result = new List<System.Net.IPAddress>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var dash = part.IndexOf('-', StringComparison.Ordinal);
+            if (dash < 0)
+            {
+                result.Add(System.Net.IPAddress.Parse(part));
+                continue;
+            }
+            var first = System.Net.IPAddress.Parse(part[..dash]);
+            var lastText = part[(dash + 1)..];
+            var firstBytes = first.GetAddressBytes();
+            if (firstBytes.Length != 4) throw new FormatException($"address ranges are IPv4 only: '{part}'");
+            var lastBytes = lastText.Contains('.', StringComparison.Ordinal)
+                ? System.Net.IPAddress.Parse(lastText).GetAddressBytes()
+                : [firstBytes[0], firstBytes[1], firstBytes[2], byte.Parse(lastText, CultureInfo.InvariantCulture)];
+            var from = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(firstBytes);
+            var to = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(lastBytes);
+            if (to < from || to - from > 65535) throw new FormatException($"bad address range '{part}'");
+            for (var a = from; a <= to; a++)
+            {
+                var bytes = new byte[4];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, a);
+                result.Add(new System.Net.IPAddress(bytes));
+            }
+        }
+        if (result.Count == 0) throw new FormatException("no source address given");
+        return result;
+    }
 
     /// <summary>Pairs actually used by the chat scenario (default: all users, paired up).</summary>
     public int EffectivePairs => Pairs >= 0 ? Math.Min(Pairs, Users / 2) : Users / 2;
@@ -66,6 +103,9 @@ public sealed class LoadOptions
           --mechanism M             force SCRAM-SHA-256 | SCRAM-SHA-1 | PLAIN (default: best offered)
           --verify-cert             validate the server certificate (default: accept any, for test servers)
           --connect-timeout S       per-login time limit in seconds (default 30)
+          --source-addresses LIST   bind client sockets to these local addresses, round robin (e.g.
+                                    127.0.0.2-127.0.0.9 or 127.0.0.2,127.0.0.3): one source address
+                                    holds only ~28k connections to one server port
 
         Accounts (must exist; see docs/load-tool.md)
           --users N                 connections to open (default 100)
@@ -159,6 +199,7 @@ public sealed class LoadOptions
                     case "--verify-cert": o.VerifyCertificate = true; break;
                     case "--connect-timeout": o.ConnectTimeout = Dbl(); break;
                     case "--quiet": o.Quiet = true; break;
+                    case "--source-addresses": o.SourceAddresses = ParseAddresses(Value()); break;
                     case "-h" or "--help":
                         error.WriteLine(Usage);
                         return null;

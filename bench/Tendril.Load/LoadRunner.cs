@@ -104,6 +104,7 @@ public sealed class LoadRunner(LoadOptions options)
             Password = _o.Password(index),
             Host = _o.Server,
             Port = _o.Port,
+            LocalAddress = _o.SourceAddressFor(index),
             DirectTls = _o.DirectTls,
             Resource = _o.ResourceFor(index),
             Mechanism = _o.Mechanism,

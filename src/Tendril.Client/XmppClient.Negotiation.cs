@@ -19,8 +19,11 @@ public sealed partial class XmppClient
     private async Task NegotiateAsync(CancellationToken ct)
     {
         var domain = _options.Jid.Domain;
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = _options.LocalAddress is { } local
+            ? new Socket(local.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
+            : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _socket = socket;
+        if (_options.LocalAddress is { } address) socket.Bind(new System.Net.IPEndPoint(address, 0));
         await socket.ConnectAsync(_options.Host ?? domain, _options.Port ?? (_options.DirectTls ? 5223 : 5222), ct).ConfigureAwait(false);
         Stream stream = new NetworkStream(socket, ownsSocket: true);
         _stream = stream;

@@ -18,6 +18,12 @@ public sealed class XmppClientOptions
     /// <summary>TCP port. Null: 5222, or 5223 with <see cref="DirectTls"/>.</summary>
     public int? Port { get; init; }
 
+    /// <summary>
+    /// Local address to bind the socket to before connecting (e.g. one of several loopback addresses, so that many
+    /// connections to one server port do not run out of ephemeral ports). Null: chosen by the system.
+    /// </summary>
+    public System.Net.IPAddress? LocalAddress { get; init; }
+
     /// <summary>TLS from the first byte (XEP-0368, ALPN <c>xmpp-client</c>) instead of STARTTLS.</summary>
     public bool DirectTls { get; init; }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Configuration;
+using Tendril.Server.Diagnostics;
 using Tendril.Server.Features;
 using Tendril.Server.Routing;
 using Tendril.Server.Streams;
@@ -27,12 +28,13 @@ public sealed class XmppServer : IAsyncDisposable
     private readonly List<TcpListenerLoop> _listeners = [];
     private readonly ILogger _logger;
     private int _stopped;
+    private volatile ServerSettings _settings;
+    private readonly Lock _reloadGate = new();
 
     public XmppServer(TendrilOptions options, IStorage storage, X509Certificate2 certificate, IEnumerable<IServerFeature> features,
         ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         options.Validate();
-        Options = options;
         Storage = storage;
         Time = time ?? TimeProvider.System;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -40,26 +42,27 @@ public sealed class XmppServer : IAsyncDisposable
         StreamLogger = LoggerFactory.CreateLogger("Tendril.C2s");
         Domain = Jid.Create(null, options.Domain).Domain;
         DomainJid = Jid.Create(null, Domain);
-        Certificate = certificate;
-        CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        ParserOptions = new XmlParserOptions
-        {
-            MaxStanzaBytes = options.Limits.MaxStanzaBytes,
-            MaxDepth = options.Limits.MaxDepth,
-            MaxAttributes = options.Limits.MaxAttributes,
-        };
+        _settings = new ServerSettings(options, certificate, SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true));
+        StartedAt = Time.GetUtcNow();
         Sessions = new SessionTable();
         Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
         IqTracker = new IqTracker(this);
+        Metrics = new TendrilMetrics(this);
         Features = new FeatureRegistry(this);
-        foreach (var feature in features) feature.Register(Features);
+        var featureList = features.ToArray();
+        foreach (var feature in featureList) feature.Register(Features);
         Features.Freeze();
+        ServerFeatures = featureList;
         Heartbeat = new Heartbeat(Time, IqTracker.Sweep);
     }
 
-    public TendrilOptions Options { get; }
+    /// <summary>
+    /// The configuration in force. It is replaced as a whole by <see cref="Reload"/> (never mutated), so read it at the
+    /// moment of use and do not cache it: streams see new limits and timeouts at their next check.
+    /// </summary>
+    public TendrilOptions Options => _settings.Options;
 
-    /// <summary>The hosted domain, normalized.</summary>
+    /// <summary>The hosted domain, normalized. Not reloadable.</summary>
     public string Domain { get; }
 
     public Jid DomainJid { get; }
@@ -68,15 +71,19 @@ public sealed class XmppServer : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
+    public DateTimeOffset StartedAt { get; }
+
     public ILoggerFactory LoggerFactory { get; }
 
     internal ILogger StreamLogger { get; }
 
-    public X509Certificate2 Certificate { get; }
+    /// <summary>The TLS certificate new handshakes use (reloadable).</summary>
+    public X509Certificate2 Certificate => _settings.Certificate;
 
-    internal SslStreamCertificateContext CertificateContext { get; }
+    internal SslStreamCertificateContext CertificateContext => _settings.CertificateContext;
 
-    internal XmlParserOptions ParserOptions { get; }
+    /// <summary>Parser limits for new streams (reloadable; a stream keeps the limits it started with).</summary>
+    internal XmlParserOptions ParserOptions => _settings.ParserOptions;
 
     public SessionTable Sessions { get; }
 
@@ -86,7 +93,15 @@ public sealed class XmppServer : IAsyncDisposable
 
     public FeatureRegistry Features { get; }
 
+    /// <summary>The feature objects, for hooks they may also implement (<see cref="IReloadableFeature"/>, admin sections).</summary>
+    public IReadOnlyList<IServerFeature> ServerFeatures { get; }
+
+    public TendrilMetrics Metrics { get; }
+
     public Heartbeat Heartbeat { get; }
+
+    /// <summary>True once <see cref="StopAsync"/> began.</summary>
+    public bool IsStopping => Volatile.Read(ref _stopped) != 0;
 
     /// <summary>The bound STARTTLS endpoint once started (null when disabled).</summary>
     public IPEndPoint? C2sEndPoint { get; private set; }
@@ -135,22 +150,83 @@ public sealed class XmppServer : IAsyncDisposable
             return transport.DisposeAsync().AsTask();
         }
         var stream = new C2sStream(this, transport, directTls, listener);
+        Metrics.ConnectionAccepted(listener, transport.Kind);
         return stream.RunAsync();
     }
 
     /// <summary>
-    /// Graceful stop: no new connections; every open stream gets <c>system-shutdown</c> after its queued stanzas;
-    /// waits up to <paramref name="timeout"/> for them to close.
+    /// Applies a new configuration without touching established sessions: limits and timeouts (read by streams at use
+    /// time), parser limits for new streams, the TLS certificate for new handshakes, and whatever features do in
+    /// <see cref="IReloadableFeature.OnReload"/>. The domain cannot change; listener addresses, ports, the data folder
+    /// and storage take effect only at restart (reported in <see cref="ReloadResult.RestartRequired"/>). Refused (and
+    /// nothing changed) when <paramref name="options"/> does not validate or changes the domain.
+    /// </summary>
+    public ReloadResult Reload(TendrilOptions options, X509Certificate2? certificate = null, SslStreamCertificateContext? certificateContext = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (_reloadGate)
+        {
+            try
+            {
+                options.Validate();
+            }
+            catch (InvalidOperationException e)
+            {
+                return ReloadResult.Refused(e.Message);
+            }
+            string domain;
+            try
+            {
+                domain = Jid.Create(null, options.Domain).Domain;
+            }
+            catch (FormatException e)
+            {
+                return ReloadResult.Refused($"Tendril:Domain '{options.Domain}' is not a valid domain: {e.Message}");
+            }
+            if (domain != Domain)
+            {
+                return ReloadResult.Refused($"Tendril:Domain cannot change while running ({Domain} -> {domain}); restart the server to serve another domain.");
+            }
+            var old = _settings;
+            var changed = ServerSettings.ChangedSections(old.Options, options);
+            var restart = ServerSettings.RestartRequired(old.Options, options);
+            var cert = certificate ?? old.Certificate;
+            var context = certificateContext ?? (certificate is null ? old.CertificateContext : SslStreamCertificateContext.Create(certificate, null, offline: true));
+            if (certificate is not null && certificate.Thumbprint != old.Certificate.Thumbprint) changed.Add("certificate");
+            _settings = new ServerSettings(options, cert, context);
+            foreach (var feature in ServerFeatures.OfType<IReloadableFeature>())
+            {
+                try
+                {
+                    feature.OnReload(options);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    _logger.LogError(e, "Feature {Feature} failed to apply the reloaded configuration", feature.GetType().Name);
+                }
+            }
+            return ReloadResult.Applied(changed, restart);
+        }
+    }
+
+    /// <summary>
+    /// Graceful stop, in two phases so no stanza the server accepted is lost: (1) no new connections, and every stream
+    /// stops reading while the stanza it is handling finishes routing; (2) every stream gets <c>system-shutdown</c>
+    /// after everything already queued to it, its writer drains and flushes. Waits up to <paramref name="timeout"/>.
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        var deadline = DateTime.UtcNow + timeout;
         foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        var streams = Heartbeat.Streams.ToArray();
+        foreach (var s in streams) s.StopReading();
+        var readers = Task.WhenAll(streams.Select(s => s.ReadStopped));
+        await Task.WhenAny(readers, Task.Delay(Min(TimeSpan.FromSeconds(2), deadline - DateTime.UtcNow))).ConfigureAwait(false);
         foreach (var s in Heartbeat.Streams)
         {
             await s.CloseAsync(new StreamError(StreamErrorCondition.SystemShutdown, "The server is shutting down."), "server shutdown").ConfigureAwait(false);
         }
-        var deadline = DateTime.UtcNow + timeout;
         while (Heartbeat.Count > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20).ConfigureAwait(false);
@@ -158,5 +234,11 @@ public sealed class XmppServer : IAsyncDisposable
         await Heartbeat.DisposeAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        Metrics.Dispose();
+    }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -25,6 +27,15 @@ namespace Tendril.Storage.Sqlite;
 /// </remarks>
 public sealed class SqliteStorage : IStorage
 {
+    /// <summary>The storage meter: operation latency from enqueue to completion, by queue (read/write) and operation.</summary>
+    public const string MeterName = StorageMetrics.MeterName;
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("tendril.storage.operation.duration.seconds",
+        unit: "s", description: "Storage operation latency (queue wait plus execution), in seconds, by queue and operation.");
+    private static readonly KeyValuePair<string, object?> ReadQueue = new("queue", "read");
+    private static readonly KeyValuePair<string, object?> WriteQueue = new("queue", "write");
+
     private readonly SqliteStorageOptions _options;
     private readonly ILogger _logger;
     private readonly Channel<SqliteWorkItem> _writes;
@@ -208,6 +219,11 @@ public sealed class SqliteStorage : IStorage
                         }
                     }
                     item.Execute(connection);
+                    if (s_duration.Enabled)
+                    {
+                        s_duration.Record(Stopwatch.GetElapsedTime(item.EnqueuedAt).TotalSeconds,
+                            readOnly ? ReadQueue : WriteQueue, new KeyValuePair<string, object?>("operation", item.Operation));
+                    }
                 }
             }
         }

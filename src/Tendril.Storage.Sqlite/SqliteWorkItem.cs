@@ -11,6 +11,12 @@ internal abstract class SqliteWorkItem
     private const int Queued = 0, Running = 1, Canceled = 2;
     private int _state;
 
+    /// <summary>When the item was created (queued), as a <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+    public long EnqueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>What the item does ("find account"): a constant string, used as a metric label.</summary>
+    public abstract string Operation { get; }
+
     /// <summary>Claims the item for execution; false when the caller canceled it while it waited in the queue.</summary>
     public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
 
@@ -38,6 +44,8 @@ internal sealed class SqliteWorkItem<T> : SqliteWorkItem
     }
 
     public Task<T> Task => _completion.Task;
+
+    public override string Operation => _operation;
 
     /// <summary>
     /// Cancellation is honored only while the item waits in the queue: once a worker has started it, it runs to

@@ -23,3 +23,9 @@ public interface IStorage : IAsyncDisposable
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>
 public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The name of the <see cref="System.Diagnostics.Metrics.Meter"/> storage backends record their operation latency on.</summary>
+public static class StorageMetrics
+{
+    public const string MeterName = "Tendril.Storage";
+}

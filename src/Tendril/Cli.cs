@@ -87,12 +87,44 @@ public static class Cli
             return command;
         }
 
-        root.Add(UserCommand("adduser", "Create an account. The password is read from stdin (prompted twice on a terminal).",
-            (users, jid, file) => users.AddAsync(jid, file), withPassword: true));
+        root.Add(AddUserCommand());
         root.Add(UserCommand("passwd", "Change an account's password. The password is read from stdin (prompted twice on a terminal).",
             (users, jid, file) => users.PasswdAsync(jid, file), withPassword: true));
         root.Add(UserCommand("deluser", "Delete an account and everything stored for it.",
             (users, jid, _) => users.DeleteAsync(jid), withPassword: false));
+
+        Command AddUserCommand()
+        {
+            var jid = new Argument<string?>("JID") { Description = "The account's bare JID, e.g. juliet@example.org.", Arity = ArgumentArity.ZeroOrOne };
+            var passwordFile = new Option<string?>("--password-file")
+            {
+                Description = "Read the password from the first line of this file instead of stdin.",
+                HelpName = "PATH",
+            };
+            var batch = new Option<bool>("--batch")
+            {
+                Description = "Create many accounts: read 'JID PASSWORD' lines from stdin (the password is the rest of the line).",
+            };
+            var command = new Command("adduser", "Create an account. The password is read from stdin (prompted twice on a terminal).") { jid, passwordFile, batch };
+            command.Validators.Add(result =>
+            {
+                var hasJid = result.GetValue(jid) is not null;
+                if (result.GetValue(batch))
+                {
+                    if (hasJid || result.GetValue(passwordFile) is not null) result.AddError("--batch reads JIDs and passwords from stdin: give no JID and no --password-file.");
+                }
+                else if (!hasJid)
+                {
+                    result.AddError("Required argument missing for command: 'adduser' (JID).");
+                }
+            });
+            command.SetAction((parse, ct) => Guard(context, () =>
+            {
+                var users = new UserCommands(context, parse.GetValue(config), ct);
+                return parse.GetValue(batch) ? users.AddBatchAsync() : users.AddAsync(parse.GetValue(jid)!, parse.GetValue(passwordFile));
+            }));
+            return command;
+        }
 
         var list = new Command("users", "List the accounts of the configured domain, one bare JID per line.");
         list.SetAction((parse, ct) => Guard(context, () => new UserCommands(context, parse.GetValue(config), ct).ListAsync()));

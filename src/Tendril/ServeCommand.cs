@@ -40,6 +40,11 @@ internal static class ServeCommand
             kestrel.Listen(address, options.Http.Port);
         });
         builder.Services.AddRouting();
+        if (!options.Http.Enabled)
+        {
+            // Without endpoints Kestrel would fall back to localhost:5000: replace the server with one that serves nothing.
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoHttpServer>();
+        }
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
@@ -56,7 +61,7 @@ internal static class ServeCommand
         var databasePath = CliConfiguration.DatabasePath(options);
         builder.Services.AddSingleton<IStorage>(services =>
             new SqliteStorage(databasePath, services.GetRequiredService<ILogger<SqliteStorage>>()));
-        builder.Services.AddTendrilServer(configuration);
+        builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
         var host = builder.Build();
@@ -87,4 +92,16 @@ internal static class ServeCommand
         }
         return ExitCodes.Ok;
     }
+}
+
+/// <summary>The HTTP server when <c>Tendril:Http:Enabled</c> is false: starts nothing, listens nowhere.</summary>
+internal sealed class NoHttpServer : Microsoft.AspNetCore.Hosting.Server.IServer
+{
+    public Microsoft.AspNetCore.Http.Features.IFeatureCollection Features { get; } = new Microsoft.AspNetCore.Http.Features.FeatureCollection();
+
+    public Task StartAsync<TContext>(Microsoft.AspNetCore.Hosting.Server.IHttpApplication<TContext> application, CancellationToken cancellationToken) where TContext : notnull => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() { }
 }

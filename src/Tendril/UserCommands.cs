@@ -37,6 +37,49 @@ internal sealed class UserCommands
         return ExitCodes.Ok;
     }
 
+    /// <summary>
+    /// <c>adduser --batch</c>: one storage session for many accounts, read as <c>JID PASSWORD</c> lines from stdin
+    /// (blank lines and lines starting with '#' are skipped). The SCRAM derivations run on all cores. Every line is
+    /// checked before anything is written; accounts that already exist are reported and skipped.
+    /// </summary>
+    public async Task<int> AddBatchAsync()
+    {
+        var entries = new List<(Jid Jid, string Password)>();
+        var lineNumber = 0;
+        while (await _context.Stdin.ReadLineAsync(_cancellationToken) is { } line)
+        {
+            lineNumber++;
+            var text = line.Trim();
+            if (text.Length == 0 || text[0] == '#') continue;
+            var space = text.IndexOfAny([' ', '\t']);
+            if (space < 0) throw new CliException(ExitCodes.UserError, $"Line {lineNumber}: expected 'JID PASSWORD'.");
+            var password = text[(space + 1)..].TrimStart();
+            if (password.Length == 0) throw new CliException(ExitCodes.UserError, $"Line {lineNumber}: the password is empty.");
+            entries.Add((ParseAccountJid(text[..space]), password));
+        }
+        var accounts = new Account[entries.Count];
+        var now = DateTimeOffset.UtcNow;
+        Parallel.For(0, entries.Count, new ParallelOptions { CancellationToken = _cancellationToken }, i =>
+        {
+            var (sha1, sha256) = Credentials(entries[i].Password);
+            accounts[i] = new Account(entries[i].Jid.Local!, entries[i].Jid.Domain, sha1, sha256, now);
+        });
+        await using var storage = await OpenStorageAsync();
+        var created = 0;
+        var existing = 0;
+        foreach (var account in accounts)
+        {
+            if (await storage.Accounts.CreateAsync(account, _cancellationToken)) created++;
+            else
+            {
+                existing++;
+                await _context.Stderr.WriteLineAsync($"tendril: the user {account.Username}@{account.Domain} already exists.");
+            }
+        }
+        await _context.Stdout.WriteLineAsync($"Created {created} accounts{(existing > 0 ? $", {existing} already existed" : "")}.");
+        return existing == 0 ? ExitCodes.Ok : ExitCodes.UserError;
+    }
+
     public async Task<int> PasswdAsync(string jidText, string? passwordFile)
     {
         var jid = ParseAccountJid(jidText);

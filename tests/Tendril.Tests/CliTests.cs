@@ -177,6 +177,53 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Adduser_batch_creates_every_account_from_stdin()
+    {
+        WriteConfig();
+        var lines = "# load accounts\njuliet@example.org s3cret pass\n\nromeo@example.org\thunter2\nload0@example.org password\n";
+        var result = await Piped(lines, "adduser", "--batch", "--config", ConfigPath);
+        Assert.True(result.ExitCode == 0, result.Err);
+        Assert.Contains("Created 3 accounts.", result.Out, StringComparison.Ordinal);
+        Assert.True((await FindAccount("juliet"))!.Sha256.Verify("s3cret pass"));
+        Assert.True((await FindAccount("romeo"))!.Sha1.Verify("hunter2"));
+        Assert.Equal(4096, (await FindAccount("load0"))!.Sha256.Iterations);
+    }
+
+    [Fact]
+    public async Task Adduser_batch_skips_and_reports_existing_accounts()
+    {
+        WriteConfig();
+        Assert.Equal(0, (await Piped("first\n", "adduser", "juliet@example.org", "--config", ConfigPath)).ExitCode);
+        var result = await Piped("juliet@example.org second\nromeo@example.org pw\n", "adduser", "--batch", "--config", ConfigPath);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("juliet@example.org already exists", result.Err, StringComparison.Ordinal);
+        Assert.Contains("Created 1 accounts, 1 already existed.", result.Out, StringComparison.Ordinal);
+        Assert.True((await FindAccount("juliet"))!.Sha256.Verify("first"));
+        Assert.NotNull(await FindAccount("romeo"));
+    }
+
+    [Fact]
+    public async Task Adduser_batch_checks_every_line_before_writing()
+    {
+        WriteConfig();
+        var result = await Piped("juliet@example.org pw\nromeo@example.net pw\n", "adduser", "--batch", "--config", ConfigPath);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("not on this server's domain", result.Err, StringComparison.Ordinal);
+        Assert.Null(await FindAccount("juliet"));
+        var noPassword = await Piped("juliet@example.org\n", "adduser", "--batch", "--config", ConfigPath);
+        Assert.Equal(1, noPassword.ExitCode);
+        Assert.Contains("Line 1", noPassword.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Adduser_needs_a_jid_or_batch_but_not_both()
+    {
+        WriteConfig();
+        Assert.Equal(2, (await Piped("pw\n", "adduser", "--config", ConfigPath)).ExitCode);
+        Assert.Equal(2, (await Piped("pw\n", "adduser", "juliet@example.org", "--batch", "--config", ConfigPath)).ExitCode);
+    }
+
+    [Fact]
     public async Task Passwd_changes_the_credentials()
     {
         WriteConfig();

@@ -30,6 +30,10 @@ public sealed class TendrilOptions
 
     public BoshOptions Bosh { get; set; } = new();
 
+    public AdminOptions Admin { get; set; } = new();
+
+    public UploadOptions Upload { get; set; } = new();
+
     public OfflineOptions Offline { get; set; } = new();
 
     public PubSubOptions PubSub { get; set; } = new();
@@ -60,6 +64,18 @@ public sealed class TendrilOptions
         if (Bosh.MaxHold is < 0 or > 10) problems.Add("Tendril:Bosh:MaxHold must be 0..10");
         if (Bosh.Inactivity is < 1 or > 3600) problems.Add("Tendril:Bosh:Inactivity must be 1..3600 seconds");
         if (Bosh.Polling is < 0 or > 600) problems.Add("Tendril:Bosh:Polling must be 0..600 seconds");
+        foreach (var user in Admin.Users)
+        {
+            if (!Tendril.Protocol.Jid.TryParse(user, out var jid) || jid is null || jid.Local is null || jid.Resource is not null)
+                problems.Add($"Tendril:Admin:Users: '{user}' is not a bare account JID");
+        }
+        if (Admin.SessionMinutes <= 0) problems.Add("Tendril:Admin:SessionMinutes must be positive");
+        if (Upload.MaxFileBytes <= 0) problems.Add("Tendril:Upload:MaxFileBytes must be positive");
+        if (Upload.QuotaBytesPerUser < Upload.MaxFileBytes) problems.Add("Tendril:Upload:QuotaBytesPerUser must be at least MaxFileBytes");
+        if (Upload.ExpiryDays <= 0) problems.Add("Tendril:Upload:ExpiryDays must be positive");
+        if (Upload.SlotLifetimeSeconds <= 0) problems.Add("Tendril:Upload:SlotLifetimeSeconds must be positive");
+        if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
+            problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
@@ -189,6 +205,39 @@ public sealed class WebSocketBindingOptions
 
     /// <summary>The WebSocket endpoint's path.</summary>
     public string Path { get; set; } = "/xmpp-websocket";
+}
+
+public sealed class AdminOptions
+{
+    /// <summary>Bare JIDs of local accounts allowed into the admin page and API (with their XMPP password). Empty: nobody.</summary>
+    public List<string> Users { get; set; } = [];
+
+    /// <summary>How long an admin page login (cookie) lasts.</summary>
+    public int SessionMinutes { get; set; } = 60;
+}
+
+public sealed class UploadOptions
+{
+    /// <summary>Offer HTTP File Upload (XEP-0363) on <see cref="Domain"/> (needs the HTTP port).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The upload service's JID; empty: <c>upload.{Domain}</c>.</summary>
+    public string Domain { get; set; } = "";
+
+    /// <summary>Largest file accepted, in bytes (advertised as max-file-size).</summary>
+    public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Total bytes one account may have stored (including slots not yet uploaded).</summary>
+    public long QuotaBytesPerUser { get; set; } = 100 * 1024 * 1024;
+
+    /// <summary>Uploaded files are deleted this many days after upload.</summary>
+    public int ExpiryDays { get; set; } = 30;
+
+    /// <summary>A slot not used (PUT) within this many seconds expires.</summary>
+    public int SlotLifetimeSeconds { get; set; } = 300;
+
+    /// <summary>Scheme, host and port put into slot URLs; empty: <c>http://{Domain}:{Http:Port}</c>.</summary>
+    public string PublicBaseUrl { get; set; } = "";
 }
 
 public sealed class OfflineOptions

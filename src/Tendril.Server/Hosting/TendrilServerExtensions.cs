@@ -4,6 +4,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
+using Tendril.Server.Diagnostics;
+using Tendril.Server.Admin;
+using Tendril.Server.Features.Upload;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Offline;
@@ -23,7 +26,11 @@ public static class TendrilServerExtensions
     /// Registers the XMPP server (listeners, streams, router, features) as a hosted service, bound to the
     /// <c>Tendril</c> configuration section. The caller registers an <see cref="IStorage"/> singleton.
     /// </summary>
-    public static IServiceCollection AddTendrilServer(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="reloadSource">
+    /// Builds a fresh configuration from the same sources for reloads (SIGHUP, admin); null reloads
+    /// <paramref name="configuration"/> in place.
+    /// </param>
+    public static IServiceCollection AddTendrilServer(this IServiceCollection services, IConfiguration configuration, Func<IConfiguration>? reloadSource = null)
     {
         services.TryAddSingleton(_ =>
         {
@@ -49,6 +56,14 @@ public static class TendrilServerExtensions
                 loggerFactory, sp.GetRequiredService<TimeProvider>());
         });
         services.AddHostedService<XmppServerHostedService>();
+        services.TryAddSingleton(sp => new MetricsCollector([sp.GetRequiredService<XmppServer>().Metrics.Meter], StorageMetrics.MeterName));
+        services.AddHttpEndpoints<DiagnosticsEndpoints>();
+        services.TryAddSingleton<RecentLogBuffer>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, RecentLogProvider>());
+        services.TryAddSingleton(sp => new ConfigurationReloader(sp.GetRequiredService<XmppServer>(), configuration, reloadSource, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddHostedService<ReloadSignalService>();
+        services.AddTendrilAdmin();
+        services.AddHttpUpload();
         return services;
     }
 
@@ -71,10 +86,11 @@ public static class TendrilServerExtensions
 }
 
 /// <summary>Starts the storage and the server with the host; stops the server gracefully (system-shutdown to every stream).</summary>
-internal sealed class XmppServerHostedService(XmppServer server, IStorage storage) : IHostedService
+internal sealed class XmppServerHostedService(XmppServer server, IStorage storage, MetricsCollector metrics) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _ = metrics; // created with the server so counters count from the first connection
         await storage.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await server.StartAsync().ConfigureAwait(false);
     }

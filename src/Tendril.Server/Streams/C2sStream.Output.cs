@@ -49,15 +49,16 @@ public sealed partial class C2sStream
 {
     private Channel<Outbound> _outbound = null!;
     private int _queued;
-    private int _queueLimit;
     private bool _writerStarted;
     private bool _headerSent;
 
     private void InitializeOutput()
     {
-        _queueLimit = _server.Options.Limits.OutboundQueueStanzas;
         _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     }
+
+    /// <summary>The queue limit in force (reloadable: read at every enqueue).</summary>
+    private int QueueLimit => _server.Options.Limits.OutboundQueueStanzas;
 
     /// <summary>Stanzas waiting to be written.</summary>
     public int QueueDepth => Volatile.Read(ref _queued);
@@ -66,7 +67,7 @@ public sealed partial class C2sStream
     internal bool TryEnqueueRouted(XmlElement stanza)
     {
         if (IsClosing) return false;
-        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return false;
@@ -80,7 +81,7 @@ public sealed partial class C2sStream
     internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to)
     {
         if (IsClosing) return false;
-        if (Interlocked.Increment(ref _queued) > _queueLimit)
+        if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return false;
@@ -94,7 +95,7 @@ public sealed partial class C2sStream
     internal ValueTask SendAsync(XmlElement element)
     {
         if (IsClosing) return ValueTask.CompletedTask;
-        if (Interlocked.Increment(ref _queued) > 2 * _queueLimit)
+        if (Interlocked.Increment(ref _queued) > 2 * QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too many unread stanzas."), "slow consumer");
@@ -133,6 +134,7 @@ public sealed partial class C2sStream
         _writerStarted = true;
         var reader = _outbound.Reader;
         var output = _transport.Output;
+        var metrics = _server.Metrics;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -144,13 +146,17 @@ public sealed partial class C2sStream
                         case OutboundKind.Routed:
                         case OutboundKind.Own:
                             Interlocked.Decrement(ref _queued);
-                            _framing.WriteElement(output, (XmlElement)item.Payload!);
+                            var element = (XmlElement)item.Payload!;
+                            _framing.WriteElement(output, element);
                             _framing.EndMessage(output);
+                            metrics.StanzaOut(element.Name);
                             break;
                         case OutboundKind.Serialized:
                             Interlocked.Decrement(ref _queued);
-                            _framing.WriteSerialized(output, (Routing.SerializedStanza)item.Payload!, item.To!);
+                            var serialized = (Routing.SerializedStanza)item.Payload!;
+                            _framing.WriteSerialized(output, serialized, item.To!);
                             _framing.EndMessage(output);
+                            metrics.StanzaOut(serialized.Name);
                             break;
                         case OutboundKind.StreamElement:
                             _framing.WriteStreamElement(output, (XmlElement)item.Payload!);

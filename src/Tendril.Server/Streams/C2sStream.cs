@@ -32,6 +32,8 @@ public sealed partial class C2sStream
     private bool _restartRequested;
     private bool _tlsRequested;
     private string _closeReason = "connection ended";
+    private readonly TaskCompletionSource _readStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _stopReading;
 
     internal C2sStream(XmppServer server, XmppTransport transport, bool directTls, string listener)
     {
@@ -66,6 +68,15 @@ public sealed partial class C2sStream
 
     public string RemoteEndPoint => _transport.RemoteEndPoint;
 
+    /// <summary>The transport binding ("tcp", later "websocket", "bosh").</summary>
+    public string TransportName => _transport.Kind;
+
+    /// <summary>When the connection was accepted.</summary>
+    public DateTimeOffset OpenedAt => new(_openedAtTicks, TimeSpan.Zero);
+
+    /// <summary>Completes when the read loop has ended (for any reason): nothing more will be routed from this stream.</summary>
+    internal Task ReadStopped => _readStopped.Task;
+
     internal C2sState State { get; set; }
 
     /// <summary>The id of the current stream (new at every restart).</summary>
@@ -94,7 +105,20 @@ public sealed partial class C2sStream
         {
             if (_directTls && !await UpgradeTlsAsync().ConfigureAwait(false)) return;
             writer = WriterLoopAsync();
-            await ReadLoopAsync().ConfigureAwait(false);
+            try
+            {
+                await ReadLoopAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _readStopped.TrySetResult();
+            }
+            if (_stopReading && !IsClosing)
+            {
+                // Server shutdown, phase 1: reading stopped; the server sends system-shutdown once every stream has
+                // finished routing what it read (phase 2). Keep the writer running until then.
+                await _shutdownClose.Task.ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
@@ -109,6 +133,7 @@ public sealed partial class C2sStream
         }
         finally
         {
+            _readStopped.TrySetResult();
             await CloseAsync(null, _closeReason).ConfigureAwait(false);
             if (writer is not null)
             {
@@ -124,9 +149,18 @@ public sealed partial class C2sStream
         }
     }
 
+    /// <summary>Shutdown, phase 1: stop reading input after the element being handled; the stream stays open for output.</summary>
+    internal void StopReading()
+    {
+        _stopReading = true;
+        try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
+    }
+
+    private readonly TaskCompletionSource _shutdownClose = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private async Task ReadLoopAsync()
     {
-        while (!IsClosing)
+        while (!IsClosing && !_stopReading)
         {
             var input = _transport.Input;
             var result = await input.ReadAsync(_lifetime.Token).ConfigureAwait(false);
@@ -136,7 +170,7 @@ public sealed partial class C2sStream
             var tls = false;
             try
             {
-                while (!IsClosing && _parser.TryRead(ref buffer, out var ev))
+                while (!IsClosing && !_stopReading && _parser.TryRead(ref buffer, out var ev))
                 {
                     await DispatchAsync(ev).ConfigureAwait(false);
                     if (_restartRequested)
@@ -194,6 +228,23 @@ public sealed partial class C2sStream
         XmlParseError.UnsupportedEncoding => StreamErrorCondition.UnsupportedEncoding,
         _ => StreamErrorCondition.NotWellFormed,
     };
+
+    private string? _lastAddressText;
+    private Jid? _lastAddress;
+
+    /// <summary>
+    /// Parses a stanza's 'to' (null when it is not a valid JID). A client mostly writes to the address it wrote to
+    /// last (a chat, an iq exchange), so the last result is reused when the text is the same: routing a message then
+    /// allocates no JID. Called only from the read loop.
+    /// </summary>
+    internal Jid? ParseAddress(string text)
+    {
+        if (_lastAddress is not null && string.Equals(text, _lastAddressText, StringComparison.Ordinal)) return _lastAddress;
+        if (!Jid.TryParse(text, out var jid)) return null;
+        _lastAddressText = text;
+        _lastAddress = jid;
+        return jid;
+    }
 
     /// <summary>Begins a new stream id (at every stream header from the client).</summary>
     internal string NewStreamId()
@@ -265,6 +316,7 @@ public sealed partial class C2sStream
         }
         EnqueueControl(new Outbound(OutboundKind.End, null));
         _outbound.Writer.TryComplete();
+        _shutdownClose.TrySetResult();
         State = ClosedState.Instance;
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
         return ValueTask.CompletedTask;

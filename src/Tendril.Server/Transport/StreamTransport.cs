@@ -82,6 +82,7 @@ public sealed class StreamTransport : XmppTransport
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        Tls.OpenSslIdleBuffers.TryEnable(ssl);
         _stream = ssl;
         _tlsProtocol = ssl.SslProtocol;
         _isSecure = true;

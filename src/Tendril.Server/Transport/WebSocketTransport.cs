@@ -28,6 +28,7 @@ public sealed class WebSocketTransport : XmppTransport
     public WebSocketTransport(WebSocket socket, string remoteEndPoint, bool isSecure, XmlParserOptions parserOptions)
     {
         _socket = socket;
+        Kind = "websocket";
         RemoteEndPoint = remoteEndPoint;
         _isSecure = isSecure;
         _checker = new XmlStreamParser(parserOptions with { FragmentMode = true });

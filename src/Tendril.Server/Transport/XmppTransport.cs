@@ -18,6 +18,9 @@ public abstract class XmppTransport : IAsyncDisposable
 
     public abstract string RemoteEndPoint { get; }
 
+    /// <summary>What carries the bytes, for metrics and the admin page: "tcp" (the default), "websocket", "bosh".</summary>
+    public string Kind { get; init; } = "tcp";
+
     /// <summary>True when TLS protects the connection (or the operator vouches for the path, e.g. a TLS-terminating proxy).</summary>
     public abstract bool IsSecure { get; }
 

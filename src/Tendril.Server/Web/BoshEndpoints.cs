@@ -13,13 +13,14 @@ using Tendril.Xml;
 namespace Tendril.Server.Web;
 
 /// <summary>The live BOSH sessions by sid, and the inactivity sweep (XEP-0124 §7.1 'inactivity').</summary>
-internal sealed class BoshRegistry(BoshOptions options, string domain)
+internal sealed class BoshRegistry(XmppServer server)
 {
     private readonly ConcurrentDictionary<string, BoshSession> _sessions = new(StringComparer.Ordinal);
 
-    public BoshOptions Options { get; } = options;
+    /// <summary>Read at use: a configuration reload applies to new sessions and the next sweep.</summary>
+    public BoshOptions Options => server.Options.Bosh;
 
-    public string Domain { get; } = domain;
+    public string Domain => server.Domain;
 
     public int Count => _sessions.Count;
 
@@ -52,7 +53,7 @@ public sealed class BoshEndpoints(XmppServer server, ILogger<BoshEndpoints> logg
     {
         var options = server.Options.Bosh;
         if (!options.Enabled) return;
-        _registry = new BoshRegistry(options, server.Domain);
+        _registry = new BoshRegistry(server);
         endpoints.MapMethods(options.Path, ["POST"], PostAsync);
         endpoints.MapMethods(options.Path, ["OPTIONS"], Preflight);
         _ = SweepAsync(_registry);

@@ -47,6 +47,7 @@ internal sealed class BoshSession : XmppTransport
     public BoshSession(BoshRegistry registry, string sid, long rid, int wait, int hold, string remoteEndPoint, bool isSecure, TimeProvider time)
     {
         _registry = registry;
+        Kind = "bosh";
         Sid = sid;
         _lastFedRid = rid - 1;
         Wait = wait;

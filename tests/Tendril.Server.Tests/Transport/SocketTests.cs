@@ -27,6 +27,26 @@ public sealed class SocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tls_connections_let_openssl_release_idle_buffers_and_keep_working()
+    {
+        await using var juliet = await ConnectAsync(directTls: false);
+        await juliet.LoginAsync("juliet", "pw1", "balcony");
+        await using var romeo = await ConnectAsync(directTls: true);
+        await romeo.LoginAsync("romeo", "pw2", "garden");
+        if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.Works, "SSL_MODE_RELEASE_BUFFERS was not set");
+        // Idle between records (the buffers are released), then traffic in both directions, larger than one record.
+        var body = new string('x', 40_000);
+        for (var i = 0; i < 3; i++)
+        {
+            await juliet.SendAsync($"<message to='romeo@localhost/garden' id='a{i}'><body>{body}</body></message>");
+            var m = await romeo.WaitForAsync(e => e.Name == "message");
+            Assert.Equal(body, m.Element("body")!.Text);
+            await romeo.SendAsync($"<message to='juliet@localhost/balcony' id='b{i}'><body>{i}</body></message>");
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), (await juliet.WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
+        }
+    }
+
+    [Fact]
     public async Task Starttls_and_direct_tls_clients_chat_over_tcp()
     {
         await using var juliet = await ConnectAsync(directTls: false);

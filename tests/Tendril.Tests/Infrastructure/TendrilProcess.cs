@@ -15,8 +15,9 @@ public sealed class TendrilProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    private TendrilProcess(string directory, string configPath, int c2sPort, int directTlsPort, int httpPort, Process process)
+    private TendrilProcess(string directory, string configPath, int c2sPort, int directTlsPort, int httpPort, Process process, Dictionary<string, object> section)
     {
+        Section = section;
         HttpPort = httpPort;
         Directory = directory;
         ConfigPath = configPath;
@@ -36,6 +37,61 @@ public sealed class TendrilProcess : IAsyncDisposable
     public int HttpPort { get; }
 
     public int ProcessId => _process.Id;
+
+    /// <summary>The <c>Tendril</c> section written to the config file (change it and call <see cref="WriteConfigAsync"/>).</summary>
+    public Dictionary<string, object> Section { get; }
+
+    /// <summary>Extra top-level sections of the config file (e.g. <c>Logging</c>).</summary>
+    public Dictionary<string, object> ExtraSections { get; } = [];
+
+    public Uri HttpBase => new($"http://127.0.0.1:{HttpPort}/");
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Rewrites the config file from <see cref="Section"/> and <see cref="ExtraSections"/>.</summary>
+    public Task WriteConfigAsync()
+    {
+        var root = new Dictionary<string, object>(ExtraSections) { ["Tendril"] = Section };
+        return File.WriteAllTextAsync(ConfigPath, JsonSerializer.Serialize(root));
+    }
+
+    /// <summary>Sends a signal (HUP, TERM…) to the server process.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits until the log contains <paramref name="text"/> at least <paramref name="occurrences"/> times.</summary>
+    public async Task WaitForLogAsync(string text, int occurrences = 1, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (DateTime.UtcNow < deadline)
+        {
+            var log = Log;
+            var count = 0;
+            for (var at = log.IndexOf(text, StringComparison.Ordinal); at >= 0; at = log.IndexOf(text, at + text.Length, StringComparison.Ordinal)) count++;
+            if (count >= occurrences) return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"The log never contained '{text}' {occurrences} time(s):\n{Log}");
+    }
+
+    /// <summary>A connected, bound client (any certificate accepted) on the STARTTLS port.</summary>
+    public async Task<Tendril.Client.XmppClient> ConnectAsync(string jid, string password, string? resource = null)
+    {
+        var client = new Tendril.Client.XmppClient(new Tendril.Client.XmppClientOptions
+        {
+            Jid = Tendril.Protocol.Jid.Parse(jid),
+            Password = password,
+            Host = "127.0.0.1",
+            Port = C2sPort,
+            Resource = resource,
+            AcceptAnyCertificate = true,
+        });
+        await client.ConnectAsync();
+        return client;
+    }
 
     public string Log
     {
@@ -77,7 +133,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(configPath);
         var process = Process.Start(psi)!;
-        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process);
+        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process, section);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.BeginOutputReadLine();

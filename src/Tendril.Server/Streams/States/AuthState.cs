@@ -207,6 +207,7 @@ internal sealed class AuthState : C2sState
     {
         stream.User = Jid.Create(account.Username, account.Domain);
         ServerLog.Authenticated(stream.Server.StreamLogger, stream.Id, stream.User.ToString(), mechanism);
+        stream.Server.Metrics.AuthSucceeded(mechanism);
         var success = new XmlElement("success", Ns.Sasl);
         if (additionalData is not null) success.Add(Convert.ToBase64String(additionalData));
         await stream.SendAsync(success).ConfigureAwait(false);
@@ -216,6 +217,7 @@ internal sealed class AuthState : C2sState
     private static async ValueTask FailAsync(C2sStream stream, SaslFailure failure, string mechanism, string user)
     {
         ServerLog.AuthenticationFailed(stream.Server.StreamLogger, stream.Id, user, mechanism, failure.ToElementName());
+        if (failure != SaslFailure.Aborted) stream.Server.Metrics.AuthFailed(mechanism, failure.ToElementName());
         await stream.SendAsync(Failure(failure)).ConfigureAwait(false);
         if (failure == SaslFailure.Aborted) return;
         stream.SaslFailures++;

@@ -32,10 +32,11 @@ internal sealed class ReadyState : C2sState
             }
         }
         stanza.SetAttribute("from", session.JidString);
+        stream.Server.Metrics.StanzaIn(stanza.Name);
 
         Jid? to = null;
         var toText = stanza.GetAttribute("to");
-        if (toText is not null && (!Jid.TryParse(toText, out to) || to is null))
+        if (toText is not null && (to = stream.ParseAddress(toText)) is null)
         {
             // §8.3.3.8: the address is not a valid JID.
             stream.Server.Router.BounceError(stanza, StanzaErrorCondition.JidMalformed);

@@ -1,0 +1,21 @@
+namespace Tendril.Server.Admin;
+
+/// <summary>
+/// A section of the admin page and API contributed by a feature (e.g. pubsub nodes). A server feature that implements
+/// this interface is picked up automatically; other services register with
+/// <c>services.AddSingleton&lt;IAdminSection, T&gt;()</c>. Shown on the page as a table and served as JSON at
+/// <c>/admin/api/sections/{Id}</c>.
+/// </summary>
+public interface IAdminSection
+{
+    /// <summary>URL-safe identifier ("pubsub").</summary>
+    string Id { get; }
+
+    /// <summary>Heading on the page ("Pubsub nodes").</summary>
+    string Title { get; }
+
+    ValueTask<AdminTable> GetTableAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A table of plain text cells (the page escapes them).</summary>
+public sealed record AdminTable(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note = null);
