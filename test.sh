@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole Tendril test suite. Installs what the tests need when it is missing:
 #   - Debian's python3-slixmpp (the third-party XMPP client of the interop tests)
-#   - Debian's chromium and Node.js, and the npm package playwright-core (the admin page's browser test)
+#   - Debian's chromium and Node.js, and the npm packages playwright-core (the admin page's browser test) and
+#     @xmpp/client (the WebSocket interop test)
 #   - the .NET packages (dotnet restore)
 # Prints the totals as the last line: "N passed, M failed".
 set -euo pipefail
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 browser_tests=tests/Tendril.Tests/Browser
-if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+if [ ! -d "$browser_tests/node_modules/playwright-core" ] || [ ! -d "$browser_tests/node_modules/@xmpp/client" ]; then
   echo "Installing npm packages in $browser_tests"
   # playwright-core never downloads browsers; the tests use Debian's /usr/bin/chromium.
   (cd "$browser_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

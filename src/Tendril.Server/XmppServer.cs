@@ -143,7 +143,7 @@ public sealed class XmppServer : IAsyncDisposable
     }
 
     /// <summary>Runs one client connection over any transport until it ends (used by listeners and in-memory tests).</summary>
-    public Task AcceptAsync(StreamTransport transport, bool directTls, string listener = "memory")
+    public Task AcceptAsync(XmppTransport transport, bool directTls, string listener = "memory")
     {
         if (Volatile.Read(ref _stopped) != 0)
         {

@@ -65,6 +65,7 @@ internal static class ServeCommand
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
         var host = builder.Build();
+        host.UseWebSockets(); // XMPP over WebSocket (RFC 7395), mapped with the other endpoints
         host.UseRouting();
         host.MapTendrilEndpoints();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tendril");

@@ -26,6 +26,10 @@ public sealed class TendrilOptions
 
     public HttpOptions Http { get; set; } = new();
 
+    public WebSocketBindingOptions WebSocket { get; set; } = new();
+
+    public BoshOptions Bosh { get; set; } = new();
+
     public AdminOptions Admin { get; set; } = new();
 
     public UploadOptions Upload { get; set; } = new();
@@ -58,6 +62,16 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (!string.IsNullOrEmpty(Http.PublicUrl) && !(Uri.TryCreate(Http.PublicUrl, UriKind.Absolute, out var publicUrl) && publicUrl.Scheme is "http" or "https"))
+        {
+            problems.Add("Tendril:Http:PublicUrl must be an absolute http(s) URL");
+        }
+        if (!WebSocket.Path.StartsWith('/')) problems.Add("Tendril:WebSocket:Path must start with '/'");
+        if (!Bosh.Path.StartsWith('/')) problems.Add("Tendril:Bosh:Path must start with '/'");
+        if (Bosh.MaxWait is < 1 or > 3600) problems.Add("Tendril:Bosh:MaxWait must be 1..3600 seconds");
+        if (Bosh.MaxHold is < 0 or > 10) problems.Add("Tendril:Bosh:MaxHold must be 0..10");
+        if (Bosh.Inactivity is < 1 or > 3600) problems.Add("Tendril:Bosh:Inactivity must be 1..3600 seconds");
+        if (Bosh.Polling is < 0 or > 600) problems.Add("Tendril:Bosh:Polling must be 0..600 seconds");
         foreach (var user in Admin.Users)
         {
             if (!Tendril.Protocol.Jid.TryParse(user, out var jid) || jid is null || jid.Local is null || jid.Resource is not null)
@@ -176,6 +190,48 @@ public sealed class HttpOptions
 
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
+
+    /// <summary>
+    /// Count plain-HTTP WebSocket/BOSH connections from a loopback address as secure: for a TLS-terminating reverse
+    /// proxy on the same host (and tests). Default false: only HTTPS requests are secure (docs/web.md).
+    /// </summary>
+    public bool TrustLoopback { get; set; }
+
+    /// <summary>The public base URL (e.g. https://chat.example.com) advertised in host-meta; empty: the request's scheme and host.</summary>
+    public string PublicUrl { get; set; } = "";
+}
+
+public sealed class BoshOptions
+{
+    /// <summary>Serve BOSH (XEP-0124 + XEP-0206) on the HTTP port.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The BOSH endpoint's path.</summary>
+    public string Path { get; set; } = "/http-bind";
+
+    /// <summary>The longest a request is held (the client's 'wait' is lowered to this), in seconds.</summary>
+    public int MaxWait { get; set; } = 60;
+
+    /// <summary>The most requests held at once (the client's 'hold' is lowered to this).</summary>
+    public int MaxHold { get; set; } = 1;
+
+    /// <summary>A session with no request for this long (seconds) is ended.</summary>
+    public int Inactivity { get; set; } = 60;
+
+    /// <summary>The shortest interval (seconds) between empty requests when nothing is held (hold=0).</summary>
+    public int Polling { get; set; } = 2;
+
+    /// <summary>Origins allowed cross-origin requests (CORS), e.g. https://app.example.com; "*" allows any. Empty: same origin only.</summary>
+    public List<string> CorsOrigins { get; set; } = [];
+}
+
+public sealed class WebSocketBindingOptions
+{
+    /// <summary>Serve XMPP over WebSocket (RFC 7395) on the HTTP port.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The WebSocket endpoint's path.</summary>
+    public string Path { get; set; } = "/xmpp-websocket";
 }
 
 public sealed class AdminOptions

@@ -53,6 +53,8 @@ public static class TendrilServerExtensions
         services.AddServerFeature<OfflineFeature>();
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
+        services.AddHttpEndpoints<Web.WebTransportEndpoints>();
+        services.AddHttpEndpoints<Web.BoshEndpoints>();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

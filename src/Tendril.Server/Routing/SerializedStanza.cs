@@ -30,10 +30,14 @@ public sealed class SerializedStanza
 
     public int Length => _bytes.Length;
 
-    /// <summary>Writes the stanza addressed to <paramref name="to"/>.</summary>
-    public void WriteTo(IBufferWriter<byte> output, string to)
+    /// <summary>
+    /// Writes the stanza addressed to <paramref name="to"/>; with <paramref name="declareNamespace"/> it declares
+    /// jabber:client itself (framings where every element stands alone, RFC 7395 §3.3.3).
+    /// </summary>
+    public void WriteTo(IBufferWriter<byte> output, string to, bool declareNamespace = false)
     {
         output.Write(_bytes.AsSpan(0, _insertAt));
+        if (declareNamespace) output.Write(" xmlns=\"jabber:client\""u8);
         output.Write(" to=\""u8);
         XmlWriter.WriteEscapedAttributeValue(output, to);
         output.Write("\""u8);

@@ -126,20 +126,7 @@ public sealed partial class C2sStream
     private byte[] BuildHeader(string? to)
     {
         if (StreamId.Length == 0) NewStreamId();
-        var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, StreamId);
-        buffer.Write("' from='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, _server.Domain);
-        if (to is not null)
-        {
-            buffer.Write("' to='"u8);
-            XmlWriter.WriteEscapedAttributeValue(buffer, to);
-        }
-        buffer.Write("' version='1.0' xml:lang='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, Language);
-        buffer.Write("'>"u8);
-        return buffer.WrittenSpan.ToArray();
+        return _framing.BuildHeader(StreamId, _server.Domain, to, Language);
     }
 
     private async Task WriterLoopAsync()
@@ -160,20 +147,24 @@ public sealed partial class C2sStream
                         case OutboundKind.Own:
                             Interlocked.Decrement(ref _queued);
                             var element = (XmlElement)item.Payload!;
-                            XmlWriter.Write(output, element, Ns.Client);
+                            _framing.WriteElement(output, element);
+                            _framing.EndMessage(output);
                             metrics.StanzaOut(element.Name);
                             break;
                         case OutboundKind.Serialized:
                             Interlocked.Decrement(ref _queued);
                             var serialized = (Routing.SerializedStanza)item.Payload!;
-                            serialized.WriteTo(output, item.To!);
+                            _framing.WriteSerialized(output, serialized, item.To!);
+                            _framing.EndMessage(output);
                             metrics.StanzaOut(serialized.Name);
                             break;
                         case OutboundKind.StreamElement:
-                            WriteStreamElement(output, (XmlElement)item.Payload!);
+                            _framing.WriteStreamElement(output, (XmlElement)item.Payload!);
+                            _framing.EndMessage(output);
                             break;
                         case OutboundKind.Raw:
                             output.Write((byte[])item.Payload!);
+                            _framing.EndMessage(output);
                             break;
                         case OutboundKind.Barrier:
                             var barrier = (TlsBarrier)item.Payload!;
@@ -183,7 +174,8 @@ public sealed partial class C2sStream
                             output = _transport.Output;
                             break;
                         case OutboundKind.End:
-                            output.Write("</stream:stream>"u8);
+                            _framing.WriteClose(output);
+                            _framing.EndMessage(output);
                             await output.FlushAsync().ConfigureAwait(false);
                             return;
                     }
@@ -199,26 +191,4 @@ public sealed partial class C2sStream
         }
     }
 
-    private static void WriteStreamElement(PipeWriter output, XmlElement element)
-    {
-        output.Write("<stream:"u8);
-        WriteAscii(output, element.Name);
-        if (!element.HasChildren)
-        {
-            output.Write("/>"u8);
-            return;
-        }
-        output.Write(">"u8);
-        foreach (var child in element.Elements()) XmlWriter.Write(output, child, Ns.Client);
-        output.Write("</stream:"u8);
-        WriteAscii(output, element.Name);
-        output.Write(">"u8);
-    }
-
-    private static void WriteAscii(IBufferWriter<byte> output, string ascii)
-    {
-        var span = output.GetSpan(ascii.Length);
-        for (var i = 0; i < ascii.Length; i++) span[i] = (byte)ascii[i];
-        output.Advance(ascii.Length);
-    }
 }

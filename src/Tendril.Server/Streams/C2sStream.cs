@@ -22,7 +22,8 @@ public sealed partial class C2sStream
     private static long s_nextId;
 
     private readonly XmppServer _server;
-    private readonly StreamTransport _transport;
+    private readonly XmppTransport _transport;
+    private readonly StreamFraming _framing;
     private readonly XmlStreamParser _parser;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _lifetime = new();
@@ -34,7 +35,7 @@ public sealed partial class C2sStream
     private readonly TaskCompletionSource _readStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopReading;
 
-    internal C2sStream(XmppServer server, StreamTransport transport, bool directTls, string listener)
+    internal C2sStream(XmppServer server, XmppTransport transport, bool directTls, string listener)
     {
         _server = server;
         _transport = transport;
@@ -42,12 +43,14 @@ public sealed partial class C2sStream
         Listener = listener;
         _logger = server.StreamLogger;
         Id = Interlocked.Increment(ref s_nextId);
-        _parser = new XmlStreamParser(server.ParserOptions);
+        _framing = transport.Framing;
+        _parser = new XmlStreamParser(_framing.FragmentMode ? server.ParserOptions with { FragmentMode = true } : server.ParserOptions);
         State = StartState.Instance;
         var now = server.Time.GetUtcNow();
         _openedAtTicks = now.UtcTicks;
         _lastReceivedTicks = now.UtcTicks;
         InitializeOutput();
+        transport.Attach(this);
     }
 
     public long Id { get; }
@@ -56,9 +59,12 @@ public sealed partial class C2sStream
 
     public XmppServer Server => _server;
 
-    internal StreamTransport Transport => _transport;
+    internal XmppTransport Transport => _transport;
 
     public bool IsSecure => _transport.IsSecure;
+
+    /// <summary>Whether STARTTLS can be offered on this transport (not over WebSocket or BOSH).</summary>
+    public bool CanStartTls => _transport.CanStartTls;
 
     public string RemoteEndPoint => _transport.RemoteEndPoint;
 
@@ -204,12 +210,16 @@ public sealed partial class C2sStream
         }
     }
 
-    private ValueTask DispatchAsync(XmlStreamEvent ev) => ev.Kind switch
+    private ValueTask DispatchAsync(XmlStreamEvent parsed)
     {
-        XmlStreamEventKind.StreamStart => State.OnStreamStartAsync(this, ev.Element!, ev.DefaultNamespace),
-        XmlStreamEventKind.Stanza => State.OnElementAsync(this, ev.Element!),
-        _ => CloseAsync(null, "client closed the stream"),
-    };
+        var ev = _framing.MapInput(parsed);
+        return ev.Kind switch
+        {
+            XmlStreamEventKind.StreamStart => State.OnStreamStartAsync(this, ev.Element!, ev.DefaultNamespace),
+            XmlStreamEventKind.Stanza => State.OnElementAsync(this, ev.Element!),
+            _ => CloseAsync(null, "client closed the stream"),
+        };
+    }
 
     internal static StreamErrorCondition MapParseError(XmlParseError error) => error switch
     {

@@ -11,12 +11,16 @@ namespace Tendril.Server.Transport;
 /// (the transport-swap pattern of Orleans' TLS middleware). Readers use zero-byte reads, so an idle connection holds
 /// no read buffer.
 /// </summary>
-public sealed class StreamTransport : IAsyncDisposable
+public sealed class StreamTransport : XmppTransport
 {
     private const int MinimumReadSize = 2048;
     private const int WriteBufferSize = 4096;
 
     private Stream _stream;
+    private PipeReader _input;
+    private PipeWriter _output;
+    private bool _isSecure;
+    private SslProtocols _tlsProtocol;
     private int _disposed;
 
     public StreamTransport(Stream stream, string remoteEndPoint, string localEndPoint, bool isSecure = false)
@@ -24,26 +28,25 @@ public sealed class StreamTransport : IAsyncDisposable
         _stream = stream;
         RemoteEndPoint = remoteEndPoint;
         LocalEndPoint = localEndPoint;
-        IsSecure = isSecure;
-        (Input, Output) = CreatePipes(stream);
+        _isSecure = isSecure;
+        (_input, _output) = CreatePipes(stream);
     }
 
-    public PipeReader Input { get; private set; }
+    public override PipeReader Input => _input;
 
-    public PipeWriter Output { get; private set; }
+    public override PipeWriter Output => _output;
 
-    public string RemoteEndPoint { get; }
+    public override string RemoteEndPoint { get; }
 
     public string LocalEndPoint { get; }
 
-    /// <summary>What carries the bytes, for metrics and the admin page: "tcp" (the default); other bindings set their own.</summary>
-    public string Kind { get; init; } = "tcp";
-
     /// <summary>True once TLS protects the connection (after STARTTLS, or from the start on a direct-TLS port).</summary>
-    public bool IsSecure { get; private set; }
+    public override bool IsSecure => _isSecure;
 
     /// <summary>The negotiated TLS protocol, once secure.</summary>
-    public SslProtocols TlsProtocol { get; private set; }
+    public override SslProtocols TlsProtocol => _tlsProtocol;
+
+    public override bool CanStartTls => !_isSecure;
 
     private static (PipeReader, PipeWriter) CreatePipes(Stream stream)
     {
@@ -59,7 +62,7 @@ public sealed class StreamTransport : IAsyncDisposable
     /// Any bytes the old reader had buffered are dropped: they arrived in plain text before TLS (RFC 6120 §5.4.3.3).
     /// The handshake's time limit is the connection heartbeat's (cancel <paramref name="cancellationToken"/>).
     /// </summary>
-    public async ValueTask UpgradeToTlsAsync(SslStreamCertificateContext certificate, CancellationToken cancellationToken)
+    public override async ValueTask UpgradeToTlsAsync(SslStreamCertificateContext certificate, CancellationToken cancellationToken)
     {
         if (IsSecure) throw new InvalidOperationException("The transport is already secure.");
         await Input.CompleteAsync().ConfigureAwait(false);
@@ -81,12 +84,12 @@ public sealed class StreamTransport : IAsyncDisposable
         }
         Tls.OpenSslIdleBuffers.TryEnable(ssl);
         _stream = ssl;
-        TlsProtocol = ssl.SslProtocol;
-        IsSecure = true;
-        (Input, Output) = CreatePipes(ssl);
+        _tlsProtocol = ssl.SslProtocol;
+        _isSecure = true;
+        (_input, _output) = CreatePipes(ssl);
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         try { await Input.CompleteAsync().ConfigureAwait(false); } catch (InvalidOperationException) { }

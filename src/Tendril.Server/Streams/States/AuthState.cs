@@ -39,7 +39,7 @@ internal sealed class AuthState : C2sState
                     return;
             }
         }
-        if (element.Is("starttls", Ns.Tls) && !stream.IsSecure)
+        if (element.Is("starttls", Ns.Tls) && stream.CanStartTls)
         {
             await stream.BeginStartTlsAsync().ConfigureAwait(false);
             return;

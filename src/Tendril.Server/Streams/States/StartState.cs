@@ -54,7 +54,7 @@ internal sealed class StartState : C2sState
         var options = stream.Server.Options;
         if (stream.User is null)
         {
-            if (!stream.IsSecure)
+            if (!stream.IsSecure && stream.CanStartTls)
             {
                 var starttls = new XmlElement("starttls", Ns.Tls);
                 if (options.C2s.RequireTls) starttls.Add(new XmlElement("required", Ns.Tls));
