@@ -19,4 +19,6 @@ public static class Ns
     public const string Version = "jabber:iq:version";
     public const string Roster = "jabber:iq:roster";
     public const string Delay = "urn:xmpp:delay";
+    public const string StreamManagement = "urn:xmpp:sm:3";
+    public const string Csi = "urn:xmpp:csi:0";
 }

@@ -53,7 +53,12 @@ public sealed class XmppServer : IAsyncDisposable
         foreach (var feature in featureList) feature.Register(Features);
         Features.Freeze();
         ServerFeatures = featureList;
-        Heartbeat = new Heartbeat(Time, IqTracker.Sweep);
+        StreamManagement = new StreamManagementRegistry(this);
+        Heartbeat = new Heartbeat(Time, now =>
+        {
+            IqTracker.Sweep(now);
+            StreamManagement.Sweep(now);
+        });
     }
 
     /// <summary>
@@ -99,6 +104,9 @@ public sealed class XmppServer : IAsyncDisposable
     public TendrilMetrics Metrics { get; }
 
     public Heartbeat Heartbeat { get; }
+
+    /// <summary>Resumable and hibernating XEP-0198 sessions.</summary>
+    public StreamManagementRegistry StreamManagement { get; }
 
     /// <summary>True once <see cref="StopAsync"/> began.</summary>
     public bool IsStopping => Volatile.Read(ref _stopped) != 0;

@@ -36,6 +36,8 @@ public sealed class TendrilOptions
 
     public OfflineOptions Offline { get; set; } = new();
 
+    public StreamManagementOptions StreamManagement { get; set; } = new();
+
     public PubSubOptions PubSub { get; set; } = new();
 
     public VCardOptions VCard { get; set; } = new();
@@ -57,6 +59,8 @@ public sealed class TendrilOptions
         if (Limits.MaxStanzaBytes < 10_000) problems.Add("Tendril:Limits:MaxStanzaBytes must be at least 10000 (RFC 6120 §13.12)");
         if (Limits.MaxDepth < 4) problems.Add("Tendril:Limits:MaxDepth must be at least 4");
         if (Limits.MaxAttributes < 8) problems.Add("Tendril:Limits:MaxAttributes must be at least 8");
+        if (StreamManagement.ResumeTimeoutSeconds < 0) problems.Add("Tendril:StreamManagement:ResumeTimeoutSeconds must not be negative");
+        if (StreamManagement.MaxUnackedStanzas < 16) problems.Add("Tendril:StreamManagement:MaxUnackedStanzas must be at least 16");
         if (Limits.NegotiationTimeoutSeconds <= 0) problems.Add("Tendril:Limits:NegotiationTimeoutSeconds must be positive");
         if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
@@ -169,6 +173,19 @@ public sealed class LimitsOptions
 
     /// <summary>Stanzas queued to one connection before further stanzas to it bounce with resource-constraint.</summary>
     public int OutboundQueueStanzas { get; set; } = 4096;
+}
+
+/// <summary>XEP-0198 stream management and XEP-0352 client state indication.</summary>
+public sealed class StreamManagementOptions
+{
+    /// <summary>How long a session whose connection dropped waits to be resumed (0 disables resumption).</summary>
+    public int ResumeTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Stanzas kept for one session until acknowledged (or while hibernating); beyond, the stream is closed (or stanzas bounce).</summary>
+    public int MaxUnackedStanzas { get; set; } = 1000;
+
+    /// <summary>Presence updates and chat-state notifications held per session while the client is inactive (XEP-0352).</summary>
+    public int CsiMaxBuffered { get; set; } = 500;
 }
 
 public sealed class StorageOptions

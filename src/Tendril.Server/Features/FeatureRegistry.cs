@@ -142,6 +142,24 @@ public sealed class FeatureRegistry
         if (target.HasFlag(IqTarget.Account)) _accountIdentities.Add(identity);
     }
 
+    /// <summary>Turns on XEP-0198 handling on client streams (the stream-management feature class does).</summary>
+    internal void EnableStreamManagement()
+    {
+        ThrowIfFrozen();
+        StreamManagementEnabled = true;
+    }
+
+    internal bool StreamManagementEnabled { get; private set; }
+
+    /// <summary>Turns on XEP-0352 handling on client streams (the CSI feature class does).</summary>
+    internal void EnableClientStateIndication()
+    {
+        ThrowIfFrozen();
+        ClientStateIndicationEnabled = true;
+    }
+
+    internal bool ClientStateIndicationEnabled { get; private set; }
+
     /// <summary>Adds a stream feature offered after authentication (with bind); the callback may return null to omit it.</summary>
     public void AddStreamFeature(Func<C2sStream, XmlElement?> feature)
     {

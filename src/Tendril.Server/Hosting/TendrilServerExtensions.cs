@@ -82,6 +82,8 @@ public static class TendrilServerExtensions
         services.AddServerFeature<PingFeature>();
         services.AddServerFeature<VersionFeature>();
         services.AddServerFeature<LegacySessionFeature>();
+        services.AddServerFeature<Features.StreamManagement.StreamManagementFeature>();
+        services.AddServerFeature<Features.StreamManagement.ClientStateIndicationFeature>();
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
         services.AddServerFeature<VCardFeature>();

@@ -12,7 +12,7 @@ public sealed class C2sSession
 
     internal C2sSession(C2sStream stream, Jid jid, DateTimeOffset boundAt)
     {
-        Stream = stream;
+        _stream = stream;
         Jid = jid;
         JidString = jid.ToString();
         BoundAt = boundAt;
@@ -24,7 +24,14 @@ public sealed class C2sSession
     /// <summary>The full JID as sent in 'from' attributes (cached: stamping allocates nothing).</summary>
     public string JidString { get; }
 
-    public C2sStream Stream { get; }
+    private C2sStream _stream;
+
+    /// <summary>The connection carrying the session; another one takes over when it resumes it (XEP-0198).</summary>
+    public C2sStream Stream
+    {
+        get => Volatile.Read(ref _stream);
+        internal set => Volatile.Write(ref _stream, value);
+    }
 
     public DateTimeOffset BoundAt { get; }
 

@@ -23,7 +23,11 @@ public sealed class SerializedStanza
         _bytes = buffer.WrittenSpan.ToArray();
         _insertAt = 1 + stanza.Name.Length; // after "<name"
         Name = stanza.Name;
+        From = stanza.GetAttribute("from");
     }
+
+    /// <summary>The stanza's 'from' (client state indication keeps the latest presence per sender).</summary>
+    public string? From { get; }
 
     /// <summary>The stanza's element name (message, presence, iq).</summary>
     public string Name { get; }

@@ -20,6 +20,12 @@ internal enum OutboundKind : byte
     /// <summary>A child of the stream namespace written with the <c>stream:</c> prefix (features, error).</summary>
     StreamElement,
 
+    /// <summary>A top-level element that is not a stanza (XEP-0198, XEP-0352): written as is, never counted.</summary>
+    Nonza,
+
+    /// <summary>XEP-0198 &lt;enabled/&gt; or &lt;resumed/&gt;: the stanzas written after it are tracked for acks.</summary>
+    SmStart,
+
     /// <summary>Pre-serialized bytes (the stream header).</summary>
     Raw,
 
@@ -66,7 +72,8 @@ public sealed partial class C2sStream
     /// <summary>Queues a stanza from the router. False when the queue is full or the stream is closing.</summary>
     internal bool TryEnqueueRouted(XmlElement stanza)
     {
-        if (IsClosing) return false;
+        if (IsClosing) return TryKeepForResumption(new Outbound(OutboundKind.Routed, stanza));
+        if (_csiInactive && TryCsiEnqueue(new Outbound(OutboundKind.Routed, stanza))) return true;
         if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
@@ -80,7 +87,8 @@ public sealed partial class C2sStream
     /// <summary>Queues a pre-serialized stanza addressed to <paramref name="to"/>. False when the queue is full or closing.</summary>
     internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to)
     {
-        if (IsClosing) return false;
+        if (IsClosing) return TryKeepForResumption(new Outbound(OutboundKind.Serialized, stanza, to));
+        if (_csiInactive && TryCsiEnqueue(new Outbound(OutboundKind.Serialized, stanza, to))) return true;
         if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
@@ -95,6 +103,7 @@ public sealed partial class C2sStream
     internal ValueTask SendAsync(XmlElement element)
     {
         if (IsClosing) return ValueTask.CompletedTask;
+        if (_csiInactive) FlushCsi();
         if (Interlocked.Increment(ref _queued) > 2 * QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
@@ -150,6 +159,7 @@ public sealed partial class C2sStream
                             _framing.WriteElement(output, element);
                             _framing.EndMessage(output);
                             metrics.StanzaOut(element.Name);
+                            RecordWritten(item);
                             break;
                         case OutboundKind.Serialized:
                             Interlocked.Decrement(ref _queued);
@@ -157,6 +167,16 @@ public sealed partial class C2sStream
                             _framing.WriteSerialized(output, serialized, item.To!);
                             _framing.EndMessage(output);
                             metrics.StanzaOut(serialized.Name);
+                            RecordWritten(item);
+                            break;
+                        case OutboundKind.Nonza:
+                            _framing.WriteElement(output, (XmlElement)item.Payload!);
+                            _framing.EndMessage(output);
+                            break;
+                        case OutboundKind.SmStart:
+                            _framing.WriteElement(output, (XmlElement)item.Payload!);
+                            _framing.EndMessage(output);
+                            _smOut = _sm;
                             break;
                         case OutboundKind.StreamElement:
                             _framing.WriteStreamElement(output, (XmlElement)item.Payload!);
@@ -179,6 +199,12 @@ public sealed partial class C2sStream
                             await output.FlushAsync().ConfigureAwait(false);
                             return;
                     }
+                }
+                if (_smOut is { } sm && sm.ShouldRequest())
+                {
+                    // XEP-0198 §4: ask for an ack once per batch with unacknowledged stanzas (one request outstanding).
+                    _framing.WriteElement(output, new XmlElement("r", Ns.StreamManagement));
+                    _framing.EndMessage(output);
                 }
                 var flush = await output.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled) break;

@@ -146,6 +146,7 @@ public sealed partial class C2sStream
             await EndSessionAsync().ConfigureAwait(false);
             ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason);
             _lifetime.Dispose();
+            _finished.TrySetResult();
         }
     }
 
@@ -217,8 +218,15 @@ public sealed partial class C2sStream
         {
             XmlStreamEventKind.StreamStart => State.OnStreamStartAsync(this, ev.Element!, ev.DefaultNamespace),
             XmlStreamEventKind.Stanza => State.OnElementAsync(this, ev.Element!),
-            _ => CloseAsync(null, "client closed the stream"),
+            _ => ClientClosed(),
         };
+    }
+
+    private ValueTask ClientClosed()
+    {
+        // XEP-0198 §5: a cleanly closed stream cannot be resumed.
+        _smNoResume = true;
+        return CloseAsync(null, "client closed the stream");
     }
 
     internal static StreamErrorCondition MapParseError(XmlParseError error) => error switch
@@ -299,7 +307,10 @@ public sealed partial class C2sStream
     /// Closes the stream once: sends the stream error if any (after a stream header if none was sent yet, RFC 6120
     /// §4.9.1.2), then the closing tag; the connection ends when the writer has flushed. Safe from any thread.
     /// </summary>
-    public ValueTask CloseAsync(StreamError? error, string reason)
+    public ValueTask CloseAsync(StreamError? error, string reason) => CloseAsync(error, reason, null);
+
+    /// <summary>Closes with a stream error that carries an application-specific condition (RFC 6120 §4.9.4).</summary>
+    internal ValueTask CloseAsync(StreamError? error, string reason, XmlElement? applicationCondition)
     {
         if (Interlocked.CompareExchange(ref _closing, 1, 0) != 0) return ValueTask.CompletedTask;
         SetCloseReason(error is { } e ? $"{e.ConditionName}: {reason}" : reason);
@@ -308,6 +319,9 @@ public sealed partial class C2sStream
             if (!_headerSent) EnqueueControl(new Outbound(OutboundKind.Raw, BuildHeader(null)));
             var element = new XmlElement("error", Ns.Streams).Add(err.ToCondition());
             if (err.ToText() is { } text) element.Add(text);
+            if (applicationCondition is not null) element.Add(applicationCondition);
+            // A session that the server ends with an error is not kept for resumption (a lost peer is).
+            if (err.Condition != StreamErrorCondition.ConnectionTimeout) _smNoResume = true;
             EnqueueControl(new Outbound(OutboundKind.StreamElement, element));
         }
         else if (!_headerSent && _writerStarted)
@@ -336,10 +350,18 @@ public sealed partial class C2sStream
     {
         var session = Session;
         if (session is null) return;
+        if (session.Stream != this) return; // resumed by another connection
+        if (TryHibernate(session)) return;
         session.IsClosed = true;
         if (_server.Sessions.Unbind(session))
         {
             await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
+        }
+        if (_sm is { } sm)
+        {
+            // Unacknowledged stanzas were perhaps never received: treated as undeliverable (XEP-0198 §7).
+            sm.ReturnUnwritten(DrainUnwritten());
+            await _server.StreamManagement.ForgetAsync(sm).ConfigureAwait(false);
         }
         try
         {

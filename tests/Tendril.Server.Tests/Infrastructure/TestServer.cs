@@ -63,7 +63,8 @@ public sealed class TestServer : IAsyncDisposable
         var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
+        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(),
+            new Features.StreamManagement.StreamManagementFeature(), new Features.StreamManagement.ClientStateIndicationFeature(), new RosterFeature(), new OfflineFeature(),
             new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new CarbonsFeature(),
             new ContactAddressesFeature(), new ExternalServicesFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);

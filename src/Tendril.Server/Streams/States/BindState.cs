@@ -16,6 +16,11 @@ internal sealed class BindState : C2sState
 
     public override async ValueTask OnElementAsync(C2sStream stream, XmlElement element)
     {
+        if (element.Namespace == Ns.StreamManagement && stream.Server.Features.StreamManagementEnabled && element.Name is "enable" or "resume")
+        {
+            await stream.OnStreamManagementBeforeBindAsync(element).ConfigureAwait(false);
+            return;
+        }
         if (element.Name != "iq" || element.Namespace != Ns.Client)
         {
             await NotAuthorizedAsync(stream, element).ConfigureAwait(false);
@@ -67,6 +72,7 @@ internal sealed class BindState : C2sState
         {
             // §7.7.2.2 "override": the new session wins; the old one is told why and its presence retracted.
             replaced.IsClosed = true;
+            await server.StreamManagement.ReplaceAsync(replaced).ConfigureAwait(false);
             await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(server, replaced).ConfigureAwait(false);
             await replaced.Stream.CloseAsync(new StreamError(StreamErrorCondition.Conflict, "Replaced by a new connection."), "replaced by a new session").ConfigureAwait(false);
         }

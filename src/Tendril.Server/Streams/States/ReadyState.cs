@@ -17,6 +17,14 @@ internal sealed class ReadyState : C2sState
     public override ValueTask OnElementAsync(C2sStream stream, XmlElement stanza)
     {
         var session = stream.Session!;
+        if (stanza.Namespace == Ns.StreamManagement && stream.Server.Features.StreamManagementEnabled)
+        {
+            return stream.OnStreamManagementAsync(stanza);
+        }
+        if (stanza.Namespace == Ns.Csi && stream.Server.Features.ClientStateIndicationEnabled)
+        {
+            return stream.OnClientStateAsync(stanza);
+        }
         if (stanza.Namespace != Ns.Client || !IsStanza(stanza))
         {
             return stream.CloseAsync(new StreamError(StreamErrorCondition.UnsupportedStanzaType, $"<{stanza.Name} xmlns='{stanza.Namespace}'/> is not supported."), "unsupported stanza type");
@@ -31,6 +39,7 @@ internal sealed class ReadyState : C2sState
                 return stream.CloseAsync(new StreamError(StreamErrorCondition.InvalidFrom, "The 'from' address is not this session's."), "invalid from");
             }
         }
+        stream.CountHandled();
         stanza.SetAttribute("from", session.JidString);
         stream.Server.Metrics.StanzaIn(stanza.Name);
 

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Routing;
+using Tendril.Xml;
+
+namespace Tendril.Server.Streams;
+
+/// <summary>
+/// Resumable XEP-0198 sessions by id, and the hibernating ones among them. The server's heartbeat sweeps the
+/// hibernating sessions (no timer per session): past <c>Tendril:StreamManagement:ResumeTimeoutSeconds</c> a session
+/// ends for good — its unacknowledged messages go where undeliverable messages go (offline storage) or bounce, never
+/// silently lost, and its unavailable presence is broadcast.
+/// </summary>
+public sealed class StreamManagementRegistry
+{
+    private readonly XmppServer _server;
+    private readonly ConcurrentDictionary<string, StreamManagementState> _resumable = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StreamManagementState> _hibernating = new(StringComparer.Ordinal);
+
+    internal StreamManagementRegistry(XmppServer server) => _server = server;
+
+    /// <summary>Sessions waiting for their client to resume.</summary>
+    public int HibernatingCount => _hibernating.Count;
+
+    internal void Register(StreamManagementState sm) => _resumable[sm.ResumeId!] = sm;
+
+    internal StreamManagementState? Find(string id) => _resumable.TryGetValue(id, out var sm) ? sm : null;
+
+    internal void Hibernate(StreamManagementState sm, DateTimeOffset now)
+    {
+        sm.HibernatedAtTicks = now.UtcTicks;
+        _hibernating[sm.ResumeId!] = sm;
+    }
+
+    /// <summary>Takes a hibernating session out of hibernation; false when it expired (or another stream won).</summary>
+    internal bool TryWake(StreamManagementState sm)
+    {
+        if (!_hibernating.TryRemove(new KeyValuePair<string, StreamManagementState>(sm.ResumeId!, sm))) return false;
+        sm.HibernatedAtTicks = 0;
+        return true;
+    }
+
+    /// <summary>A bind of the same full JID replaces a hibernating session: it ends now.</summary>
+    internal ValueTask ReplaceAsync(C2sSession replaced)
+    {
+        foreach (var pair in _hibernating)
+        {
+            if (pair.Value.Session == replaced && _hibernating.TryRemove(pair)) return FlushAsync(pair.Value, unbind: false);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Heartbeat: ends sessions that hibernated too long.</summary>
+    internal void Sweep(DateTimeOffset now)
+    {
+        if (_hibernating.IsEmpty) return;
+        var timeout = TimeSpan.TicksPerSecond * _server.Options.StreamManagement.ResumeTimeoutSeconds;
+        foreach (var pair in _hibernating)
+        {
+            if (now.UtcTicks - pair.Value.HibernatedAtTicks < timeout) continue;
+            if (_hibernating.TryRemove(pair)) _ = EndAsync(pair.Value);
+        }
+    }
+
+    /// <summary>Ends a session for good: unbinds it, broadcasts unavailable presence, and flushes what it was not sent.</summary>
+    internal ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
+
+    /// <summary>The connection of a session with SM but no resumption ended: flush its unacknowledged stanzas.</summary>
+    internal ValueTask ForgetAsync(StreamManagementState sm)
+    {
+        if (sm.ResumeId is { } id) _resumable.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm));
+        return Undeliverable(sm);
+    }
+
+    private async ValueTask FlushAsync(StreamManagementState sm, bool unbind)
+    {
+        var session = sm.Session;
+        if (sm.ResumeId is { } id) _resumable.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm));
+        if (unbind)
+        {
+            session.IsClosed = true;
+            if (_server.Sessions.Unbind(session))
+            {
+                await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
+            }
+        }
+        await Undeliverable(sm).ConfigureAwait(false);
+        if (unbind) await _server.Features.RaiseSessionClosedAsync(session).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// XEP-0198 §5/§7: stanzas the client did not acknowledge are treated as undelivered. Messages go through the
+    /// undeliverable-message handlers (offline storage) or bounce; iq requests bounce; presence and broadcast
+    /// (serialized) notifications are state, superseded by the session's end, and are dropped.
+    /// </summary>
+    private async ValueTask Undeliverable(StreamManagementState sm)
+    {
+        var items = sm.TakeAll();
+        var to = sm.Session.Jid.Bare;
+        foreach (var item in items)
+        {
+            if (item.Payload is not XmlElement stanza) continue;
+            var type = stanza.GetAttribute("type");
+            if (stanza.Name == "message")
+            {
+                if (type is "error" or "groupchat") continue;
+                var handled = false;
+                foreach (var handler in _server.Features.UndeliverableMessageHandlers)
+                {
+                    if (await handler(stanza, to).ConfigureAwait(false)) { handled = true; break; }
+                }
+                if (!handled && type != "headline") _server.Router.BounceError(stanza, StanzaErrorCondition.RecipientUnavailable);
+            }
+            else if (stanza.Name == "iq" && type is "get" or "set" && item.Kind == OutboundKind.Routed)
+            {
+                _server.Router.BounceError(stanza, StanzaErrorCondition.ServiceUnavailable);
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using Tendril.Server.Routing;
+
+namespace Tendril.Server.Streams;
+
+/// <summary>
+/// XEP-0198 state of one session; it travels with the session when a new connection resumes it. The outbound side is
+/// one list: first the stanzas written but not yet acknowledged (in the order written), then — only while the session
+/// hibernates — the stanzas routed to it since, never written. Counters are the XEP's 32-bit wrapping 'h' values.
+/// </summary>
+internal sealed class StreamManagementState
+{
+    private readonly Lock _gate = new();
+    private readonly List<Outbound> _unacked = [];
+    private uint _sent;
+    private uint _acked;
+    private bool _requestOutstanding;
+
+    public StreamManagementState(C2sSession session, string? resumeId)
+    {
+        Session = session;
+        ResumeId = resumeId;
+    }
+
+    public C2sSession Session { get; }
+
+    /// <summary>The id a new stream resumes with; null when resumption was not requested.</summary>
+    public string? ResumeId { get; }
+
+    /// <summary>Stanzas handled from the client (inbound h). Read loop only.</summary>
+    public uint Handled { get; set; }
+
+    /// <summary>When hibernation began (UTC ticks), 0 while a connection carries the session.</summary>
+    public long HibernatedAtTicks { get; set; }
+
+    public int Count
+    {
+        get { lock (_gate) return _unacked.Count; }
+    }
+
+    /// <summary>Writer loop: a stanza went out. Returns how many stanzas are now waiting for an ack.</summary>
+    public int RecordSent(Outbound item)
+    {
+        lock (_gate)
+        {
+            _unacked.Insert((int)(_sent - _acked), item);
+            _sent++;
+            return (int)(_sent - _acked);
+        }
+    }
+
+    /// <summary>Writer loop, end of a batch: true when an &lt;r/&gt; should follow (stanzas unacked and none asked for yet).</summary>
+    public bool ShouldRequest()
+    {
+        lock (_gate)
+        {
+            if (_requestOutstanding || _sent == _acked) return false;
+            _requestOutstanding = true;
+            return true;
+        }
+    }
+
+    /// <summary>Processes the client's h. False when it acknowledges more than was sent (handled-count-too-high).</summary>
+    public bool Acknowledge(uint h)
+    {
+        lock (_gate)
+        {
+            var delta = h - _acked;
+            if (delta > _sent - _acked) return false;
+            _unacked.RemoveRange(0, (int)delta);
+            _acked = h;
+            _requestOutstanding = false;
+            return true;
+        }
+    }
+
+    /// <summary>While hibernating: keeps a stanza for the next connection; false beyond <paramref name="limit"/>.</summary>
+    public bool TryAddPending(Outbound item, int limit)
+    {
+        lock (_gate)
+        {
+            if (_unacked.Count >= limit) return false;
+            _unacked.Add(item);
+            return true;
+        }
+    }
+
+    /// <summary>Puts stanzas that were queued on the dead connection but never written back in front of the pending ones.</summary>
+    public void ReturnUnwritten(List<Outbound> items)
+    {
+        lock (_gate) _unacked.InsertRange((int)(_sent - _acked), items);
+    }
+
+    /// <summary>
+    /// Resumption: applies the client's h and returns everything still to deliver (unacked, then pending). The counters
+    /// restart from h, so the re-sent stanzas are counted again on the new connection. Null when h is too high.
+    /// </summary>
+    public List<Outbound>? TakeForResume(uint h)
+    {
+        lock (_gate)
+        {
+            var delta = h - _acked;
+            if (delta > _sent - _acked) return null;
+            _unacked.RemoveRange(0, (int)delta);
+            var rest = new List<Outbound>(_unacked);
+            _unacked.Clear();
+            _acked = _sent = h;
+            _requestOutstanding = false;
+            return rest;
+        }
+    }
+
+    /// <summary>Stanzas held but never written (routed to the session while no connection carried it).</summary>
+    public List<Outbound> TakeUnwritten()
+    {
+        lock (_gate)
+        {
+            var start = (int)(_sent - _acked);
+            var rest = _unacked.GetRange(start, _unacked.Count - start);
+            _unacked.RemoveRange(start, rest.Count);
+            return rest;
+        }
+    }
+
+    /// <summary>The session ends for good: everything not acknowledged, for offline storage or bouncing.</summary>
+    public List<Outbound> TakeAll()
+    {
+        lock (_gate)
+        {
+            var rest = new List<Outbound>(_unacked);
+            _unacked.Clear();
+            _acked = _sent;
+            return rest;
+        }
+    }
+
+    public uint Sent
+    {
+        get { lock (_gate) return _sent; }
+    }
+}
