@@ -103,7 +103,11 @@ public sealed partial class C2sStream
         {
             return CloseAsync(new StreamError(StreamErrorCondition.BadFormat, "<a/> needs a numeric 'h'."), "bad SM ack");
         }
-        if (sm.Acknowledge(h)) return ValueTask.CompletedTask;
+        if (sm.Acknowledge(h, out var requestAgain))
+        {
+            if (requestAgain) SendNonza(SmElement("r"));
+            return ValueTask.CompletedTask;
+        }
         _smNoResume = true;
         var condition = SmElement("handled-count-too-high")
             .SetAttribute("h", h.ToString(CultureInfo.InvariantCulture))

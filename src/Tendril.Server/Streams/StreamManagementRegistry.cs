@@ -77,6 +77,9 @@ public sealed class StreamManagementRegistry
     {
         var session = sm.Session;
         if (sm.ResumeId is { } id) _resumable.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm));
+        // Store before unbinding, so a login that sees the session gone also finds its messages offline; then once
+        // more for anything routed to the session in between.
+        await Undeliverable(sm).ConfigureAwait(false);
         if (unbind)
         {
             session.IsClosed = true;

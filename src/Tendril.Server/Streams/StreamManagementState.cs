@@ -59,16 +59,22 @@ internal sealed class StreamManagementState
         }
     }
 
-    /// <summary>Processes the client's h. False when it acknowledges more than was sent (handled-count-too-high).</summary>
-    public bool Acknowledge(uint h)
+    /// <summary>
+    /// Processes the client's h. False when it acknowledges more than was sent (handled-count-too-high). Sets
+    /// <paramref name="requestAgain"/> when stanzas written meanwhile remain unacknowledged: a new &lt;r/&gt; is due now,
+    /// since the writer asks only when no request is outstanding.
+    /// </summary>
+    public bool Acknowledge(uint h, out bool requestAgain)
     {
         lock (_gate)
         {
+            requestAgain = false;
             var delta = h - _acked;
             if (delta > _sent - _acked) return false;
             _unacked.RemoveRange(0, (int)delta);
             _acked = h;
-            _requestOutstanding = false;
+            requestAgain = _sent != _acked;
+            _requestOutstanding = requestAgain;
             return true;
         }
     }
