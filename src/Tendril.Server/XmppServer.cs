@@ -240,6 +240,8 @@ public sealed class XmppServer : IAsyncDisposable
             await Task.Delay(20).ConfigureAwait(false);
         }
         await Heartbeat.DisposeAsync().ConfigureAwait(false);
+        // Sessions waiting for resumption end now: their unacknowledged messages go to offline storage.
+        await StreamManagement.EndAllAsync().ConfigureAwait(false);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);

@@ -230,6 +230,7 @@ public sealed partial class C2sStream
     private bool TryHibernate(C2sSession session)
     {
         if (_sm is not { ResumeId: not null } sm || _smNoResume || _server.IsStopping || session.IsClosed) return false;
+        FlushCsi(); // what CSI held back goes to the SM state too (the queue is closed)
         sm.ReturnUnwritten(DrainUnwritten());
         _server.StreamManagement.Hibernate(sm, _server.Time.GetUtcNow());
         return true;

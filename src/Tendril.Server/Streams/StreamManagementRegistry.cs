@@ -63,6 +63,23 @@ public sealed class StreamManagementRegistry
         }
     }
 
+    /// <summary>Server shutdown: every hibernating session ends (its messages stored offline).</summary>
+    internal async Task EndAllAsync()
+    {
+        foreach (var pair in _hibernating)
+        {
+            if (!_hibernating.TryRemove(pair)) continue;
+            try
+            {
+                await EndAsync(pair.Value).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Tendril.Storage.StorageException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The store is going away too; nothing more can be done for this session.
+            }
+        }
+    }
+
     /// <summary>Ends a session for good: unbinds it, broadcasts unavailable presence, and flushes what it was not sent.</summary>
     internal ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
 

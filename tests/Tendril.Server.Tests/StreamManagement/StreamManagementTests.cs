@@ -251,3 +251,30 @@ public sealed class StreamManagementTests : ImTestBase
         }
     }
 }
+
+/// <summary>A shutdown does not lose what a hibernating session was never acknowledged.</summary>
+public sealed class StreamManagementShutdownTests : ImTestBase
+{
+    [Fact]
+    public async Task Shutdown_stores_a_hibernating_sessions_unacked_messages_offline()
+    {
+        var juliet = await LoginAsync("juliet", roster: false);
+        var romeo = await LoginAsync("romeo", roster: false, presence: false);
+        await juliet.SendAsync("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+        await juliet.WaitForAsync(e => e.Name == "enabled");
+        await romeo.SendAsync("<message type='chat' to='juliet@localhost/r'><body>unacked</body></message>");
+        await juliet.WaitForAsync(e => e.Element("body")?.Text == "unacked");
+        await juliet.DisposeAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Server.Server.StreamManagement.HibernatingCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(1, Server.Server.StreamManagement.HibernatingCount);
+
+        var directory = Server.Directory;
+        Server.KeepDirectory = true;
+        await Server.DisposeAsync();
+        await using var restarted = await TestServer.StartAsync(directory: directory);
+        await using var back = await LoginAsync("juliet", server: restarted, roster: false);
+        var message = await back.WaitForAsync(e => e.Name == "message");
+        Assert.Equal("unacked", message.Element("body")?.Text);
+    }
+}
