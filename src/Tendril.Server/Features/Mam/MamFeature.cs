@@ -407,18 +407,20 @@ public sealed class MamFeature : IServerFeature
     private async Task SweepLoopAsync()
     {
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1), _server.Time);
-        do
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
         {
             try
             {
                 await SweepAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is StorageException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
-                if (e is ObjectDisposedException) return;
+                return; // the storage was closed: the server stopped
+            }
+            catch (Exception e)
+            {
                 _logger.LogWarning(e, "The archive retention sweep failed");
             }
         }
-        while (await timer.WaitForNextTickAsync().ConfigureAwait(false));
     }
 }
