@@ -62,6 +62,8 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (Http.HttpsPort is < 0 or > 65535) problems.Add("Tendril:Http:HttpsPort must be 0..65535");
+        if (Http.HttpsEnabled && Http.Port != 0 && Http.Port == Http.HttpsPort) problems.Add("Tendril:Http:HttpsPort must differ from Tendril:Http:Port");
         if (!string.IsNullOrEmpty(Http.PublicUrl) && !(Uri.TryCreate(Http.PublicUrl, UriKind.Absolute, out var publicUrl) && publicUrl.Scheme is "http" or "https"))
         {
             problems.Add("Tendril:Http:PublicUrl must be an absolute http(s) URL");
@@ -190,6 +192,12 @@ public sealed class HttpOptions
 
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
+
+    /// <summary>Also listen with HTTPS (wss:// and https:// BOSH), with the server's TLS certificate (reloadable).</summary>
+    public bool HttpsEnabled { get; set; } = true;
+
+    /// <summary>HTTPS port (Prosody's customary 5281). 0 picks a free port.</summary>
+    public int HttpsPort { get; set; } = 5281;
 
     /// <summary>
     /// Count plain-HTTP WebSocket/BOSH connections from a loopback address as secure: for a TLS-terminating reverse

@@ -36,6 +36,11 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public int HttpPort { get; }
 
+    /// <summary>The HTTPS port (Tendril:Http:HttpsPort; the server's self-signed certificate).</summary>
+    public int HttpsPort { get; private init; }
+
+    public Uri HttpsBase => new($"https://127.0.0.1:{HttpsPort}/");
+
     public int ProcessId => _process.Id;
 
     /// <summary>The <c>Tendril</c> section written to the config file (change it and call <see cref="WriteConfigAsync"/>).</summary>
@@ -104,13 +109,13 @@ public sealed class TendrilProcess : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-proc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        int c2s = FreePort(), tls = FreePort(), http = FreePort();
+        int c2s = FreePort(), tls = FreePort(), http = FreePort(), https = FreePort();
         var section = new Dictionary<string, object>
         {
             ["Domain"] = "localhost",
             ["DataDirectory"] = Path.Combine(directory, "data"),
             ["C2s"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = c2s, ["DirectTlsPort"] = tls },
-            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http },
+            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http, ["HttpsPort"] = https },
         };
         configure?.Invoke(section);
         var configPath = Path.Combine(directory, "tendril.json");
@@ -133,7 +138,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(configPath);
         var process = Process.Start(psi)!;
-        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process, section);
+        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process, section) { HttpsPort = https };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.BeginOutputReadLine();
