@@ -32,6 +32,8 @@ public sealed class TendrilOptions
 
     public AdminOptions Admin { get; set; } = new();
 
+    public DemoOptions Demo { get; set; } = new();
+
     public UploadOptions Upload { get; set; } = new();
 
     public OfflineOptions Offline { get; set; } = new();
@@ -70,6 +72,7 @@ public sealed class TendrilOptions
         }
         if (!WebSocket.Path.StartsWith('/')) problems.Add("Tendril:WebSocket:Path must start with '/'");
         if (!Bosh.Path.StartsWith('/')) problems.Add("Tendril:Bosh:Path must start with '/'");
+        if (!Demo.Path.StartsWith('/') || Demo.Path.Length < 2) problems.Add("Tendril:Demo:Path must start with '/' and not be '/'");
         if (Bosh.MaxWait is < 1 or > 3600) problems.Add("Tendril:Bosh:MaxWait must be 1..3600 seconds");
         if (Bosh.MaxHold is < 0 or > 10) problems.Add("Tendril:Bosh:MaxHold must be 0..10");
         if (Bosh.Inactivity is < 1 or > 3600) problems.Add("Tendril:Bosh:Inactivity must be 1..3600 seconds");
@@ -240,6 +243,19 @@ public sealed class WebSocketBindingOptions
 
     /// <summary>The WebSocket endpoint's path.</summary>
     public string Path { get; set; } = "/xmpp-websocket";
+}
+
+/// <summary>The converse.js demo page (docs/web.md, "Demo web client").</summary>
+public sealed class DemoOptions
+{
+    /// <summary>Serve the demo web client. Off by default.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>URL path of the demo page.</summary>
+    public string Path { get; set; } = "/demo";
+
+    /// <summary>Folder with the demo files (index.html, demo.js, converse/); empty: the <c>demo</c> folder next to the tendril binary.</summary>
+    public string Directory { get; set; } = "";
 }
 
 public sealed class AdminOptions
