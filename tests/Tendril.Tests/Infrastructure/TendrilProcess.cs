@@ -36,8 +36,24 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public int HttpPort { get; }
 
-    /// <summary>The HTTPS port (Tendril:Http:HttpsPort; the server's self-signed certificate).</summary>
-    public int HttpsPort { get; private init; }
+    /// <summary>
+    /// The HTTPS port (the server's self-signed certificate). Kestrel picks it (HttpsPort 0, so no other process can
+    /// take it between choosing and binding); it is read from Kestrel's "Now listening on: https://…" log line.
+    /// </summary>
+    public int HttpsPort
+    {
+        get
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (true)
+            {
+                var match = System.Text.RegularExpressions.Regex.Match(Log, @"Now listening on: https://[^\s]*:(\d+)");
+                if (match.Success) return int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("No HTTPS listener in the log:\n" + Log);
+                Thread.Sleep(50);
+            }
+        }
+    }
 
     public Uri HttpsBase => new($"https://127.0.0.1:{HttpsPort}/");
 
@@ -109,13 +125,13 @@ public sealed class TendrilProcess : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-proc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        int c2s = FreePort(), tls = FreePort(), http = FreePort(), https = FreePort();
+        int c2s = FreePort(), tls = FreePort(), http = FreePort();
         var section = new Dictionary<string, object>
         {
             ["Domain"] = "localhost",
             ["DataDirectory"] = Path.Combine(directory, "data"),
             ["C2s"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = c2s, ["DirectTlsPort"] = tls },
-            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http, ["HttpsPort"] = https },
+            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http, ["HttpsPort"] = 0 },
         };
         configure?.Invoke(section);
         var configPath = Path.Combine(directory, "tendril.json");
@@ -138,7 +154,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(configPath);
         var process = Process.Start(psi)!;
-        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process, section) { HttpsPort = https };
+        var server = new TendrilProcess(directory, configPath, c2s, tls, http, process, section);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
         process.BeginOutputReadLine();
