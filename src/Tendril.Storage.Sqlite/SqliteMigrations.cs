@@ -124,6 +124,33 @@ public static class SqliteMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             ) WITHOUT ROWID;
             """),
+        new(6, "message archive (XEP-0313)", """
+            CREATE TABLE archive_messages (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT, -- archive order
+                domain     TEXT    NOT NULL,
+                username   TEXT    NOT NULL,
+                archive_id TEXT    NOT NULL, -- server-generated, unique per account
+                stamp      INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                with_bare  TEXT    NOT NULL, -- the other party's bare JID
+                with_full  TEXT    NOT NULL, -- the other party's JID as in the stanza
+                direction  INTEGER NOT NULL, -- 0 incoming, 1 outgoing
+                stanza     TEXT    NOT NULL,
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            );
+            CREATE UNIQUE INDEX archive_messages_id ON archive_messages (domain, username, archive_id);
+            CREATE INDEX archive_messages_stamp ON archive_messages (domain, username, stamp, seq);
+            CREATE INDEX archive_messages_with ON archive_messages (domain, username, with_bare, seq);
+            CREATE INDEX archive_messages_age ON archive_messages (stamp);
+            CREATE TABLE archive_preferences (
+                domain        TEXT    NOT NULL,
+                username      TEXT    NOT NULL,
+                default_mode  INTEGER NOT NULL, -- 0 always, 1 never, 2 roster
+                always_jids   TEXT    NOT NULL, -- JSON array of bare JIDs
+                never_jids    TEXT    NOT NULL, -- JSON array of bare JIDs
+                PRIMARY KEY (domain, username),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

@@ -71,6 +71,7 @@ public sealed class SqliteStorage : IStorage
         Offline = new SqliteOfflineStore(this);
         PubSub = new SqlitePubSubStore(this);
         AccountData = new SqliteAccountDataStore(this);
+        Archive = new SqliteArchiveStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -88,6 +89,8 @@ public sealed class SqliteStorage : IStorage
     public IPubSubStore PubSub { get; }
 
     public IAccountDataStore AccountData { get; }
+
+    public IArchiveStore Archive { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

@@ -22,6 +22,9 @@ public interface IStorage : IAsyncDisposable
 
     /// <summary>Small per-account documents: vCards, private XML, last activity, blocklists.</summary>
     IAccountDataStore AccountData { get; }
+
+    /// <summary>Message archives and archiving preferences (XEP-0313).</summary>
+    IArchiveStore Archive { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>

@@ -38,6 +38,8 @@ public sealed class TendrilOptions
 
     public OfflineOptions Offline { get; set; } = new();
 
+    public MamOptions Mam { get; set; } = new();
+
     public PubSubOptions PubSub { get; set; } = new();
 
     public VCardOptions VCard { get; set; } = new();
@@ -90,6 +92,9 @@ public sealed class TendrilOptions
         if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
             problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
+        if (Mam.MaxPageSize is < 1 or > 10_000) problems.Add("Tendril:Mam:MaxPageSize must be 1..10000");
+        if (Mam.DefaultPageSize < 1 || Mam.DefaultPageSize > Mam.MaxPageSize) problems.Add("Tendril:Mam:DefaultPageSize must be 1..MaxPageSize");
+        if (Mam.RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
         if (VCard.MaxBytes < 1024) problems.Add("Tendril:VCard:MaxBytes must be at least 1024");
@@ -298,6 +303,21 @@ public sealed class OfflineOptions
     /// 0 stores nothing.
     /// </summary>
     public int MaxPerUser { get; set; } = 1000;
+}
+
+public sealed class MamOptions
+{
+    /// <summary>Archives messages and answers archive queries (XEP-0313).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Results per page when a query names no RSM max.</summary>
+    public int DefaultPageSize { get; set; } = 50;
+
+    /// <summary>The largest page; a larger RSM max is reduced to it (XEP-0313 §4.3.1 lets the server limit pages).</summary>
+    public int MaxPageSize { get; set; } = 250;
+
+    /// <summary>Messages older than this are deleted by an hourly sweep; 0 keeps them forever.</summary>
+    public int RetentionDays { get; set; }
 }
 
 public sealed class PubSubOptions

@@ -10,6 +10,7 @@ using Tendril.Server.Features.Upload;
 using Tendril.Server.Features;
 using Tendril.Server.Features.Blocking;
 using Tendril.Server.Features.Carbons;
+using Tendril.Server.Features.Mam;
 using Tendril.Server.Features.ContactAddresses;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.ExternalServices;
@@ -88,6 +89,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<VCardFeature>();
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
+        services.AddServerFeature<MamFeature>(); // after blocking (blocked messages are not archived), before carbons (copies carry the stanza id)
         services.AddServerFeature<CarbonsFeature>(); // after blocking: blocked messages are not copied
         services.AddServerFeature<ContactAddressesFeature>();
         services.AddServerFeature<ExternalServicesFeature>();

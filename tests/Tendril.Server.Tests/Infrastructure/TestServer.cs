@@ -8,6 +8,7 @@ using Tendril.Server.Features.ContactAddresses;
 using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.ExternalServices;
 using Tendril.Server.Features.LastActivity;
+using Tendril.Server.Features.Mam;
 using Tendril.Server.Features.Offline;
 using Tendril.Server.Features.Ping;
 using Tendril.Server.Features.PrivateStorage;
@@ -64,7 +65,7 @@ public sealed class TestServer : IAsyncDisposable
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new CarbonsFeature(),
+            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new MamFeature(), new CarbonsFeature(),
             new ContactAddressesFeature(), new ExternalServicesFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);

@@ -26,6 +26,7 @@ public sealed class StorageFailureTests
         public IOfflineStore Offline { get; } = new BrokenOffline();
         public IPubSubStore PubSub => inner.PubSub;
         public IAccountDataStore AccountData => inner.AccountData;
+        public IArchiveStore Archive => inner.Archive;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -91,6 +91,7 @@ public sealed class ServerRequestTests
         public IOfflineStore Offline => inner.Offline;
         public IPubSubStore PubSub => inner.PubSub;
         public IAccountDataStore AccountData => inner.AccountData;
+        public IArchiveStore Archive => inner.Archive;
         public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -1,0 +1,426 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Features.PubSub;
+using Tendril.Server.Features.Roster;
+using Tendril.Server.Routing;
+using Tendril.Storage;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Mam;
+
+/// <summary>
+/// Message Archive Management (XEP-0313, urn:xmpp:mam:2) for user archives, with XEP-0059 paging and the
+/// XEP-0359 stanza id.
+/// <list type="bullet">
+/// <item>Archiving runs in the stanza filters: a chat or normal message with a body, without an XEP-0334
+/// &lt;no-store/&gt; or &lt;no-permanent-store/&gt; hint, is appended once to the sender's archive (outbound filter,
+/// when the sender is local) and once to the recipient's (inbound filter, when the recipient is local), each as the
+/// owner's preferences allow. The recipient's copy gets &lt;stanza-id by='user@domain' id='archive id'/&gt;; stanza
+/// ids a client put in claiming to be by a local entity are removed first (XEP-0359 §4).</item>
+/// <item>Queries (§4): form fields with, start, end, before-id, after-id and ids (#extended), RSM max/after/before
+/// (empty before: the last page), &lt;flip-page/&gt; (the page's results are sent in reverse order; first/last keep
+/// their RSM meaning). A max above <c>Mam:MaxPageSize</c> is reduced to it.</item>
+/// <item>Preferences (§6): default always/never/roster and always/never JID lists.</item>
+/// </list>
+/// </summary>
+public sealed class MamFeature : IServerFeature
+{
+    public const string Namespace = "urn:xmpp:mam:2";
+    public const string ExtendedFeature = "urn:xmpp:mam:2#extended";
+    public const string StanzaIdNamespace = "urn:xmpp:sid:0";
+    public const string RsmNamespace = "http://jabber.org/protocol/rsm";
+    public const string ForwardNamespace = "urn:xmpp:forward:0";
+    public const string HintsNamespace = "urn:xmpp:hints";
+    private const string DataFormsNamespace = "jabber:x:data";
+
+    private XmppServer _server = null!;
+    private RosterQueries _roster = null!;
+    private ILogger _logger = null!;
+    private readonly ConcurrentDictionary<string, ArchivePreferences> _preferences = new(StringComparer.Ordinal);
+
+    public void Register(FeatureRegistry registry)
+    {
+        _server = registry.Server;
+        if (!_server.Options.Mam.Enabled) return;
+        _roster = new RosterQueries(_server.Storage);
+        _logger = _server.LoggerFactory.CreateLogger("Tendril.Mam");
+        registry.AddDiscoFeature(Namespace, IqTarget.Account);
+        registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
+        registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
+        registry.HandleIq("query", Namespace, QueryAsync, IqTarget.Account);
+        registry.HandleIq("prefs", Namespace, PreferencesAsync, IqTarget.Account);
+        registry.AddOutboundFilter(ArchiveSentAsync);
+        registry.AddInboundFilter(ArchiveReceivedAsync);
+        if (_server.Options.Mam.RetentionDays > 0) _ = SweepLoopAsync();
+    }
+
+    // ---- archiving ------------------------------------------------------------------------------------------------
+
+    /// <summary>XEP-0313 §5.1.1 (and what Prosody and ejabberd do): chat or normal messages with a body, unless hinted away.</summary>
+    private static bool IsArchivable(XmlElement message)
+    {
+        var type = message.GetAttribute("type") ?? "normal";
+        return type is "chat" or "normal"
+            && message.Element("body") is not null
+            && message.Element("no-store", HintsNamespace) is null
+            && message.Element("no-permanent-store", HintsNamespace) is null;
+    }
+
+    private async ValueTask<StanzaFilterResult> ArchiveSentAsync(C2sSession origin, XmlElement stanza, Jid? to)
+    {
+        if (stanza.Name != "message") return StanzaFilterResult.Continue;
+        RemoveStanzaIds(stanza, null);
+        // To the sender's own account: archived once, on the receiving side.
+        if (to is null || BareJidComparer.Instance.Equals(to, origin.Jid) || !IsArchivable(stanza)) return StanzaFilterResult.Continue;
+        await AppendAsync(origin.Jid.Bare, to, ArchiveDirection.Outgoing, stanza).ConfigureAwait(false);
+        return StanzaFilterResult.Continue;
+    }
+
+    private async ValueTask<StanzaFilterResult> ArchiveReceivedAsync(XmlElement stanza, Jid from, Jid to)
+    {
+        if (stanza.Name != "message" || to.Local is null) return StanzaFilterResult.Continue;
+        var owner = to.Bare;
+        RemoveStanzaIds(stanza, owner);
+        if (!IsArchivable(stanza)) return StanzaFilterResult.Continue;
+        var id = await AppendAsync(owner, from, ArchiveDirection.Incoming, stanza).ConfigureAwait(false);
+        if (id is not null)
+        {
+            stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", id);
+        }
+        return StanzaFilterResult.Continue;
+    }
+
+    /// <summary>Removes stanza ids claiming to be by <paramref name="owner"/> (or, when null, by any entity of this domain).</summary>
+    private void RemoveStanzaIds(XmlElement stanza, Jid? owner)
+    {
+        List<XmlElement>? remove = null;
+        foreach (var sid in stanza.Elements("stanza-id", StanzaIdNamespace))
+        {
+            var by = sid.GetAttribute("by");
+            var ours = by is null || !Jid.TryParse(by, out var byJid) || byJid is null
+                || (owner is null ? byJid.Domain == _server.Domain : BareJidComparer.Instance.Equals(byJid, owner) || byJid.ToString() == _server.Domain);
+            if (ours) (remove ??= []).Add(sid);
+        }
+        if (remove is null) return;
+        foreach (var sid in remove) stanza.Remove(sid);
+    }
+
+    /// <summary>One write to <paramref name="owner"/>'s archive when the preferences allow; the archive id, or null.</summary>
+    private async ValueTask<string?> AppendAsync(Jid owner, Jid with, ArchiveDirection direction, XmlElement stanza)
+    {
+        try
+        {
+            if (!await ShouldArchiveAsync(owner, with).ConfigureAwait(false)) return null;
+            var id = NewId();
+            var stored = await _server.Storage.Archive.AppendAsync(owner.Domain, owner.Local!,
+                new ArchivedMessage(id, _server.Time.GetUtcNow(), with.ToString(), direction, StoredStanza.Serialize(stanza))).ConfigureAwait(false);
+            return stored ? id : null;
+        }
+        catch (StorageException e)
+        {
+            // The message still goes on: losing an archive copy is better than losing the message.
+            _logger.LogWarning(e, "Archiving a message for {Owner} failed", owner);
+            return null;
+        }
+    }
+
+    private async ValueTask<bool> ShouldArchiveAsync(Jid owner, Jid with)
+    {
+        var prefs = await GetPreferencesAsync(owner).ConfigureAwait(false);
+        var other = with.Bare.ToString();
+        if (prefs.Never.Contains(other, StringComparer.Ordinal)) return false;
+        if (prefs.Always.Contains(other, StringComparer.Ordinal)) return true;
+        return prefs.Default switch
+        {
+            ArchiveDefault.Always => true,
+            ArchiveDefault.Never => false,
+            _ => await _roster.FindItemAsync(owner, with).ConfigureAwait(false) is not null,
+        };
+    }
+
+    private async ValueTask<ArchivePreferences> GetPreferencesAsync(Jid owner)
+    {
+        var key = owner.ToString();
+        if (_preferences.TryGetValue(key, out var cached)) return cached;
+        var prefs = await _server.Storage.Archive.GetPreferencesAsync(owner.Domain, owner.Local!).ConfigureAwait(false) ?? ArchivePreferences.Initial;
+        if (_preferences.Count > 100_000) _preferences.Clear(); // a bound, not an LRU: misses only cost a read
+        _preferences[key] = prefs;
+        return prefs;
+    }
+
+    /// <summary>A server-generated archive id: unique, stable, opaque (time-ordered UUIDv7, hex).</summary>
+    private string NewId() => Guid.CreateVersion7(_server.Time.GetUtcNow()).ToString("N");
+
+    // ---- queries --------------------------------------------------------------------------------------------------
+
+    private async ValueTask QueryAsync(IqRequest request)
+    {
+        if (!BareJidComparer.Instance.Equals(request.To, request.From))
+        {
+            request.ReplyError(StanzaErrorCondition.Forbidden, "Only the owner may query this archive.");
+            return;
+        }
+        var query = request.Payload;
+        if (request.IsGet)
+        {
+            // §4.1.4 (retrieving form fields)
+            var form = DataForm.Build("form", Namespace, [
+                new DataForm.Field("with", "jid-single", []),
+                new DataForm.Field("start", "text-single", []),
+                new DataForm.Field("end", "text-single", []),
+                new DataForm.Field("before-id", "text-single", []),
+                new DataForm.Field("after-id", "text-single", []),
+                new DataForm.Field("ids", "text-multi", []),
+            ]);
+            request.Reply(new XmlElement("query", Namespace).Add(form));
+            return;
+        }
+
+        var filter = new ArchiveQuery();
+        if (query.Element("x", DataFormsNamespace) is { } x)
+        {
+            var fields = DataForm.ReadSubmit(x, Namespace);
+            if (fields is null)
+            {
+                request.ReplyError(StanzaErrorCondition.BadRequest, "The form is not a submitted urn:xmpp:mam:2 form.");
+                return;
+            }
+            foreach (var (name, values) in fields)
+            {
+                var value = values.Count == 0 ? "" : values[0];
+                switch (name)
+                {
+                    case "with":
+                        if (value.Length == 0) break;
+                        if (!Jid.TryParse(value, out var with) || with is null)
+                        {
+                            request.ReplyError(StanzaErrorCondition.BadRequest, "'with' is not a JID.");
+                            return;
+                        }
+                        filter = filter with { With = with.ToString() };
+                        break;
+                    case "start" or "end":
+                        if (value.Length == 0) break;
+                        if (!TryParseDateTime(value, out var instant))
+                        {
+                            request.ReplyError(StanzaErrorCondition.BadRequest, $"'{name}' is not an XEP-0082 date and time.");
+                            return;
+                        }
+                        filter = name == "start" ? filter with { Start = instant } : filter with { End = instant };
+                        break;
+                    case "before-id":
+                        if (value.Length > 0) filter = filter with { BeforeId = value };
+                        break;
+                    case "after-id":
+                        if (value.Length > 0) filter = filter with { AfterId = value };
+                        break;
+                    case "ids":
+                        filter = filter with { Ids = values.Where(v => v.Length > 0).Distinct(StringComparer.Ordinal).ToList() };
+                        break;
+                    default:
+                        request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, $"The field '{name}' is not supported.");
+                        return;
+                }
+            }
+        }
+
+        var options = _server.Options.Mam;
+        var max = options.DefaultPageSize;
+        if (query.Element("set", RsmNamespace) is { } set)
+        {
+            if (set.Element("index", RsmNamespace) is not null)
+            {
+                request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported.");
+                return;
+            }
+            if (set.Element("max", RsmNamespace) is { } maxElement)
+            {
+                if (!int.TryParse(maxElement.Text, NumberStyles.None, CultureInfo.InvariantCulture, out max))
+                {
+                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <max/> is not a non-negative integer.");
+                    return;
+                }
+            }
+            if (set.Element("after", RsmNamespace) is { } after)
+            {
+                if (after.Text.Length == 0)
+                {
+                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <after/> is empty.");
+                    return;
+                }
+                filter = filter with { After = after.Text };
+            }
+            if (set.Element("before", RsmNamespace) is { } before) filter = filter with { Before = before.Text };
+        }
+        filter = filter with { Max = Math.Min(max, options.MaxPageSize) };
+        var flip = query.Element("flip-page", Namespace) is not null;
+
+        var owner = request.To;
+        ArchivePage page;
+        try
+        {
+            page = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, filter).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is unavailable; try again later."));
+            return;
+        }
+        if (page.Status == ArchiveQueryStatus.ItemNotFound)
+        {
+            request.ReplyError(StanzaErrorCondition.ItemNotFound, "No message in the archive has that id.");
+            return;
+        }
+
+        var queryId = query.GetAttribute("queryid");
+        var ownerText = owner.ToString();
+        for (var i = 0; i < page.Items.Count; i++)
+        {
+            var item = page.Items[flip ? page.Items.Count - 1 - i : i];
+            var original = StoredStanza.Parse(item.Stanza);
+            if (original is null) continue;
+            var message = new XmlElement("message", Ns.Client).SetAttribute("from", ownerText).SetAttribute("to", request.From.ToString());
+            var result = message.AddElement("result", Namespace);
+            if (queryId is not null) result.SetAttribute("queryid", queryId);
+            result.SetAttribute("id", item.Id);
+            var forwarded = result.AddElement("forwarded", ForwardNamespace);
+            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", FormatStamp(item.Timestamp));
+            forwarded.Add(original);
+            Deliver(request, message);
+        }
+
+        var fin = new XmlElement("fin", Namespace).SetAttribute("complete", page.Complete ? "true" : "false");
+        var rsm = fin.AddElement("set", RsmNamespace);
+        if (page.Items.Count > 0)
+        {
+            rsm.AddElement("first", RsmNamespace).Add(page.Items[0].Id);
+            rsm.AddElement("last", RsmNamespace).Add(page.Items[^1].Id);
+        }
+        rsm.AddElement("count", RsmNamespace).Add(page.Count.ToString(CultureInfo.InvariantCulture));
+        request.Reply(fin);
+    }
+
+    private void Deliver(IqRequest request, XmlElement message)
+    {
+        if (request.Origin is { } origin) origin.TryDeliver(message);
+        else _server.Router.DeliverFromServer(message, request.From);
+    }
+
+    private static string FormatStamp(DateTimeOffset instant) =>
+        instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>XEP-0082 DateTime: a time zone (Z or ±hh:mm) is required; fractions of a second are optional.</summary>
+    private static bool TryParseDateTime(string text, out DateTimeOffset instant)
+    {
+        instant = default;
+        if (!(text.EndsWith('Z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':'))) return false;
+        if (text.Length < 20 || text[10] != 'T') return false;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out instant);
+    }
+
+    // ---- preferences ----------------------------------------------------------------------------------------------
+
+    private async ValueTask PreferencesAsync(IqRequest request)
+    {
+        if (!BareJidComparer.Instance.Equals(request.To, request.From))
+        {
+            request.ReplyError(StanzaErrorCondition.Forbidden, "Only the owner may see or change these preferences.");
+            return;
+        }
+        var owner = request.To;
+        if (request.IsSet)
+        {
+            var payload = request.Payload;
+            ArchiveDefault mode;
+            switch (payload.GetAttribute("default"))
+            {
+                case "always": mode = ArchiveDefault.Always; break;
+                case "never": mode = ArchiveDefault.Never; break;
+                case "roster": mode = ArchiveDefault.Roster; break;
+                default:
+                    request.ReplyError(StanzaErrorCondition.BadRequest, "'default' must be always, never or roster.");
+                    return;
+            }
+            if (!TryReadJids(payload.Element("always", Namespace), out var always) || !TryReadJids(payload.Element("never", Namespace), out var never))
+            {
+                request.ReplyError(StanzaErrorCondition.JidMalformed);
+                return;
+            }
+            var prefs = new ArchivePreferences(mode, always, never);
+            try
+            {
+                await _server.Storage.Archive.SetPreferencesAsync(owner.Domain, owner.Local!, prefs).ConfigureAwait(false);
+            }
+            catch (StorageException)
+            {
+                request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait));
+                return;
+            }
+            _preferences[owner.ToString()] = prefs;
+            request.Reply(PreferencesElement(prefs));
+            return;
+        }
+        request.Reply(PreferencesElement(await GetPreferencesAsync(owner).ConfigureAwait(false)));
+    }
+
+    private static bool TryReadJids(XmlElement? list, out List<string> jids)
+    {
+        jids = [];
+        if (list is null) return true;
+        foreach (var j in list.Elements("jid", Namespace))
+        {
+            if (!Jid.TryParse(j.Text, out var jid) || jid is null) return false;
+            var bare = jid.Bare.ToString();
+            if (!jids.Contains(bare, StringComparer.Ordinal)) jids.Add(bare);
+        }
+        return true;
+    }
+
+    private static XmlElement PreferencesElement(ArchivePreferences prefs)
+    {
+        var element = new XmlElement("prefs", Namespace).SetAttribute("default", prefs.Default switch
+        {
+            ArchiveDefault.Always => "always",
+            ArchiveDefault.Never => "never",
+            _ => "roster",
+        });
+        var always = element.AddElement("always", Namespace);
+        foreach (var j in prefs.Always) always.AddElement("jid", Namespace).Add(j);
+        var never = element.AddElement("never", Namespace);
+        foreach (var j in prefs.Never) never.AddElement("jid", Namespace).Add(j);
+        return element;
+    }
+
+    // ---- retention ------------------------------------------------------------------------------------------------
+
+    /// <summary>Deletes messages older than <c>Mam:RetentionDays</c> now; returns how many (0 when retention is off).</summary>
+    public async ValueTask<int> SweepAsync()
+    {
+        var days = _server.Options.Mam.RetentionDays;
+        if (days <= 0) return 0;
+        return await _server.Storage.Archive.DeleteOlderThanAsync(_server.Time.GetUtcNow().AddDays(-days)).ConfigureAwait(false);
+    }
+
+    private async Task SweepLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1), _server.Time);
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                await SweepAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // the storage was closed: the server stopped
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "The archive retention sweep failed");
+            }
+        }
+    }
+}

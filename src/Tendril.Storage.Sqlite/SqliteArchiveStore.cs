@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Tendril.Storage.Sqlite;
+
+/// <summary>
+/// <see cref="IArchiveStore"/> over <c>archive_messages</c> (archive order = <c>seq</c>) and <c>archive_preferences</c>.
+/// A page is read with one row more than asked, which tells whether the page is complete.
+/// </summary>
+internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
+{
+    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(message);
+        var slash = message.With.IndexOf('/', StringComparison.Ordinal);
+        var bare = slash < 0 ? message.With : message.With[..slash];
+        return await storage.WriteAsync("append archive message", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+                SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
+                """;
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$id", message.Id);
+            command.Parameters.AddWithValue("$stamp", message.Timestamp.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$bare", bare);
+            command.Parameters.AddWithValue("$full", message.With);
+            command.Parameters.AddWithValue("$direction", (int)message.Direction);
+            command.Parameters.AddWithValue("$stanza", message.Stanza);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<ArchivePage> QueryAsync(string domain, string username, ArchiveQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Max);
+        return await storage.ReadAsync("query archive", connection =>
+        {
+            long? afterIdSeq = null, beforeIdSeq = null, afterSeq = null, beforeSeq = null;
+            if (query.AfterId is not null && (afterIdSeq = Seq(connection, domain, username, query.AfterId)) is null) return NotFound;
+            if (query.BeforeId is not null && (beforeIdSeq = Seq(connection, domain, username, query.BeforeId)) is null) return NotFound;
+            if (query.After is not null && (afterSeq = Seq(connection, domain, username, query.After)) is null) return NotFound;
+            if (!string.IsNullOrEmpty(query.Before) && (beforeSeq = Seq(connection, domain, username, query.Before)) is null) return NotFound;
+
+            using var command = connection.CreateCommand();
+            var where = new StringBuilder("domain = $domain AND username = $username");
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            if (query.With is not null)
+            {
+                where.Append(query.With.Contains('/', StringComparison.Ordinal) ? " AND with_full = $with" : " AND with_bare = $with");
+                command.Parameters.AddWithValue("$with", query.With);
+            }
+            if (query.Start is { } start)
+            {
+                where.Append(" AND stamp >= $start");
+                command.Parameters.AddWithValue("$start", start.ToUnixTimeMilliseconds());
+            }
+            if (query.End is { } end)
+            {
+                where.Append(" AND stamp <= $end");
+                command.Parameters.AddWithValue("$end", end.ToUnixTimeMilliseconds());
+            }
+            if (afterIdSeq is { } a)
+            {
+                where.Append(" AND seq > $afterid");
+                command.Parameters.AddWithValue("$afterid", a);
+            }
+            if (beforeIdSeq is { } b)
+            {
+                where.Append(" AND seq < $beforeid");
+                command.Parameters.AddWithValue("$beforeid", b);
+            }
+            if (query.Ids is { } ids)
+            {
+                if (ids.Count == 0) return new ArchivePage(ArchiveQueryStatus.Ok, [], true, 0);
+                where.Append(" AND archive_id IN (");
+                var i = 0;
+                foreach (var id in ids.Take(500))
+                {
+                    var name = "$i" + i.ToString(CultureInfo.InvariantCulture);
+                    if (i++ > 0) where.Append(',');
+                    where.Append(name);
+                    command.Parameters.AddWithValue(name, id);
+                }
+                where.Append(')');
+            }
+
+            command.CommandText = $"SELECT COUNT(*) FROM archive_messages WHERE {where};";
+            var count = Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+
+            var backwards = query.Before is not null;
+            if (backwards && beforeSeq is { } bs)
+            {
+                where.Append(" AND seq < $pagebefore");
+                command.Parameters.AddWithValue("$pagebefore", bs);
+            }
+            else if (afterSeq is { } s)
+            {
+                where.Append(" AND seq > $pageafter");
+                command.Parameters.AddWithValue("$pageafter", s);
+            }
+            command.Parameters.AddWithValue("$limit", query.Max + 1);
+            command.CommandText = $"SELECT archive_id, stamp, with_full, direction, stanza FROM archive_messages WHERE {where} ORDER BY seq {(backwards ? "DESC" : "ASC")} LIMIT $limit;";
+            var items = new List<ArchivedMessage>();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    items.Add(new ArchivedMessage(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2),
+                        (ArchiveDirection)reader.GetInt32(3), reader.GetString(4)));
+                }
+            }
+            var complete = items.Count <= query.Max;
+            if (!complete) items.RemoveAt(items.Count - 1);
+            if (backwards) items.Reverse();
+            return new ArchivePage(ArchiveQueryStatus.Ok, items, complete, count);
+        }, cancellationToken);
+    }
+
+    private static readonly ArchivePage NotFound = new(ArchiveQueryStatus.ItemNotFound, [], false, 0);
+
+    private static long? Seq(SqliteConnection connection, string domain, string username, string id)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq FROM archive_messages WHERE domain = $domain AND username = $username AND archive_id = $id;";
+        command.Parameters.AddWithValue("$domain", domain);
+        command.Parameters.AddWithValue("$username", username);
+        command.Parameters.AddWithValue("$id", id);
+        return command.ExecuteScalar() is long seq ? seq : null;
+    }
+
+    public async ValueTask<ArchivePreferences?> GetPreferencesAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        return await storage.ReadAsync("get archive preferences", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT default_mode, always_jids, never_jids FROM archive_preferences WHERE domain = $domain AND username = $username;";
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read()) return null;
+            return new ArchivePreferences((ArchiveDefault)reader.GetInt32(0),
+                JsonSerializer.Deserialize(reader.GetString(1), SqliteJson.Default.IReadOnlyListString) ?? [],
+                JsonSerializer.Deserialize(reader.GetString(2), SqliteJson.Default.IReadOnlyListString) ?? []);
+        }, cancellationToken);
+    }
+
+    public async ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(preferences);
+        var always = JsonSerializer.Serialize(preferences.Always, SqliteJson.Default.IReadOnlyListString);
+        var never = JsonSerializer.Serialize(preferences.Never, SqliteJson.Default.IReadOnlyListString);
+        return await storage.WriteAsync("set archive preferences", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO archive_preferences (domain, username, default_mode, always_jids, never_jids)
+                SELECT $domain, $username, $mode, $always, $never
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
+                """;
+            command.Parameters.AddWithValue("$domain", domain);
+            command.Parameters.AddWithValue("$username", username);
+            command.Parameters.AddWithValue("$mode", (int)preferences.Default);
+            command.Parameters.AddWithValue("$always", always);
+            command.Parameters.AddWithValue("$never", never);
+            return command.ExecuteNonQuery() >= 1;
+        }, cancellationToken);
+    }
+
+    public async ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        return await storage.WriteAsync("expire archive messages", connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM archive_messages WHERE stamp < $cutoff;";
+            command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+}
