@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole Tendril test suite. Installs what the tests need when it is missing:
 #   - Debian's python3-slixmpp (the third-party XMPP client of the interop tests)
-#   - Debian's chromium and Node.js, and the npm packages playwright-core (the admin page's browser test) and
+#   - Debian's chromium and Node.js, and the npm packages playwright-core (the browser tests) and
 #     @xmpp/client (the WebSocket interop test)
+#   - the npm package converse.js in src/Tendril/demo (the demo web client; the build copies it into the output)
 #   - the .NET packages (dotnet restore)
 # Prints the totals as the last line: "N passed, M failed".
 set -euo pipefail
@@ -26,6 +27,13 @@ if [ ! -d "$browser_tests/node_modules/playwright-core" ] || [ ! -d "$browser_te
   echo "Installing npm packages in $browser_tests"
   # playwright-core never downloads browsers; the tests use Debian's /usr/bin/chromium.
   (cd "$browser_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+demo=src/Tendril/demo
+if [ ! -f "$demo/node_modules/converse.js/dist/converse.min.js" ]; then
+  echo "Installing npm packages in $demo"
+  # --ignore-scripts: only the prebuilt dist/ files are used.
+  (cd "$demo" && npm ci --no-audit --no-fund --ignore-scripts)
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -28,6 +28,7 @@ internal static class ServeCommand
         });
         builder.Configuration.AddConfiguration(configuration);
         builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (!options.Http.Enabled) return;
@@ -38,6 +39,16 @@ internal static class ServeCommand
                 var a => System.Net.IPAddress.Parse(a),
             };
             kestrel.Listen(address, options.Http.Port);
+            if (options.Http.HttpsEnabled)
+            {
+                // The server's TLS certificate, asked for on every handshake: a config reload that swaps the
+                // certificate applies to new HTTPS connections, established ones keep theirs.
+                kestrel.Listen(address, options.Http.HttpsPort, listen => listen.UseHttps(https =>
+                {
+                    https.ServerCertificateSelector = (_, _) =>
+                        kestrel.ApplicationServices.GetRequiredService<Tendril.Server.XmppServer>().Certificate;
+                }));
+            }
         });
         builder.Services.AddRouting();
         if (!options.Http.Enabled)

@@ -53,7 +53,7 @@ public sealed class CliTests : IDisposable
                 Domain = domain,
                 DataDirectory = DataPath,
                 C2s = new { Address = "loopback", Port = 0, DirectTlsPort = 0 },
-                Http = new { Address = "loopback", Port = 0 },
+                Http = new { Address = "loopback", Port = 0, HttpsPort = 0 },
                 Sasl = new { ScramIterations = iterations },
             },
         });

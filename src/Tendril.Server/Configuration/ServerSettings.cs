@@ -56,7 +56,8 @@ internal sealed class ServerSettings
         if (old.DataDirectory != now.DataDirectory) restart.Add("DataDirectory");
         if (old.C2s.Address != now.C2s.Address || old.C2s.Port != now.C2s.Port || old.C2s.DirectTlsPort != now.C2s.DirectTlsPort
             || old.C2s.DirectTlsEnabled != now.C2s.DirectTlsEnabled) restart.Add("C2s listeners");
-        if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port) restart.Add("Http listener");
+        if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port
+            || old.Http.HttpsEnabled != now.Http.HttpsEnabled || old.Http.HttpsPort != now.Http.HttpsPort) restart.Add("Http listener");
         if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath) restart.Add("Storage");
         if (old.Upload.Enabled != now.Upload.Enabled || old.Upload.Domain != now.Upload.Domain) restart.Add("Upload service domain");
         // The pubsub feature builds its services at start (it implements no IReloadableFeature yet).

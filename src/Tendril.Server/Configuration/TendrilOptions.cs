@@ -32,6 +32,8 @@ public sealed class TendrilOptions
 
     public AdminOptions Admin { get; set; } = new();
 
+    public DemoOptions Demo { get; set; } = new();
+
     public UploadOptions Upload { get; set; } = new();
 
     public OfflineOptions Offline { get; set; } = new();
@@ -68,12 +70,15 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
+        if (Http.HttpsPort is < 0 or > 65535) problems.Add("Tendril:Http:HttpsPort must be 0..65535");
+        if (Http.HttpsEnabled && Http.Port != 0 && Http.Port == Http.HttpsPort) problems.Add("Tendril:Http:HttpsPort must differ from Tendril:Http:Port");
         if (!string.IsNullOrEmpty(Http.PublicUrl) && !(Uri.TryCreate(Http.PublicUrl, UriKind.Absolute, out var publicUrl) && publicUrl.Scheme is "http" or "https"))
         {
             problems.Add("Tendril:Http:PublicUrl must be an absolute http(s) URL");
         }
         if (!WebSocket.Path.StartsWith('/')) problems.Add("Tendril:WebSocket:Path must start with '/'");
         if (!Bosh.Path.StartsWith('/')) problems.Add("Tendril:Bosh:Path must start with '/'");
+        if (!Demo.Path.StartsWith('/') || Demo.Path.Length < 2) problems.Add("Tendril:Demo:Path must start with '/' and not be '/'");
         if (Bosh.MaxWait is < 1 or > 3600) problems.Add("Tendril:Bosh:MaxWait must be 1..3600 seconds");
         if (Bosh.MaxHold is < 0 or > 10) problems.Add("Tendril:Bosh:MaxHold must be 0..10");
         if (Bosh.Inactivity is < 1 or > 3600) problems.Add("Tendril:Bosh:Inactivity must be 1..3600 seconds");
@@ -213,6 +218,12 @@ public sealed class HttpOptions
     /// <summary>HTTP port (Prosody's and ejabberd's customary 5280). 0 picks a free port.</summary>
     public int Port { get; set; } = 5280;
 
+    /// <summary>Also listen with HTTPS (wss:// and https:// BOSH), with the server's TLS certificate (reloadable).</summary>
+    public bool HttpsEnabled { get; set; } = true;
+
+    /// <summary>HTTPS port (Prosody's customary 5281). 0 picks a free port.</summary>
+    public int HttpsPort { get; set; } = 5281;
+
     /// <summary>
     /// Count plain-HTTP WebSocket/BOSH connections from a loopback address as secure: for a TLS-terminating reverse
     /// proxy on the same host (and tests). Default false: only HTTPS requests are secure (docs/web.md).
@@ -254,6 +265,19 @@ public sealed class WebSocketBindingOptions
 
     /// <summary>The WebSocket endpoint's path.</summary>
     public string Path { get; set; } = "/xmpp-websocket";
+}
+
+/// <summary>The converse.js demo page (docs/web.md, "Demo web client").</summary>
+public sealed class DemoOptions
+{
+    /// <summary>Serve the demo web client. Off by default.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>URL path of the demo page.</summary>
+    public string Path { get; set; } = "/demo";
+
+    /// <summary>Folder with the demo files (index.html, demo.js, converse/); empty: the <c>demo</c> folder next to the tendril binary.</summary>
+    public string Directory { get; set; } = "";
 }
 
 public sealed class AdminOptions

@@ -56,6 +56,7 @@ public static class TendrilServerExtensions
         services.AddPubSub();
         services.AddHttpEndpoints<Web.WebTransportEndpoints>();
         services.AddHttpEndpoints<Web.BoshEndpoints>();
+        services.AddHttpEndpoints<Web.DemoEndpoints>();
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<TendrilOptions>();

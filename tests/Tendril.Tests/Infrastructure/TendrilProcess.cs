@@ -36,6 +36,27 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public int HttpPort { get; }
 
+    /// <summary>
+    /// The HTTPS port (the server's self-signed certificate). Kestrel picks it (HttpsPort 0, so no other process can
+    /// take it between choosing and binding); it is read from Kestrel's "Now listening on: https://…" log line.
+    /// </summary>
+    public int HttpsPort
+    {
+        get
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (true)
+            {
+                var match = System.Text.RegularExpressions.Regex.Match(Log, @"Now listening on: https://[^\s]*:(\d+)");
+                if (match.Success) return int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("No HTTPS listener in the log:\n" + Log);
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    public Uri HttpsBase => new($"https://127.0.0.1:{HttpsPort}/");
+
     public int ProcessId => _process.Id;
 
     /// <summary>The <c>Tendril</c> section written to the config file (change it and call <see cref="WriteConfigAsync"/>).</summary>
@@ -110,7 +131,7 @@ public sealed class TendrilProcess : IAsyncDisposable
             ["Domain"] = "localhost",
             ["DataDirectory"] = Path.Combine(directory, "data"),
             ["C2s"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = c2s, ["DirectTlsPort"] = tls },
-            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http },
+            ["Http"] = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = http, ["HttpsPort"] = 0 },
         };
         configure?.Invoke(section);
         var configPath = Path.Combine(directory, "tendril.json");

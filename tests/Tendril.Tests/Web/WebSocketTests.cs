@@ -135,6 +135,55 @@ public sealed class WebSocketTests
         }
     }
 
+    [Fact]
+    public async Task Wss_on_the_https_port_counts_as_secure_without_loopback_trust()
+    {
+        // RequireTls is on (the default) and loopback is not trusted: only the HTTPS listener makes the stream secure.
+        await using var server = await TendrilProcess.StartAsync([("juliet@localhost", Password)]);
+        using (var plain = new ClientWebSocket())
+        {
+            plain.Options.AddSubProtocol("xmpp");
+            await Assert.ThrowsAsync<WebSocketException>(() => plain.ConnectAsync(Url(server), CancellationToken.None)); // 403 over plain ws://
+        }
+
+        using var ws = new ClientWebSocket();
+        ws.Options.AddSubProtocol("xmpp");
+        System.Security.Cryptography.X509Certificates.X509Certificate? seen = null;
+        ws.Options.RemoteCertificateValidationCallback = (_, certificate, _, _) => { seen = certificate; return true; }; // self-signed
+        using (var cts = new CancellationTokenSource(Timeout))
+        {
+            await ws.ConnectAsync(new Uri($"wss://127.0.0.1:{server.HttpsPort}/xmpp-websocket"), cts.Token);
+        }
+        Assert.Equal("xmpp", ws.SubProtocol);
+        Assert.NotNull(seen);
+        Assert.Contains("CN=localhost", seen!.Subject, StringComparison.Ordinal);
+
+        await OpenAsync(ws);
+        var (_, features) = await ReceiveAsync(ws);
+        var mechanisms = new List<string>();
+        foreach (var m in features.Element("mechanisms", Ns.Sasl)!.Elements()) mechanisms.Add(m.Text);
+        Assert.Contains("PLAIN", mechanisms); // PLAIN is offered only on secure streams
+        var scram = new ScramClient(ScramHash.Sha256, "juliet", Password);
+        await SendAsync(ws, $"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{Convert.ToBase64String(scram.CreateClientFirst())}</auth>");
+        var (_, challenge) = await ReceiveAsync(ws);
+        var final = scram.CreateClientFinal(Convert.FromBase64String(challenge.Text));
+        await SendAsync(ws, $"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{Convert.ToBase64String(final)}</response>");
+        var (_, success) = await ReceiveAsync(ws);
+        Assert.True(success.Is("success", Ns.Sasl), success.ToString());
+        Assert.True(scram.VerifyServerFinal(Convert.FromBase64String(success.Text)));
+        await OpenAsync(ws);
+        await ReceiveAsync(ws); // features
+        await SendAsync(ws, "<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>secure</resource></bind></iq>");
+        var (_, bound) = await ReceiveAsync(ws);
+        Assert.Equal("juliet@localhost/secure", bound.Element("bind", Ns.Bind)!.Element("jid", Ns.Bind)!.Text);
+        await SendAsync(ws, "<iq xmlns='jabber:client' type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+        var pong = await ReceiveUntilAsync(ws, e => e.Name == "iq" && e.GetAttribute("id") == "p1");
+        Assert.Equal("result", pong.GetAttribute("type"));
+        await SendAsync(ws, $"<close xmlns='{Framing}'/>");
+        await ReceiveUntilAsync(ws, e => e.Name == "close");
+        await ExpectClosedAsync(ws);
+    }
+
     internal static Uri Url(TendrilProcess server) => new($"ws://127.0.0.1:{server.HttpPort}/xmpp-websocket");
 
     internal static async Task<ClientWebSocket> ConnectAsync(TendrilProcess server)
