@@ -46,6 +46,9 @@ public sealed class TendrilOptions
 
     public VCardOptions VCard { get; set; } = new();
 
+    /// <summary>In-band registration (XEP-0077). Off by default.</summary>
+    public RegistrationOptions Registration { get; set; } = new();
+
     /// <summary>Contact addresses of the service (XEP-0157), published in the server's disco#info.</summary>
     public ContactAddressesOptions ContactAddresses { get; set; } = new();
 
@@ -101,6 +104,7 @@ public sealed class TendrilOptions
         if (Mam.RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
+        if (Registration.MaxPerIpPerHour is < 1 or > 100_000) problems.Add("Tendril:Registration:MaxPerIpPerHour must be 1..100000");
         if (VCard.MaxBytes < 1024) problems.Add("Tendril:VCard:MaxBytes must be at least 1024");
         foreach (var (name, uris) in ContactAddresses.All())
         {
@@ -415,4 +419,13 @@ public sealed class ExternalServiceOptions
 
     /// <summary>Announce the service as restricted: credentials only through a credentials request, not in the list.</summary>
     public bool Restricted { get; set; }
+}
+
+public sealed class RegistrationOptions
+{
+    /// <summary>Lets anyone create an account in-band (XEP-0077) over a TLS-protected stream before authentication.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>At most this many accounts created in-band per remote IP address in any hour (kept in memory).</summary>
+    public int MaxPerIpPerHour { get; set; } = 5;
 }

@@ -95,6 +95,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<CarbonsFeature>(); // after blocking: blocked messages are not copied
         services.AddServerFeature<ContactAddressesFeature>();
         services.AddServerFeature<ExternalServicesFeature>();
+        services.AddServerFeature<Features.Registration.RegistrationFeature>();
         return services;
     }
 

@@ -44,6 +44,12 @@ internal sealed class AuthState : C2sState
             await stream.BeginStartTlsAsync().ConfigureAwait(false);
             return;
         }
+        // XEP-0077 §3.1: the one stanza allowed before authentication, and only where TLS protects the password.
+        if (stream.IsSecure && Features.Registration.InBandRegistration.IsRegisterIq(element))
+        {
+            await Features.Registration.InBandRegistration.HandlePreAuthAsync(stream, element).ConfigureAwait(false);
+            return;
+        }
         await NotAuthorizedAsync(stream, element).ConfigureAwait(false);
     }
 

@@ -63,6 +63,8 @@ internal sealed class StartState : C2sState
             if (stream.IsSecure || !options.C2s.RequireTls)
             {
                 features.Add(Mechanisms(stream));
+                // XEP-0077 §8: in-band registration, offered only when enabled and only over TLS.
+                if (stream.IsSecure && options.Registration.Enabled) features.Add(Features.Registration.InBandRegistration.StreamFeature());
                 stream.State = new AuthState();
             }
             else
