@@ -230,7 +230,7 @@ public sealed class RoutingTests : IAsyncLifetime
         [
             Ns.DiscoInfo, Ns.DiscoItems, Ns.Version, Ns.Ping, "msgoffline",
             "urn:xmpp:time", "jabber:iq:last",
-            "vcard-temp", "jabber:iq:private", "urn:xmpp:blocking", "urn:xmpp:carbons:2",
+            "vcard-temp", "jabber:iq:private", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "jabber:iq:register",
         ];
         Assert.Equal(expected.Order(StringComparer.Ordinal), vars);
         await juliet.SendAsync("<iq type='get' id='d2' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
