@@ -54,6 +54,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<OfflineFeature>();
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
+        services.AddServerFeature<Features.Pep.PepFeature>();
         services.AddHttpEndpoints<Web.WebTransportEndpoints>();
         services.AddHttpEndpoints<Web.BoshEndpoints>();
         services.AddHttpEndpoints<Web.DemoEndpoints>();

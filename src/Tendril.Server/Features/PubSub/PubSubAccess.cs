@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Xml;
 
 namespace Tendril.Server.Features.PubSub;
 
@@ -45,6 +46,15 @@ public sealed class PubSubServicePolicy
     public int MaxPayloadBytes { get; init; } = 64 * 1024;
 
     public NodeConfig DefaultConfig { get; init; } = new();
+
+    /// <summary>Publishing to a node that does not exist creates it (XEP-0163 §4.1 "auto-create"), with publish-options as its configuration.</summary>
+    public bool AutoCreateOnPublish { get; init; }
+
+    /// <summary>
+    /// Extra delivery of item events beyond explicit subscriptions (PEP's implicit subscription through presence,
+    /// XEP-0163 §4.3): called with the node and the &lt;items/&gt; event content under the node's gate.
+    /// </summary>
+    public Func<PubSubService, PubSubNode, XmlElement, ValueTask>? ImplicitDelivery { get; init; }
 
     /// <summary>The name in the service's disco#info identity.</summary>
     public string Name { get; init; } = "Publish-Subscribe";

@@ -46,6 +46,18 @@ public sealed partial class PubSubService
         await EnsureLoadedAsync().ConfigureAwait(false);
         string? serialized = payload is null ? "" : PayloadXml.Serialize(payload);
         if (Encoding.UTF8.GetByteCount(serialized) > Policy.MaxPayloadBytes) throw PubSubErrors.PayloadTooBig();
+        if (Policy.AutoCreateOnPublish && (!_nodes.TryGetValue(nodeId, out var existing) || existing.Deleted))
+        {
+            if (!Policy.MayCreateNodes(publisher)) throw PubSubErrors.ItemNotFound($"No node '{nodeId}'.");
+            try
+            {
+                await CreateNodeAsync(nodeId, publisher, preconditions).ConfigureAwait(false);
+            }
+            catch (PubSubException e) when (e.Error.Condition == Tendril.Protocol.Errors.StanzaErrorCondition.Conflict)
+            {
+                // created concurrently: publish to it
+            }
+        }
         var node = await LockNodeAsync(nodeId).ConfigureAwait(false);
         try
         {
@@ -55,7 +67,11 @@ public sealed partial class PubSubService
                 foreach (var (var, values) in preconditions)
                 {
                     // §7.1.5: each field must equal the node's configuration; an unknown field cannot be met either.
-                    if (!NodeConfig.Fields.Contains(var) || !node.Config.Values(var).SequenceEqual(values))
+                    // "max" means the service's limit; booleans compare by value ("true" = "1", XEP-0223 clients send "true").
+                    IReadOnlyList<string> wanted = var == "pubsub#max_items" && values is ["max"] ? [Policy.MaxItemsLimit.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+                        : values is [var single] && DataForm.ParseBool(single) is { } b && node.Config.Values(var) is [var current] && DataForm.ParseBool(current) is not null ? [b ? "1" : "0"]
+                        : values;
+                    if (!NodeConfig.Fields.Contains(var) || !node.Config.Values(var).SequenceEqual(wanted))
                         throw PubSubErrors.PreconditionNotMet($"The node's {var} does not match.");
                 }
             }
@@ -70,7 +86,9 @@ public sealed partial class PubSubService
             if (config.PersistItems) await Store.PublishItemAsync(record, config.MaxItems).ConfigureAwait(false);
             var item = new PubSubItem(record, payload);
             node.LastItem = item;
-            Notifier.Broadcast(Jid, node.Subscriptions, ItemsEvent(node, [item]));
+            var content = ItemsEvent(node, [item]);
+            Notifier.Broadcast(Jid, node.Subscriptions, content);
+            if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, content).ConfigureAwait(false);
             return id;
         }
         finally
@@ -150,6 +168,7 @@ public sealed partial class PubSubService
                 var e = new XmlElement("items", PubSubNs.Event).SetAttribute("node", nodeId);
                 e.AddElement("retract").SetAttribute("id", itemId);
                 Notifier.Broadcast(Jid, node.Subscriptions, e);
+                if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
         }
         finally

@@ -151,6 +151,31 @@ public sealed partial class PubSubService
         after.Action?.Invoke();
     }
 
+    /// <summary>Handles an iq the server routed to this service through an <see cref="IqRequest"/> (PEP at an account's bare JID).</summary>
+    public async ValueTask HandleIqRequestAsync(IqRequest request)
+    {
+        XmlElement? result;
+        var after = new AfterReply();
+        try
+        {
+            await EnsureLoadedAsync().ConfigureAwait(false);
+            result = await DispatchAsync(request.IsSet, request.Payload, request.From, after).ConfigureAwait(false);
+        }
+        catch (PubSubException e)
+        {
+            request.ReplyError(e.Error);
+            return;
+        }
+        catch (StorageException e)
+        {
+            Logger.LogError(e, "pubsub storage failure for {Service}", JidString);
+            request.ReplyError(StanzaErrorCondition.InternalServerError);
+            return;
+        }
+        request.Reply(result);
+        after.Action?.Invoke();
+    }
+
     /// <summary>Work that must follow the iq result (the last published item after the subscribe result, §6.1.7).</summary>
     private sealed class AfterReply
     {
