@@ -38,6 +38,9 @@ public sealed class TendrilOptions
 
     public OfflineOptions Offline { get; set; } = new();
 
+    /// <summary>Push notifications (XEP-0357).</summary>
+    public PushOptions Push { get; set; } = new();
+
     public StreamManagementOptions StreamManagement { get; set; } = new();
 
     public MamOptions Mam { get; set; } = new();
@@ -99,6 +102,8 @@ public sealed class TendrilOptions
         if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
             problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
         if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
+        if (Push.MinIntervalSeconds is < 0 or > 86_400) problems.Add("Tendril:Push:MinIntervalSeconds must be 0..86400");
+        if (Push.MaxRegistrations is < 1 or > 1000) problems.Add("Tendril:Push:MaxRegistrations must be 1..1000");
         if (Mam.MaxPageSize is < 1 or > 10_000) problems.Add("Tendril:Mam:MaxPageSize must be 1..10000");
         if (Mam.DefaultPageSize < 1 || Mam.DefaultPageSize > Mam.MaxPageSize) problems.Add("Tendril:Mam:DefaultPageSize must be 1..MaxPageSize");
         if (Mam.RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
@@ -324,6 +329,18 @@ public sealed class OfflineOptions
     /// 0 stores nothing.
     /// </summary>
     public int MaxPerUser { get; set; } = 1000;
+}
+
+public sealed class PushOptions
+{
+    /// <summary>Puts the last message's body in the push summary (XEP-0357 §5: off by default — the app server sees it).</summary>
+    public bool IncludeBody { get; set; }
+
+    /// <summary>At most one push per registration in this many seconds (0: no limit).</summary>
+    public int MinIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Registrations (app server, node) kept per account.</summary>
+    public int MaxRegistrations { get; set; } = 20;
 }
 
 public sealed class MamOptions

@@ -231,6 +231,15 @@ public sealed class FeatureRegistry
     /// </summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionAvailable;
 
+    /// <summary>
+    /// Raised synchronously (handlers must not block) when a message for a local account is kept for later instead of
+    /// reaching a connected client: stored offline, or queued for a hibernating XEP-0198 session (<paramref name="to"/>
+    /// then its full JID). Push notifications (XEP-0357) listen.
+    /// </summary>
+    public event Action<XmlElement, Tendril.Protocol.Jid>? MessageHeld;
+
+    internal void RaiseMessageHeld(XmlElement message, Tendril.Protocol.Jid to) => MessageHeld?.Invoke(message, to);
+
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
 

@@ -97,6 +97,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<ContactAddressesFeature>();
         services.AddServerFeature<ExternalServicesFeature>();
         services.AddServerFeature<Features.Registration.RegistrationFeature>();
+        services.AddServerFeature<Features.Push.PushFeature>();
         return services;
     }
 

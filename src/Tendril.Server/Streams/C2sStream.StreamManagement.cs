@@ -202,8 +202,15 @@ public sealed partial class C2sStream
     }
 
     /// <summary>While this connection is closing but its session may be resumed, stanzas wait in the SM state.</summary>
-    private bool TryKeepForResumption(Outbound item) =>
-        _sm is { ResumeId: not null } sm && !_smNoResume && sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas);
+    private bool TryKeepForResumption(Outbound item)
+    {
+        if (_sm is not { ResumeId: not null } sm || _smNoResume || !sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas)) return false;
+        if (sm.HibernatedAtTicks != 0 && item is { Kind: OutboundKind.Routed, Payload: XmlElement { Name: "message" } message })
+        {
+            _server.Features.RaiseMessageHeld(message, sm.Session.Jid); // XEP-0357: a push for the sleeping client
+        }
+        return true;
+    }
 
     private static string NewResumeId()
     {

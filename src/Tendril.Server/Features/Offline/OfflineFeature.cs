@@ -19,6 +19,7 @@ public sealed class OfflineFeature : IServerFeature
 {
     private const int Batch = 100;
     private XmppServer _server = null!;
+    private FeatureRegistry _registry = null!;
     private readonly SemaphoreSlim[] _deliveryLocks = CreateLocks(32);
 
     /// <summary>Advertised on the server (XEP-0160 §5).</summary>
@@ -27,6 +28,7 @@ public sealed class OfflineFeature : IServerFeature
     public void Register(FeatureRegistry registry)
     {
         _server = registry.Server;
+        _registry = registry;
         registry.AddDiscoFeature(DiscoFeature);
         registry.OnUndeliverableMessage(StoreAsync);
         registry.SessionAvailable += DeliverAsync;
@@ -55,6 +57,7 @@ public sealed class OfflineFeature : IServerFeature
         switch (result)
         {
             case OfflineStoreResult.Stored:
+                _registry.RaiseMessageHeld(message, to);
                 return true;
             case OfflineStoreResult.QuotaExceeded:
                 _server.Router.BounceError(message, StanzaErrorCondition.ServiceUnavailable, "The recipient's offline storage is full.");
