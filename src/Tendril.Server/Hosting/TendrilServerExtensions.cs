@@ -55,6 +55,8 @@ public static class TendrilServerExtensions
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
         services.AddServerFeature<Features.Pep.PepFeature>();
+        services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
+        services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
         services.AddHttpEndpoints<Web.WebTransportEndpoints>();
         services.AddHttpEndpoints<Web.BoshEndpoints>();
         services.AddHttpEndpoints<Web.DemoEndpoints>();

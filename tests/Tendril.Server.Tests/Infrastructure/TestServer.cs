@@ -67,7 +67,7 @@ public sealed class TestServer : IAsyncDisposable
         IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(),
             new Features.StreamManagement.StreamManagementFeature(), new Features.StreamManagement.ClientStateIndicationFeature(), new RosterFeature(), new OfflineFeature(),
             new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new MamFeature(), new CarbonsFeature(),
-            new ContactAddressesFeature(), new ExternalServicesFeature(), new Features.Registration.RegistrationFeature(), new Features.Pep.PepFeature(), new Features.Push.PushFeature(), .. extraFeatures ?? []];
+            new ContactAddressesFeature(), new ExternalServicesFeature(), new Features.Registration.RegistrationFeature(), new Features.Pep.PepFeature(), new Features.Conversion.AvatarConversionFeature(), new Features.Conversion.BookmarkSyncFeature(), new Features.Push.PushFeature(), .. extraFeatures ?? []];
         var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time);

@@ -68,8 +68,15 @@ public sealed class PepFeature : IServerFeature
             DefaultConfig = new NodeConfig { AccessModel = AccessModel.Presence, MaxItems = 1, SendLastPublishedItem = SendLastPublished.OnSubAndPresence },
             Access = new RosterAccessContext(roster),
             ImplicitDelivery = DeliverImplicitAsync,
+            Changed = NotifyObserversAsync,
         };
         return new PubSubService(owner, policy, () => Server);
+    }
+
+    private async ValueTask NotifyObserversAsync(PubSubService service, string nodeId, XmlElement change)
+    {
+        foreach (var observer in Server.ServerFeatures.OfType<IPepObserver>())
+            await observer.OnPepChangedAsync(service.Jid, nodeId, change).ConfigureAwait(false);
     }
 
     private ValueTask HandleAsync(IqRequest request)
@@ -158,4 +165,11 @@ public sealed class PepFeature : IServerFeature
         {
         }
     }
+}
+
+/// <summary>A feature told of every item published to or retracted from an account's PEP node (after the fact).</summary>
+public interface IPepObserver
+{
+    /// <summary><paramref name="change"/>: the &lt;items/&gt; event with the published &lt;item/&gt; or the &lt;retract/&gt;.</summary>
+    ValueTask OnPepChangedAsync(Jid owner, string nodeId, XmlElement change);
 }

@@ -1,3 +1,4 @@
+using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -68,8 +69,18 @@ public sealed class PrivateStorageFeature : IServerFeature
             return;
         }
         request.Reply();
+        foreach (var observer in request.Server.ServerFeatures.OfType<IPrivateStorageObserver>())
+        {
+            foreach (var child in children) await observer.OnPrivateSetAsync(user, child).ConfigureAwait(false);
+        }
     }
 
     private static bool IsReserved(string ns) =>
         ns.Length == 0 || ns.StartsWith("jabber:", StringComparison.Ordinal) || ns.StartsWith("http://jabber.org/", StringComparison.Ordinal) || ns == "vcard-temp";
+}
+
+/// <summary>A feature told of every element an account stores in private XML storage (after it was stored).</summary>
+public interface IPrivateStorageObserver
+{
+    ValueTask OnPrivateSetAsync(Jid user, XmlElement element);
 }

@@ -56,6 +56,12 @@ public sealed class PubSubServicePolicy
     /// </summary>
     public Func<PubSubService, PubSubNode, XmlElement, ValueTask>? ImplicitDelivery { get; init; }
 
+    /// <summary>
+    /// Called after an item was published (with the &lt;items/&gt; event holding it) or retracted (an &lt;items/&gt;
+    /// with the &lt;retract/&gt;), once the node's gate is released: server-side reactions such as PEP conversions.
+    /// </summary>
+    public Func<PubSubService, string, XmlElement, ValueTask>? Changed { get; init; }
+
     /// <summary>The name in the service's disco#info identity.</summary>
     public string Name { get; init; } = "Publish-Subscribe";
 }

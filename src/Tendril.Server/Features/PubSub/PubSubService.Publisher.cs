@@ -59,6 +59,7 @@ public sealed partial class PubSubService
             }
         }
         var node = await LockNodeAsync(nodeId).ConfigureAwait(false);
+        XmlElement? changed = null;
         try
         {
             CheckPublisher(node, publisher);
@@ -89,11 +90,13 @@ public sealed partial class PubSubService
             var content = ItemsEvent(node, [item]);
             Notifier.Broadcast(Jid, node.Subscriptions, content);
             if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, content).ConfigureAwait(false);
+            changed = content;
             return id;
         }
         finally
         {
             node.Gate.Release();
+            if (changed is not null && Policy.Changed is { } onChanged) await onChanged(this, nodeId, changed).ConfigureAwait(false);
         }
     }
 
@@ -146,6 +149,7 @@ public sealed partial class PubSubService
     {
         await EnsureLoadedAsync().ConfigureAwait(false);
         var node = await LockNodeAsync(nodeId).ConfigureAwait(false);
+        var retracted = false;
         try
         {
             var affiliation = node.AffiliationOf(requester);
@@ -170,10 +174,17 @@ public sealed partial class PubSubService
                 Notifier.Broadcast(Jid, node.Subscriptions, e);
                 if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
+            retracted = true;
         }
         finally
         {
             node.Gate.Release();
+        }
+        if (retracted && Policy.Changed is { } onChanged)
+        {
+            var change = new XmlElement("items", PubSubNs.Event).SetAttribute("node", nodeId);
+            change.AddElement("retract").SetAttribute("id", itemId);
+            await onChanged(this, nodeId, change).ConfigureAwait(false);
         }
     }
 }

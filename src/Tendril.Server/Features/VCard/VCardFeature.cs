@@ -92,6 +92,8 @@ public sealed class VCardFeature : IServerFeature
             if (PhotoHash(request.Payload) is { } hash) _photoHashes[user] = hash;
             else _photoHashes.TryRemove(user, out _);
             request.Reply();
+            foreach (var observer in _server.ServerFeatures.OfType<IVCardObserver>())
+                await observer.OnVCardSetAsync(user, request.Payload).ConfigureAwait(false);
             return;
         }
         var stored = await _server.Storage.AccountData.GetAsync(user.Domain, user.Local!, Store, "").ConfigureAwait(false);
@@ -103,6 +105,34 @@ public sealed class VCardFeature : IServerFeature
         var vcard = stored is null ? null : StoredStanza.Parse(stored);
         if (vcard is not null) vcard.Namespace = Namespace;
         request.Reply(vcard ?? new XmlElement("vCard", Namespace));
+    }
+
+    /// <summary>
+    /// Replaces the PHOTO of <paramref name="user"/>'s stored vCard (creating the vCard when none is stored) with
+    /// <paramref name="bytes"/> of MIME type <paramref name="type"/>, or removes it when <paramref name="bytes"/> is null,
+    /// and updates the photo hash stamped into the account's presence. Returns false when the vCard could not be stored.
+    /// </summary>
+    public async ValueTask<bool> SetPhotoAsync(Jid user, string? type, byte[]? bytes)
+    {
+        user = user.Bare;
+        var stored = await _server.Storage.AccountData.GetAsync(user.Domain, user.Local!, Store, "").ConfigureAwait(false);
+        var vcard = (stored is null ? null : StoredStanza.Parse(stored)) ?? new XmlElement("vCard", Namespace);
+        vcard.Namespace = Namespace;
+        var photos = new List<XmlElement>();
+        foreach (var old in vcard.Elements("PHOTO", Namespace)) photos.Add(old);
+        foreach (var old in photos) vcard.Remove(old);
+        if (bytes is not null)
+        {
+            var photo = new XmlElement("PHOTO", Namespace);
+            if (!string.IsNullOrEmpty(type)) photo.Add(new XmlElement("TYPE", Namespace).Add(type));
+            photo.Add(new XmlElement("BINVAL", Namespace).Add(Convert.ToBase64String(bytes)));
+            vcard.Add(photo);
+        }
+        var text = StoredStanza.Serialize(vcard);
+        if (Encoding.UTF8.GetByteCount(text) > _server.Options.VCard.MaxBytes) return false;
+        if (!await _server.Storage.AccountData.PutAsync(user.Domain, user.Local!, Store, "", text).ConfigureAwait(false)) return false;
+        _photoHashes[user] = bytes is null ? "" : Convert.ToHexStringLower(SHA1.HashData(bytes));
+        return true;
     }
 
     /// <summary>
@@ -129,4 +159,10 @@ public sealed class VCardFeature : IServerFeature
         }
         return Convert.ToHexStringLower(SHA1.HashData(bytes));
     }
+}
+
+/// <summary>A feature told when an account sets its vCard (after it was stored).</summary>
+public interface IVCardObserver
+{
+    ValueTask OnVCardSetAsync(Jid user, XmlElement vcard);
 }
