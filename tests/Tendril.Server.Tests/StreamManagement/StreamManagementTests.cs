@@ -237,6 +237,14 @@ public sealed class StreamManagementTests : ImTestBase
         await juliet.SendAsync("</stream:stream>");
         await WaitUntilAsync(() => Server.Server.Sessions.FindAll(Jid.Parse("juliet@localhost")).Length == 0);
         Assert.Equal(0, Server.Server.StreamManagement.HibernatingCount);
+        // The unacked message is stored offline as the closed session is cleaned up, just after it leaves the
+        // session table: wait for the store, or a quick re-login could run its offline delivery first.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (await Server.Storage.Offline.CountAsync("localhost", "juliet") == 0)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The unacked message was not stored offline.");
+            await Task.Delay(10);
+        }
         var back = await LoginAsync("juliet", roster: false);
         await MessageAsync(back, "unacked");
     }
