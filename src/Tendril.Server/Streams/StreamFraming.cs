@@ -23,10 +23,14 @@ internal class StreamFraming
     public virtual XmlStreamEvent MapInput(XmlStreamEvent ev) => ev;
 
     /// <summary>The stream header (RFC 6120 §4.7), pre-serialized when it is queued.</summary>
-    public virtual byte[] BuildHeader(string id, string from, string? to, string lang)
+    public virtual byte[] BuildHeader(string id, string from, string? to, string lang) =>
+        BuildOpening("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='"u8, "'>"u8, id, from, to, lang);
+
+    /// <summary>An opening element: <paramref name="prefix"/> up to the id value, then from/to/version/xml:lang, then <paramref name="end"/>.</summary>
+    protected static byte[] BuildOpening(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> end, string id, string from, string? to, string lang)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='"u8);
+        buffer.Write(prefix);
         XmlWriter.WriteEscapedAttributeValue(buffer, id);
         buffer.Write("' from='"u8);
         XmlWriter.WriteEscapedAttributeValue(buffer, from);
@@ -37,7 +41,7 @@ internal class StreamFraming
         }
         buffer.Write("' version='1.0' xml:lang='"u8);
         XmlWriter.WriteEscapedAttributeValue(buffer, lang);
-        buffer.Write("'>"u8);
+        buffer.Write(end);
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -114,23 +118,8 @@ internal sealed class WebSocketFraming : StreamFraming
         return new XmlStreamEvent(XmlStreamEventKind.StreamStart, header, Ns.Client);
     }
 
-    public override byte[] BuildHeader(string id, string from, string? to, string lang)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' id='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, id);
-        buffer.Write("' from='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, from);
-        if (to is not null)
-        {
-            buffer.Write("' to='"u8);
-            XmlWriter.WriteEscapedAttributeValue(buffer, to);
-        }
-        buffer.Write("' version='1.0' xml:lang='"u8);
-        XmlWriter.WriteEscapedAttributeValue(buffer, lang);
-        buffer.Write("'/>"u8);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public override byte[] BuildHeader(string id, string from, string? to, string lang) =>
+        BuildOpening("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' id='"u8, "'/>"u8, id, from, to, lang);
 
     public override void WriteElement(PipeWriter output, XmlElement element) => XmlWriter.Write(output, element);
 
