@@ -46,6 +46,9 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         ArgumentOutOfRangeException.ThrowIfNegative(query.Max);
         return await storage.ReadAsync("query archive", connection =>
         {
+            // One snapshot for the boundary lookups, the count and the page (a concurrent append or sweep must not
+            // make them disagree).
+            using var snapshot = connection.BeginTransaction(deferred: true);
             long? afterIdSeq = null, beforeIdSeq = null, afterSeq = null, beforeSeq = null;
             if (query.AfterId is not null && (afterIdSeq = Seq(connection, domain, username, query.AfterId)) is null) return NotFound;
             if (query.BeforeId is not null && (beforeIdSeq = Seq(connection, domain, username, query.BeforeId)) is null) return NotFound;

@@ -166,6 +166,9 @@ public sealed class SqliteStorage : IStorage
     private async Task<T> EnqueueAsync<T>(Channel<SqliteWorkItem> queue, string operation, Func<SqliteConnection, T> work, CancellationToken cancellationToken)
     {
         var item = new SqliteWorkItem<T>(operation, work);
+        // Registered before the item is queued: a worker may take it at once, and its Execute disposes the
+        // registration (the channel hand-off publishes the field to the worker).
+        item.RegisterCancellation(cancellationToken);
         try
         {
             // Waits asynchronously while the queue is full (back-pressure).
@@ -173,9 +176,14 @@ public sealed class SqliteStorage : IStorage
         }
         catch (ChannelClosedException)
         {
+            item.DisposeRegistration();
             throw new ObjectDisposedException(nameof(SqliteStorage));
         }
-        item.RegisterCancellation(cancellationToken);
+        catch (OperationCanceledException)
+        {
+            item.DisposeRegistration();
+            throw;
+        }
         return await item.Task;
     }
 

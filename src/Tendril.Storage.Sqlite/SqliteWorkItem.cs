@@ -62,6 +62,8 @@ internal sealed class SqliteWorkItem<T> : SqliteWorkItem
         }, this);
     }
 
+    public void DisposeRegistration() => _registration.Dispose();
+
     public override void Execute(SqliteConnection connection)
     {
         _registration.Dispose();

@@ -94,12 +94,13 @@ public sealed class Router
     {
         var type = iq.GetAttribute("type");
         var isRequest = type is "get" or "set";
-        if (to is null || (to.Local is null && to.Domain == Domain && to.Resource is null) || (to.Resource is null && to.Local is not null && to.Domain == Domain))
+        // No 'to', the domain itself, or a local bare JID: the server (or the account's features) answers.
+        if (to is null || (to.Resource is null && to.Domain == Domain))
         {
             if (!isRequest)
             {
                 // A result or error addressed to the server or an account: answers to server-originated requests.
-                if (to is null || to.IsDomain || to.Local is not null) _server.IqTracker.Complete(iq, from);
+                _server.IqTracker.Complete(iq, from);
                 return;
             }
             var payload = iq.FirstElement()!; // the stream validated exactly one child

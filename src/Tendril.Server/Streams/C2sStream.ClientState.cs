@@ -59,7 +59,13 @@ public sealed partial class C2sStream
             {
                 if (presenceFrom is not null)
                 {
-                    _csiBuffer.RemoveAll(o => o.Kind != OutboundKind.Nonza && IsPresenceFrom(o, presenceFrom));
+                    // Only the latest presence per sender waits: at most one earlier entry can exist.
+                    for (var i = 0; i < _csiBuffer.Count; i++)
+                    {
+                        if (!IsPresenceFrom(_csiBuffer[i], presenceFrom)) continue;
+                        _csiBuffer.RemoveAt(i);
+                        break;
+                    }
                 }
                 _csiBuffer.Add(item);
                 if (_csiBuffer.Count < _server.Options.StreamManagement.CsiMaxBuffered) return true;

@@ -70,31 +70,22 @@ public sealed partial class C2sStream
     public int QueueDepth => Volatile.Read(ref _queued);
 
     /// <summary>Queues a stanza from the router. False when the queue is full or the stream is closing.</summary>
-    internal bool TryEnqueueRouted(XmlElement stanza)
-    {
-        if (IsClosing) return TryKeepForResumption(new Outbound(OutboundKind.Routed, stanza));
-        if (_csiInactive && TryCsiEnqueue(new Outbound(OutboundKind.Routed, stanza))) return true;
-        if (Interlocked.Increment(ref _queued) > QueueLimit)
-        {
-            Interlocked.Decrement(ref _queued);
-            return false;
-        }
-        if (_outbound.Writer.TryWrite(new Outbound(OutboundKind.Routed, stanza))) return true;
-        Interlocked.Decrement(ref _queued);
-        return false;
-    }
+    internal bool TryEnqueueRouted(XmlElement stanza) => TryEnqueueCounted(new Outbound(OutboundKind.Routed, stanza));
 
     /// <summary>Queues a pre-serialized stanza addressed to <paramref name="to"/>. False when the queue is full or closing.</summary>
-    internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to)
+    internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to) => TryEnqueueCounted(new Outbound(OutboundKind.Serialized, stanza, to));
+
+    /// <summary>The one path for stanzas routed to this client: resumption, CSI buffering, then the counted queue.</summary>
+    private bool TryEnqueueCounted(Outbound item)
     {
-        if (IsClosing) return TryKeepForResumption(new Outbound(OutboundKind.Serialized, stanza, to));
-        if (_csiInactive && TryCsiEnqueue(new Outbound(OutboundKind.Serialized, stanza, to))) return true;
+        if (IsClosing) return TryKeepForResumption(item);
+        if (_csiInactive && TryCsiEnqueue(item)) return true;
         if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
             return false;
         }
-        if (_outbound.Writer.TryWrite(new Outbound(OutboundKind.Serialized, stanza, to))) return true;
+        if (_outbound.Writer.TryWrite(item)) return true;
         Interlocked.Decrement(ref _queued);
         return false;
     }

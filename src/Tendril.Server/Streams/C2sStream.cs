@@ -31,7 +31,7 @@ public sealed partial class C2sStream
     private int _closing;
     private bool _restartRequested;
     private bool _tlsRequested;
-    private string _closeReason = "connection ended";
+    private string? _closeReason;
     private readonly TaskCompletionSource _readStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopReading;
 
@@ -134,7 +134,7 @@ public sealed partial class C2sStream
         finally
         {
             _readStopped.TrySetResult();
-            await CloseAsync(null, _closeReason).ConfigureAwait(false);
+            await CloseAsync(null, _closeReason ?? "connection ended").ConfigureAwait(false);
             if (writer is not null)
             {
                 // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
@@ -144,7 +144,7 @@ public sealed partial class C2sStream
             await _transport.DisposeAsync().ConfigureAwait(false);
             _server.Heartbeat.Unregister(this);
             await EndSessionAsync().ConfigureAwait(false);
-            ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason);
+            ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason ?? "connection ended");
             _lifetime.Dispose();
             _finished.TrySetResult();
         }
@@ -338,12 +338,9 @@ public sealed partial class C2sStream
 
     private void SetCloseReason(string reason)
     {
-        if (_closeReasonSet) return;
-        _closeReasonSet = true;
-        _closeReason = reason;
+        _closeReason ??= reason;
     }
 
-    private bool _closeReasonSet;
 
     /// <summary>Unbinds the session and lets everyone who saw it available know it is gone (RFC 6121 §4.6.3).</summary>
     private async ValueTask EndSessionAsync()

@@ -35,7 +35,7 @@ public sealed class BlockingFeature : IServerFeature
     // Blocklists of online accounts (bare JID -> snapshot, never mutated once published).
     private readonly ConcurrentDictionary<Jid, HashSet<string>> _cache = new(BareJidComparer.Instance);
     private readonly ConcurrentDictionary<C2sSession, byte> _interested = new();
-    private readonly SemaphoreSlim[] _locks = CreateLocks(32);
+    private readonly AccountLocks _locks = new(32);
     private long _nextPush;
 
     public void Register(FeatureRegistry registry)
@@ -169,8 +169,7 @@ public sealed class BlockingFeature : IServerFeature
             return;
         }
         var user = request.To;
-        var gate = Lock(user);
-        await gate.WaitAsync().ConfigureAwait(false);
+        var gate = await _locks.AcquireAsync(user).ConfigureAwait(false);
         List<Jid> added;
         try
         {
@@ -187,7 +186,7 @@ public sealed class BlockingFeature : IServerFeature
         }
         finally
         {
-            gate.Release();
+            gate.Dispose();
         }
         request.Reply();
         Push(user, "block", jids);
@@ -200,8 +199,7 @@ public sealed class BlockingFeature : IServerFeature
         var jids = ParseItems(request);
         if (jids is null) return;
         var user = request.To;
-        var gate = Lock(user);
-        await gate.WaitAsync().ConfigureAwait(false);
+        var gate = await _locks.AcquireAsync(user).ConfigureAwait(false);
         List<Jid> removed;
         try
         {
@@ -224,7 +222,7 @@ public sealed class BlockingFeature : IServerFeature
         }
         finally
         {
-            gate.Release();
+            gate.Dispose();
         }
         request.Reply();
         Push(user, "unblock", jids);
@@ -267,12 +265,5 @@ public sealed class BlockingFeature : IServerFeature
         }
     }
 
-    private SemaphoreSlim Lock(Jid user) => _locks[(BareJidComparer.Instance.GetHashCode(user) & int.MaxValue) % _locks.Length];
 
-    private static SemaphoreSlim[] CreateLocks(int count)
-    {
-        var locks = new SemaphoreSlim[count];
-        for (var i = 0; i < count; i++) locks[i] = new SemaphoreSlim(1, 1);
-        return locks;
-    }
 }

@@ -44,9 +44,6 @@ public sealed class CarbonsFeature : IServerFeature
         };
     }
 
-    /// <summary>True when the session enabled carbons.</summary>
-    public bool IsEnabled(C2sSession session) => _enabled.ContainsKey(session);
-
     private ValueTask Toggle(IqRequest request, bool enable)
     {
         if (request.Origin is null || request.To != request.From.Bare)

@@ -21,8 +21,8 @@ public sealed class DiscoFeature : IServerFeature
     }
 
     /// <summary>
-    /// The checks both queries share: only get; on an account only for the account itself (presence-authorised
-    /// access comes with rosters, RFC 6121 §8.5.1); no nodes yet. Returns false when it already answered.
+    /// The checks both queries share: only get; on an account only for the account itself (RFC 6121 §8.5.1); no
+    /// nodes (PEP node discovery through this path is not wired yet). Returns false when it already answered.
     /// </summary>
     private static bool TryAccept(IqRequest request, out IqTarget target)
     {

@@ -1,3 +1,4 @@
+using Tendril.Server.Features.Roster;
 using System.Globalization;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
@@ -20,7 +21,7 @@ public sealed class OfflineFeature : IServerFeature
     private const int Batch = 100;
     private XmppServer _server = null!;
     private FeatureRegistry _registry = null!;
-    private readonly SemaphoreSlim[] _deliveryLocks = CreateLocks(32);
+    private readonly AccountLocks _deliveryLocks = new(32);
 
     /// <summary>Advertised on the server (XEP-0160 §5).</summary>
     public const string DiscoFeature = "msgoffline";
@@ -76,8 +77,7 @@ public sealed class OfflineFeature : IServerFeature
     {
         if (session.Priority < 0) return; // XEP-0160 §4: only to a resource that can receive messages for the bare JID
         var user = session.Jid.Bare;
-        var gate = _deliveryLocks[(BareJidComparer.Instance.GetHashCode(user) & int.MaxValue) % _deliveryLocks.Length];
-        await gate.WaitAsync().ConfigureAwait(false);
+        var gate = await _deliveryLocks.AcquireAsync(user).ConfigureAwait(false);
         try
         {
             while (!session.IsClosed)
@@ -102,14 +102,8 @@ public sealed class OfflineFeature : IServerFeature
         }
         finally
         {
-            gate.Release();
+            gate.Dispose();
         }
     }
 
-    private static SemaphoreSlim[] CreateLocks(int count)
-    {
-        var locks = new SemaphoreSlim[count];
-        for (var i = 0; i < count; i++) locks[i] = new SemaphoreSlim(1, 1);
-        return locks;
-    }
 }

@@ -9,8 +9,9 @@ public sealed partial class PubSubService
 {
     /// <summary>
     /// The pubsub#… features this engine implements, each backed by a working use case and a test. Collections,
-    /// multi-subscribe, leased subscriptions, the pending-subscriptions ad-hoc command (get-pending), auto-create and
-    /// presence-based delivery filters are not implemented and not advertised.
+    /// multi-subscribe, leased subscriptions and the pending-subscriptions ad-hoc command (get-pending) are not
+    /// implemented and not advertised. Auto-create and presence-based delivery exist only as PEP policies
+    /// (<see cref="PubSubServicePolicy"/>), so PEP advertises them and services like pubsub.DOMAIN do not.
     /// </summary>
     public static readonly IReadOnlyList<string> Features =
     [

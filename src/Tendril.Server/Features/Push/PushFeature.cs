@@ -57,12 +57,12 @@ public sealed class PushFeature : IServerFeature
 
     private async ValueTask EnableAsync(IqRequest request)
     {
-        if (!request.IsSet || request.From.Bare != request.To) { request.ReplyError(StanzaError.Of(StanzaErrorCondition.NotAllowed)); return; }
+        if (!request.IsSet || request.From.Bare != request.To) { request.ReplyError(StanzaErrorCondition.NotAllowed); return; }
         var jidText = request.Payload.GetAttribute("jid");
         var node = request.Payload.GetAttribute("node");
         if (!Jid.TryParse(jidText, out var appServer) || string.IsNullOrEmpty(node))
         {
-            request.ReplyError(StanzaError.Of(StanzaErrorCondition.BadRequest, "enable needs a valid 'jid' and a 'node'."));
+            request.ReplyError(StanzaErrorCondition.BadRequest, "enable needs a valid 'jid' and a 'node'.");
             return;
         }
         var value = "";
@@ -71,7 +71,7 @@ public sealed class PushFeature : IServerFeature
         {
             if (DataForm.ReadSubmit(form, PublishOptionsFormType) is null)
             {
-                request.ReplyError(StanzaError.Of(StanzaErrorCondition.BadRequest, "The form must be a submitted publish-options form."));
+                request.ReplyError(StanzaErrorCondition.BadRequest, "The form must be a submitted publish-options form.");
                 return;
             }
             value = form.ToString();
@@ -82,12 +82,12 @@ public sealed class PushFeature : IServerFeature
         var key = Key(appServer.ToString(), node);
         if (existing.Count >= _server.Options.Push.MaxRegistrations && !existing.Any(e => e.Key == key))
         {
-            request.ReplyError(StanzaError.Of(StanzaErrorCondition.ResourceConstraint, "Too many push registrations."));
+            request.ReplyError(StanzaErrorCondition.ResourceConstraint, "Too many push registrations.");
             return;
         }
         if (!await data.PutAsync(user.Domain, user.Local!, Store, key, value).ConfigureAwait(false))
         {
-            request.ReplyError(StanzaError.Of(StanzaErrorCondition.ItemNotFound));
+            request.ReplyError(StanzaErrorCondition.ItemNotFound);
             return;
         }
         request.Reply();
@@ -95,10 +95,10 @@ public sealed class PushFeature : IServerFeature
 
     private async ValueTask DisableAsync(IqRequest request)
     {
-        if (!request.IsSet || request.From.Bare != request.To) { request.ReplyError(StanzaError.Of(StanzaErrorCondition.NotAllowed)); return; }
+        if (!request.IsSet || request.From.Bare != request.To) { request.ReplyError(StanzaErrorCondition.NotAllowed); return; }
         if (!Jid.TryParse(request.Payload.GetAttribute("jid"), out var appServer))
         {
-            request.ReplyError(StanzaError.Of(StanzaErrorCondition.BadRequest, "disable needs a valid 'jid'."));
+            request.ReplyError(StanzaErrorCondition.BadRequest, "disable needs a valid 'jid'.");
             return;
         }
         var node = request.Payload.GetAttribute("node");
