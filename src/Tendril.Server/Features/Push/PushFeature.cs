@@ -126,10 +126,12 @@ public sealed class PushFeature : IServerFeature
         var count = _counts.AddOrUpdate(user, 1, (_, c) => c + 1);
         var sender = message.GetAttribute("from");
         var body = _server.Options.Push.IncludeBody ? message.Element("body")?.Text : null;
-        _ = NotifyAsync(user, count, sender, body); // never awaited on the stanza path
+        // The rate limit is judged at the moment the message was held, not when the registrations have been read.
+        var heldAt = _server.Time.GetUtcNow().UtcTicks;
+        _ = NotifyAsync(user, count, sender, body, heldAt); // never awaited on the stanza path
     }
 
-    private async Task NotifyAsync(Jid user, int count, string? sender, string? body)
+    private async Task NotifyAsync(Jid user, int count, string? sender, string? body, long heldAt)
     {
         try
         {
@@ -138,7 +140,7 @@ public sealed class PushFeature : IServerFeature
             {
                 var split = key.IndexOf('\n', StringComparison.Ordinal);
                 if (split < 0 || !Jid.TryParse(key[..split], out var appServer)) continue;
-                if (!TakeSlot(user, key)) continue;
+                if (!TakeSlot(user, key, heldAt)) continue;
                 _ = PublishAsync(user, key, appServer, key[(split + 1)..], value, count, sender, body);
             }
         }
@@ -148,9 +150,8 @@ public sealed class PushFeature : IServerFeature
         }
     }
 
-    private bool TakeSlot(Jid user, string key)
+    private bool TakeSlot(Jid user, string key, long now)
     {
-        var now = _server.Time.GetUtcNow().UtcTicks;
         var interval = TimeSpan.FromSeconds(_server.Options.Push.MinIntervalSeconds).Ticks;
         while (true)
         {
