@@ -72,6 +72,7 @@ public sealed class MetricsAndHealthTests
     [Fact]
     public async Task Health_reports_status_uptime_sessions_and_storage()
     {
+        var sinceStart = System.Diagnostics.Stopwatch.StartNew();
         await using var server = await TendrilProcess.StartAsync([("juliet@localhost", "pw-juliet")]);
         await using var juliet = await server.ConnectAsync("juliet@localhost", "pw-juliet");
         using var http = new HttpClient { BaseAddress = server.HttpBase };
