@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
+using Tendril.Server.Cluster;
 using Tendril.Server.Configuration;
 using Tendril.Server.Diagnostics;
 using Tendril.Server.Features;
@@ -32,7 +33,7 @@ public sealed class XmppServer : IAsyncDisposable
     private readonly Lock _reloadGate = new();
 
     public XmppServer(TendrilOptions options, IStorage storage, X509Certificate2 certificate, IEnumerable<IServerFeature> features,
-        ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        ILoggerFactory? loggerFactory = null, TimeProvider? time = null, IClusterBackend? cluster = null)
     {
         options.Validate();
         Storage = storage;
@@ -45,6 +46,8 @@ public sealed class XmppServer : IAsyncDisposable
         _settings = new ServerSettings(options, certificate, SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true));
         StartedAt = Time.GetUtcNow();
         Sessions = new SessionTable();
+        Cluster = cluster ?? SingleNode.Instance;
+        Cluster.Attach(this);
         Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
         IqTracker = new IqTracker(this);
         Metrics = new TendrilMetrics(this);
@@ -92,6 +95,9 @@ public sealed class XmppServer : IAsyncDisposable
 
     public SessionTable Sessions { get; }
 
+    /// <summary>The other nodes serving this domain (<see cref="Tendril.Server.Cluster.SingleNode"/> when alone).</summary>
+    public IClusterBackend Cluster { get; }
+
     public Router Router { get; }
 
     public IqTracker IqTracker { get; }
@@ -121,10 +127,11 @@ public sealed class XmppServer : IAsyncDisposable
     public IPEndPoint? DirectTlsEndPoint { get; private set; }
 
     /// <summary>Starts the heartbeat and, unless <paramref name="listen"/> is false (in-memory tests), the TCP listeners.</summary>
-    public Task StartAsync(bool listen = true)
+    public async Task StartAsync(bool listen = true)
     {
+        await Cluster.StartAsync().ConfigureAwait(false);
         Heartbeat.Start();
-        if (!listen) return Task.CompletedTask;
+        if (!listen) return;
         var address = ParseAddress(Options.C2s.Address);
         var c2s = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.Port), s => AcceptSocketAsync(s, false, "c2s"), _logger, "c2s");
         _listeners.Add(c2s);
@@ -136,7 +143,6 @@ public sealed class XmppServer : IAsyncDisposable
             DirectTlsEndPoint = tls.EndPoint;
         }
         foreach (var l in _listeners) l.Start();
-        return Task.CompletedTask;
     }
 
     private static IPAddress ParseAddress(string address) => address switch
@@ -163,6 +169,16 @@ public sealed class XmppServer : IAsyncDisposable
         var stream = new C2sStream(this, transport, directTls, listener);
         Metrics.ConnectionAccepted(listener, transport.Kind);
         return stream.RunAsync();
+    }
+
+    /// <summary>
+    /// Another node of the cluster bound the same full JID: the local session is replaced (RFC 6120 §7.7.2.2, the
+    /// newer binding wins) — unbound, its presence retracted, its stream closed with <c>conflict</c>.
+    /// </summary>
+    public async ValueTask ReplaceSessionAsync(Jid fullJid)
+    {
+        if (Sessions.Find(fullJid) is not { } session || !Sessions.Unbind(session)) return;
+        await Streams.States.BindState.CloseReplacedAsync(this, session).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -245,6 +261,8 @@ public sealed class XmppServer : IAsyncDisposable
         await Heartbeat.DisposeAsync().ConfigureAwait(false);
         // Sessions waiting for resumption end now: their unacknowledged messages go to offline storage.
         await StreamManagement.EndAllAsync().ConfigureAwait(false);
+        // Last: the cluster hears this node leave after every session's unbind went out.
+        await Cluster.StopAsync().ConfigureAwait(false);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);

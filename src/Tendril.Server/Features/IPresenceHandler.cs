@@ -26,4 +26,10 @@ public interface IPresenceHandler
     /// this server (<paramref name="to"/>, bare or full).
     /// </summary>
     ValueTask OnSubscriptionAsync(XmlElement presence, string type, Jid from, Jid to, C2sSession? origin);
+
+    /// <summary>
+    /// A resource bound on another cluster node disappeared without unavailable presence (its node died): tell the
+    /// user's other resources and its subscribers. Only the node that purged the dead node calls it (once).
+    /// </summary>
+    ValueTask OnResourceGoneAsync(Jid fullJid) => ValueTask.CompletedTask;
 }

@@ -66,7 +66,7 @@ public static class TendrilServerExtensions
             var loggerFactory = sp.GetRequiredService<ILoggerFactory>();
             var certificate = new CertificateProvider(options, loggerFactory.CreateLogger<CertificateProvider>()).GetCertificate();
             return new XmppServer(options, sp.GetRequiredService<IStorage>(), certificate, sp.GetServices<IServerFeature>(),
-                loggerFactory, sp.GetRequiredService<TimeProvider>());
+                loggerFactory, sp.GetRequiredService<TimeProvider>(), sp.GetService<Cluster.IClusterBackend>());
         });
         services.AddHostedService<XmppServerHostedService>();
         services.TryAddSingleton(sp => new MetricsCollector([sp.GetRequiredService<XmppServer>().Metrics.Meter], StorageMetrics.MeterName));

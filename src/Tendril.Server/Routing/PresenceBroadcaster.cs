@@ -24,6 +24,7 @@ internal static class PresenceBroadcaster
                 origin.Priority = ParsePriority(presence);
                 origin.IsAvailable = true;
                 origin.LastPresence = presence;
+                if (server.Cluster.IsClustered) await server.Cluster.SessionChangedAsync(origin).ConfigureAwait(false);
                 SendToOwnResources(server, origin, presence);
                 await NotifyHandlerAsync(server, origin, presence, wasAvailable, []).ConfigureAwait(false);
                 if (!wasAvailable) await RaiseSessionAvailableAsync(server, origin).ConfigureAwait(false);
@@ -31,6 +32,7 @@ internal static class PresenceBroadcaster
             case "unavailable":
                 origin.IsAvailable = false;
                 origin.LastPresence = null;
+                if (server.Cluster.IsClustered) await server.Cluster.SessionChangedAsync(origin).ConfigureAwait(false);
                 SendToOwnResources(server, origin, presence);
                 await SendUnavailableAsync(server, origin, presence, wasAvailable, origin.TakeDirectedPresence()).ConfigureAwait(false);
                 break;
@@ -95,6 +97,12 @@ internal static class PresenceBroadcaster
         foreach (var s in server.Sessions.FindAll(origin.Jid))
         {
             if (s == origin || s.IsAvailable) server.Router.DeliverQuiet(s, presence);
+        }
+        var cluster = server.Cluster;
+        if (!cluster.IsClustered) return;
+        foreach (var r in cluster.FindAll(origin.Jid))
+        {
+            if (r.IsAvailable) cluster.TryDeliver(r, presence);
         }
     }
 

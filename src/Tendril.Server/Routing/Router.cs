@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
+using Tendril.Server.Cluster;
 using Tendril.Server.Features;
 using Tendril.Server.Logging;
 using Tendril.Xml;
@@ -68,12 +69,16 @@ public sealed class Router
     public void DeliverFromServer(XmlElement stanza, Jid to)
     {
         if (to.Domain != Domain || to.Local is null) return;
+        var cluster = _server.Cluster;
         if (to.Resource is not null)
         {
-            _sessions.Find(to)?.TryDeliver(stanza);
+            if (_sessions.Find(to) is { } session) session.TryDeliver(stanza);
+            else if (cluster.IsClustered && cluster.Find(to) is { } remote) cluster.TryDeliver(remote, stanza);
             return;
         }
         foreach (var s in _sessions.FindAll(to)) s.TryDeliver(stanza);
+        if (!cluster.IsClustered) return;
+        foreach (var r in cluster.FindAll(to)) cluster.TryDeliver(r, stanza);
     }
 
     /// <summary>Answers <paramref name="stanza"/> with an error to its sender, unless it is itself an error (RFC 6120 §8.3.1).</summary>
@@ -151,12 +156,17 @@ public sealed class Router
         // Full JID of a local user (RFC 6121 §8.5.3).
         if (await _server.Features.FilterInboundAsync(iq, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
         var session = _sessions.Find(to);
-        if (session is null)
+        if (session is not null)
         {
-            if (isRequest) BounceError(iq, StanzaErrorCondition.ServiceUnavailable);
+            Deliver(session, iq);
             return;
         }
-        Deliver(session, iq);
+        if (FindRemote(to) is { } remote)
+        {
+            DeliverRemote(remote, iq);
+            return;
+        }
+        if (isRequest) BounceError(iq, StanzaErrorCondition.ServiceUnavailable);
     }
 
     // ---- message -------------------------------------------------------------------------------------------------
@@ -185,6 +195,11 @@ public sealed class Router
                 Deliver(session, message);
                 return;
             }
+            if (FindRemote(to) is { } remote)
+            {
+                DeliverRemote(remote, message);
+                return;
+            }
             // RFC 6121 §8.5.3.2.1: no such resource. Chat goes to the account as if addressed to the bare JID; error is
             // ignored; normal and groupchat are answered with service-unavailable; headline is dropped.
             switch (type)
@@ -201,8 +216,8 @@ public sealed class Router
         await DeliverMessageToAccountAsync(message, to, type).ConfigureAwait(false);
     }
 
-    /// <summary>RFC 6121 §8.5.2: a message to a local bare JID.</summary>
-    private async ValueTask DeliverMessageToAccountAsync(XmlElement message, Jid to, string? type)
+    /// <summary>RFC 6121 §8.5.2: a message to a local bare JID (its resources on every node of the cluster).</summary>
+    private async ValueTask DeliverMessageToAccountAsync(XmlElement message, Jid to, string? type, bool includeRemote = true)
     {
         switch (type)
         {
@@ -213,11 +228,16 @@ public sealed class Router
                 return; // §8.5.2.1.1 and §8.5.2.2.1: an error to a bare JID is silently ignored
         }
         var sessions = _sessions.FindAll(to);
-        // Highest non-negative priority among available resources.
+        var remotes = includeRemote && _server.Cluster.IsClustered ? _server.Cluster.FindAll(to) : [];
+        // Highest non-negative priority among available resources, wherever they are bound.
         var best = int.MinValue;
         foreach (var s in sessions)
         {
             if (s.IsAvailable && s.Priority >= 0 && s.Priority > best) best = s.Priority;
+        }
+        foreach (var r in remotes)
+        {
+            if (r.IsAvailable && r.Priority >= 0 && r.Priority > best) best = r.Priority;
         }
         if (best != int.MinValue)
         {
@@ -229,7 +249,13 @@ public sealed class Router
                 if (type != "headline" && s.Priority != best) continue;
                 delivered |= DeliverQuiet(s, message);
             }
-            if (!delivered) BounceError(message, StanzaErrorCondition.ResourceConstraint);
+            foreach (var r in remotes)
+            {
+                if (!r.IsAvailable || r.Priority < 0) continue;
+                if (type != "headline" && r.Priority != best) continue;
+                delivered |= _server.Cluster.TryDeliver(r, message);
+            }
+            if (!delivered) BounceError(message, new StanzaError(StanzaErrorCondition.ResourceConstraint, StanzaErrorType.Wait));
             return;
         }
         foreach (var handler in _server.Features.UndeliverableMessageHandlers)
@@ -288,6 +314,7 @@ public sealed class Router
             // §8.5.3: the resource, if bound; available/unavailable presence to a missing resource is dropped.
             var session = _sessions.Find(to);
             if (session is not null) DeliverQuiet(session, presence);
+            else if (FindRemote(to) is { } remote) _server.Cluster.TryDeliver(remote, presence);
             else if (isSubscription) DeliverToAvailable(to, presence);
             return ValueTask.CompletedTask;
         }
@@ -316,6 +343,63 @@ public sealed class Router
         {
             if (s.IsAvailable) DeliverQuiet(s, presence);
         }
+        if (!_server.Cluster.IsClustered) return;
+        foreach (var r in _server.Cluster.FindAll(to))
+        {
+            if (r.IsAvailable) _server.Cluster.TryDeliver(r, presence);
+        }
+    }
+
+    // ---- cluster -------------------------------------------------------------------------------------------------
+
+    private RemoteSession? FindRemote(Jid fullJid) => _server.Cluster.IsClustered ? _server.Cluster.Find(fullJid) : null;
+
+    private void DeliverRemote(RemoteSession remote, XmlElement stanza)
+    {
+        if (!_server.Cluster.TryDeliver(remote, stanza))
+        {
+            BounceError(stanza, new StanzaError(StanzaErrorCondition.ResourceConstraint, StanzaErrorType.Wait, "The recipient's node cannot be reached; try again later."));
+        }
+    }
+
+    /// <summary>
+    /// Delivers a stanza another node routed to a session of this node (its filters, archiving and offline decisions
+    /// were made there). When the session is gone meanwhile, it is treated as if it had never been there.
+    /// </summary>
+    public ValueTask DeliverFromClusterAsync(Jid to, XmlElement stanza, bool addressToTarget)
+    {
+        var session = _sessions.Find(to);
+        if (session is not null && !session.IsClosed)
+        {
+            if (addressToTarget) stanza.SetAttribute("to", session.JidString);
+            Deliver(session, stanza);
+            return ValueTask.CompletedTask;
+        }
+        return RerouteUndeliveredAsync(stanza, to, includeRemote: false);
+    }
+
+    /// <summary>
+    /// A stanza for a resource that is gone (closed between lookup and delivery, or its node died): RFC 6121 §8.5.3.2 as
+    /// if the resource had not been there — chat (and anything first addressed to the bare JID) goes to the account,
+    /// normal is bounced, other messages and presence are dropped, iq requests get service-unavailable. No filter runs
+    /// again (the archive already has it). <paramref name="includeRemote"/> false keeps the retry on this node.
+    /// </summary>
+    public ValueTask RerouteUndeliveredAsync(XmlElement stanza, Jid to, bool includeRemote)
+    {
+        var type = stanza.GetAttribute("type");
+        switch (stanza.Name)
+        {
+            case "message":
+                var toBare = !Jid.TryParse(stanza.GetAttribute("to"), out var original) || original.Resource is null;
+                if (type == "chat" || (toBare && type is null or "normal" or "headline")) return DeliverMessageToAccountAsync(stanza, to.Bare, type, includeRemote);
+                if (type is null or "normal") BounceError(stanza, StanzaErrorCondition.ServiceUnavailable);
+                return ValueTask.CompletedTask;
+            case "iq":
+                if (type is "get" or "set") BounceError(stanza, StanzaErrorCondition.ServiceUnavailable);
+                return ValueTask.CompletedTask;
+            default:
+                return ValueTask.CompletedTask;
+        }
     }
 
     // ---- delivery ------------------------------------------------------------------------------------------------
@@ -335,6 +419,9 @@ public sealed class Router
         if (!session.IsClosed) ServerLog.OutboundQueueFull(_logger, session.JidString, "serialized");
         return false;
     }
+
+    /// <summary>Fan-out to a session on another cluster node: delivered there with its own 'to', like <see cref="DeliverSerialized(C2sSession, SerializedStanza)"/>.</summary>
+    public bool DeliverSerialized(RemoteSession session, SerializedStanza stanza) => _server.Cluster.TryDeliver(session, stanza.Element, addressToTarget: true);
 
     /// <summary>Queues to the session; on a full queue logs and returns false (the caller decides whether to bounce).</summary>
     public bool DeliverQuiet(C2sSession session, XmlElement stanza)

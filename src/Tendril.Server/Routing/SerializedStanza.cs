@@ -24,7 +24,11 @@ public sealed class SerializedStanza
         _insertAt = 1 + stanza.Name.Length; // after "<name"
         Name = stanza.Name;
         From = stanza.GetAttribute("from");
+        Element = stanza;
     }
+
+    /// <summary>The stanza it was made from (for recipients on other cluster nodes, which serialize it once per node).</summary>
+    public XmlElement Element { get; }
 
     /// <summary>The stanza's 'from' (client state indication keeps the latest presence per sender).</summary>
     public string? From { get; }

@@ -352,6 +352,7 @@ public sealed partial class C2sStream
         session.IsClosed = true;
         if (_server.Sessions.Unbind(session))
         {
+            if (_server.Cluster.IsClustered) await _server.Cluster.SessionUnboundAsync(session).ConfigureAwait(false);
             await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
         }
         if (_sm is { } sm)

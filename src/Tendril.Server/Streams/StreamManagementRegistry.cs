@@ -102,6 +102,7 @@ public sealed class StreamManagementRegistry
             session.IsClosed = true;
             if (_server.Sessions.Unbind(session))
             {
+                if (_server.Cluster.IsClustered) await _server.Cluster.SessionUnboundAsync(session).ConfigureAwait(false);
                 await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
             }
         }

@@ -53,12 +53,19 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
         if (jid.Resource is not null)
         {
             var session = xmpp.Sessions.Find(jid);
-            return session is not null && xmpp.Router.DeliverSerialized(session, stanza) ? 1 : 0;
+            if (session is not null) return xmpp.Router.DeliverSerialized(session, stanza) ? 1 : 0;
+            return xmpp.Cluster.IsClustered && xmpp.Cluster.Find(jid) is { } remote && xmpp.Router.DeliverSerialized(remote, stanza) ? 1 : 0;
         }
         var n = 0;
         foreach (var s in xmpp.Sessions.FindAll(jid))
         {
             if (s.IsAvailable && s.Priority >= 0 && xmpp.Router.DeliverSerialized(s, stanza)) n++;
+        }
+        if (!xmpp.Cluster.IsClustered) return n;
+        foreach (var r in xmpp.Cluster.FindAll(jid))
+        {
+            // Subscribers on other nodes: one copy per node-side session, serialized once per node.
+            if (r.IsAvailable && r.Priority >= 0 && xmpp.Router.DeliverSerialized(r, stanza)) n++;
         }
         return n;
     }

@@ -24,12 +24,7 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             var serialized = new SerializedStanza(presence);
             foreach (var contact in LocalContacts(roster, to: false))
             {
-                var sessions = server.Sessions.FindAll(contact);
-                if (sessions.Length == 0 || await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-                foreach (var c in sessions)
-                {
-                    if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
-                }
+                await SendToContactAsync(presence, serialized, session.Jid, contact).ConfigureAwait(false);
             }
             if (!wasAvailable) await OnInitialPresenceAsync(session, user, roster).ConfigureAwait(false);
             return;
@@ -45,18 +40,54 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             foreach (var contact in LocalContacts(roster, to: false))
             {
                 covered.Add(contact);
-                var sessions = server.Sessions.FindAll(contact);
-                if (sessions.Length == 0 || await server.Features.FilterInboundAsync(presence, session.Jid, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-                foreach (var c in sessions)
-                {
-                    if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
-                }
+                await SendToContactAsync(presence, serialized, session.Jid, contact).ConfigureAwait(false);
             }
         }
         foreach (var jid in directed)
         {
             if (jid.Local is not null && jid.Domain == server.Domain && covered.Contains(jid)) continue;
             await server.Router.RouteAsync(presence, session.Jid, jid).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Broadcast presence to every available session of one contact, on this node and on the others.</summary>
+    private async ValueTask SendToContactAsync(XmlElement presence, SerializedStanza serialized, Jid from, Jid contact)
+    {
+        var sessions = server.Sessions.FindAll(contact);
+        var remotes = server.Cluster.IsClustered ? server.Cluster.FindAll(contact) : [];
+        if ((sessions.Length == 0 && remotes.Length == 0) || await server.Features.FilterInboundAsync(presence, from, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        foreach (var c in sessions)
+        {
+            if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
+        }
+        foreach (var r in remotes)
+        {
+            if (r.IsAvailable) server.Cluster.TryDeliver(r, presence, addressToTarget: true);
+        }
+    }
+
+    /// <summary>
+    /// A resource of this server's user vanished without telling its contacts (its cluster node died and this node
+    /// purged it): unavailable presence from it to the user's other resources and to its subscribers (RFC 6121 §4.5.2,
+    /// as the server does when a session ends without unavailable presence, §4.6.3).
+    /// </summary>
+    public async ValueTask OnResourceGoneAsync(Jid fullJid)
+    {
+        var user = fullJid.Bare;
+        var presence = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", fullJid.ToString());
+        foreach (var s in server.Sessions.FindAll(user))
+        {
+            if (s.IsAvailable) server.Router.DeliverQuiet(s, presence);
+        }
+        foreach (var r in server.Cluster.FindAll(user))
+        {
+            if (r.IsAvailable) server.Cluster.TryDeliver(r, presence);
+        }
+        var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
+        var serialized = new SerializedStanza(presence);
+        foreach (var contact in LocalContacts(roster, to: false))
+        {
+            await SendToContactAsync(presence, serialized, fullJid, contact).ConfigureAwait(false);
         }
     }
 
@@ -71,6 +102,13 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
         foreach (var other in server.Sessions.FindAll(user))
         {
             if (other != session && other.IsAvailable && other.LastPresence is { } last) server.Router.DeliverSerialized(session, new SerializedStanza(last));
+        }
+        if (server.Cluster.IsClustered)
+        {
+            foreach (var other in server.Cluster.FindAll(user))
+            {
+                if (other.IsAvailable && other.LastPresence is { } last) server.Router.DeliverSerialized(session, new SerializedStanza(last));
+            }
         }
         // §3.1.3: subscription requests that arrived while the user was away, until answered.
         foreach (var pending in await server.Storage.Rosters.ListPendingAsync(user.Domain, user.Local!).ConfigureAwait(false))
@@ -92,6 +130,17 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             any = true;
             if (await server.Features.FilterInboundAsync(last, c.Jid, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
             server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
+        }
+        if (server.Cluster.IsClustered)
+        {
+            // Sessions on other nodes answer from the routing table's last broadcast presence: no round trip to their node.
+            foreach (var r in server.Cluster.FindAll(contact))
+            {
+                if (!r.IsAvailable || r.LastPresence is not { } last) continue;
+                any = true;
+                if (await server.Features.FilterInboundAsync(last, r.Jid, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
+                server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
+            }
         }
         if (!any)
         {

@@ -15,6 +15,7 @@ public sealed class RosterFeature : IServerFeature
         var server = registry.Server;
         var locks = new AccountLocks();
         var pusher = new RosterPusher(server);
+        server.Cluster.OnAccountEvent(RosterPusher.EventName, pusher.OnClusterPush);
         var subscriptions = new SubscriptionManager(server, locks, pusher);
         var iq = new RosterIq(server, locks, pusher, subscriptions);
         registry.HandleIq("query", Ns.Roster, iq.HandleAsync, IqTarget.Account);

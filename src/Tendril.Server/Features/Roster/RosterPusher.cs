@@ -29,6 +29,30 @@ internal sealed class RosterPusher(XmppServer server)
 
     private void Push(Jid owner, XmlElement item, long version)
     {
+        PushLocal(owner, item, version);
+        if (server.Cluster.IsClustered)
+        {
+            // The user's sessions on other nodes get the same push from their node (docs/cluster.md, account events).
+            var payload = new XmlElement("push", Ns.Roster).SetAttribute("ver", version.ToString(CultureInfo.InvariantCulture));
+            payload.Add(item);
+            server.Cluster.SendAccountEvent(owner.Bare, EventName, payload);
+        }
+    }
+
+    public const string EventName = "roster-push";
+
+    /// <summary>Applies a push another node sent for one of its users' sessions here.</summary>
+    public ValueTask OnClusterPush(Jid owner, XmlElement payload)
+    {
+        if (payload.FirstElement() is { } item && long.TryParse(payload.GetAttribute("ver"), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+        {
+            PushLocal(owner, item, version);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private void PushLocal(Jid owner, XmlElement item, long version)
+    {
         foreach (var session in server.Sessions.FindAll(owner))
         {
             if (!_interested.TryGetValue(session, out var versioning)) continue;

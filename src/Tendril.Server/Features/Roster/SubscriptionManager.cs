@@ -210,6 +210,11 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
         {
             if (s.IsAvailable) server.Router.DeliverQuiet(s, stanza);
         }
+        if (!server.Cluster.IsClustered) return;
+        foreach (var r in server.Cluster.FindAll(account))
+        {
+            if (r.IsAvailable) server.Cluster.TryDeliver(r, stanza);
+        }
     }
 
     /// <summary>Sends the current presence of each available resource of <paramref name="from"/> to <paramref name="to"/>'s available resources (§3.1.5).</summary>
@@ -217,12 +222,26 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
     {
         foreach (var s in server.Sessions.FindAll(from))
         {
-            if (!s.IsAvailable || s.LastPresence is not { } last) continue;
-            var serialized = new SerializedStanza(last);
-            foreach (var r in server.Sessions.FindAll(to))
-            {
-                if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
-            }
+            if (s.IsAvailable && s.LastPresence is { } last) SendToAvailable(new SerializedStanza(last), to);
+        }
+        if (!server.Cluster.IsClustered) return;
+        foreach (var s in server.Cluster.FindAll(from))
+        {
+            if (s.IsAvailable && s.LastPresence is { } last) SendToAvailable(new SerializedStanza(last), to);
+        }
+    }
+
+    /// <summary>A serialized presence to every available resource of <paramref name="to"/>, on every node.</summary>
+    private void SendToAvailable(SerializedStanza serialized, Jid to)
+    {
+        foreach (var r in server.Sessions.FindAll(to))
+        {
+            if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
+        }
+        if (!server.Cluster.IsClustered) return;
+        foreach (var r in server.Cluster.FindAll(to))
+        {
+            if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
         }
     }
 
@@ -231,12 +250,12 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
     {
         foreach (var s in server.Sessions.FindAll(from))
         {
-            if (!s.IsAvailable) continue;
-            var serialized = new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString));
-            foreach (var r in server.Sessions.FindAll(to))
-            {
-                if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
-            }
+            if (s.IsAvailable) SendToAvailable(new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString)), to);
+        }
+        if (!server.Cluster.IsClustered) return;
+        foreach (var s in server.Cluster.FindAll(from))
+        {
+            if (s.IsAvailable) SendToAvailable(new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString)), to);
         }
     }
 }

@@ -68,14 +68,9 @@ internal sealed class BindState : C2sState
         var server = stream.Server;
         var session = new C2sSession(stream, jid, server.Time.GetUtcNow());
         var replaced = server.Sessions.Bind(session);
-        if (replaced is not null)
-        {
-            // §7.7.2.2 "override": the new session wins; the old one is told why and its presence retracted.
-            replaced.IsClosed = true;
-            await server.StreamManagement.ReplaceAsync(replaced).ConfigureAwait(false);
-            await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(server, replaced).ConfigureAwait(false);
-            await replaced.Stream.CloseAsync(new StreamError(StreamErrorCondition.Conflict, "Replaced by a new connection."), "replaced by a new session").ConfigureAwait(false);
-        }
+        if (replaced is not null) await CloseReplacedAsync(server, replaced).ConfigureAwait(false);
+        // The cluster's routing table learns the binding (and an older one on another node is replaced there).
+        if (server.Cluster.IsClustered) await server.Cluster.SessionBoundAsync(session).ConfigureAwait(false);
         stream.Session = session;
         stream.State = ReadyState.Instance;
         ServerLog.Bound(server.StreamLogger, stream.Id, session.JidString);
@@ -84,6 +79,15 @@ internal sealed class BindState : C2sState
         result.AddElement("bind", Ns.Bind).AddElement("jid").Add(session.JidString);
         await stream.SendAsync(result).ConfigureAwait(false);
         await server.Features.RaiseSessionBoundAsync(session).ConfigureAwait(false);
+    }
+
+    /// <summary>§7.7.2.2 "override": the new session wins; the old one is told why and its presence retracted.</summary>
+    internal static async ValueTask CloseReplacedAsync(XmppServer server, C2sSession replaced)
+    {
+        replaced.IsClosed = true;
+        await server.StreamManagement.ReplaceAsync(replaced).ConfigureAwait(false);
+        await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(server, replaced).ConfigureAwait(false);
+        await replaced.Stream.CloseAsync(new StreamError(StreamErrorCondition.Conflict, "Replaced by a new connection."), "replaced by a new session").ConfigureAwait(false);
     }
 
     /// <summary>Server-generated resources are random and unguessable (RFC 6120 §7.6.2.1, §13.10).</summary>
