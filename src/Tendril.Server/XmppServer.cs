@@ -182,6 +182,12 @@ public sealed class XmppServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// A resource of this domain bound on a cluster node that died: its contacts and the user's other resources get
+    /// unavailable presence from it (called once, by the node that purged the dead one).
+    /// </summary>
+    public ValueTask ResourceGoneAsync(Jid fullJid) => Features.PresenceHandler is { } handler ? handler.OnResourceGoneAsync(fullJid) : ValueTask.CompletedTask;
+
+    /// <summary>
     /// Applies a new configuration without touching established sessions: limits and timeouts (read by streams at use
     /// time), parser limits for new streams, the TLS certificate for new handshakes, and whatever features do in
     /// <see cref="IReloadableFeature.OnReload"/>. The domain cannot change; listener addresses, ports, the data folder

@@ -72,6 +72,12 @@ internal static class ServeCommand
         var databasePath = CliConfiguration.DatabasePath(options);
         builder.Services.AddSingleton<IStorage>(services =>
             new SqliteStorage(databasePath, services.GetRequiredService<ILogger<SqliteStorage>>()));
+        if (options.Cluster.Enabled)
+        {
+            // One of several nodes serving the domain through Redis (docs/cluster.md); the server core sees it through IClusterBackend.
+            builder.Services.AddSingleton<Tendril.Server.Cluster.IClusterBackend>(services =>
+                new Tendril.Cluster.RedisCluster(options.Cluster, services.GetRequiredService<ILoggerFactory>()));
+        }
         builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.

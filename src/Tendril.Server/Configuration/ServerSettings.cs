@@ -59,6 +59,9 @@ internal sealed class ServerSettings
         if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port
             || old.Http.HttpsEnabled != now.Http.HttpsEnabled || old.Http.HttpsPort != now.Http.HttpsPort) restart.Add("Http listener");
         if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath) restart.Add("Storage");
+        if (old.Cluster.Enabled != now.Cluster.Enabled || old.Cluster.Redis != now.Cluster.Redis || old.Cluster.RedisPassword != now.Cluster.RedisPassword
+            || old.Cluster.NodeId != now.Cluster.NodeId || old.Cluster.HeartbeatIntervalMs != now.Cluster.HeartbeatIntervalMs
+            || old.Cluster.NodeTimeoutMs != now.Cluster.NodeTimeoutMs || old.Cluster.OutboxStanzas != now.Cluster.OutboxStanzas) restart.Add("Cluster");
         if (old.Upload.Enabled != now.Upload.Enabled || old.Upload.Domain != now.Upload.Domain) restart.Add("Upload service domain");
         // The pubsub feature builds its services at start (it implements no IReloadableFeature yet).
         if (old.PubSub.Enabled != now.PubSub.Enabled || !old.PubSub.Services.SequenceEqual(now.PubSub.Services)

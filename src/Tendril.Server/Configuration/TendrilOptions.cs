@@ -58,6 +58,9 @@ public sealed class TendrilOptions
     /// <summary>External services (STUN, TURN…) announced through XEP-0215.</summary>
     public List<ExternalServiceOptions> ExternalServices { get; set; } = [];
 
+    /// <summary>Several nodes serving one domain through Redis (docs/cluster.md).</summary>
+    public ClusterOptions Cluster { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -130,6 +133,12 @@ public sealed class TendrilOptions
             if (service.TtlSeconds <= 0) problems.Add($"{key}:TtlSeconds must be positive");
         }
         if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
+        if (Cluster.Enabled && string.IsNullOrWhiteSpace(Cluster.Redis)) problems.Add("Tendril:Cluster:Redis is empty (host:port of the Redis server)");
+        if (Cluster.NodeId.Length > 64 || Cluster.NodeId.AsSpan().IndexOfAnyExcept("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") >= 0)
+            problems.Add("Tendril:Cluster:NodeId must be at most 64 letters, digits, '-', '_' or '.'");
+        if (Cluster.HeartbeatIntervalMs is < 50 or > 60_000) problems.Add("Tendril:Cluster:HeartbeatIntervalMs must be 50..60000");
+        if (Cluster.NodeTimeoutMs < 2 * Cluster.HeartbeatIntervalMs) problems.Add("Tendril:Cluster:NodeTimeoutMs must be at least twice HeartbeatIntervalMs");
+        if (Cluster.OutboxStanzas is < 16 or > 10_000_000) problems.Add("Tendril:Cluster:OutboxStanzas must be 16..10000000");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
 }
@@ -445,4 +454,28 @@ public sealed class RegistrationOptions
 
     /// <summary>At most this many accounts created in-band per remote IP address in any hour (kept in memory).</summary>
     public int MaxPerIpPerHour { get; set; } = 5;
+}
+
+public sealed class ClusterOptions
+{
+    /// <summary>Join a cluster of nodes serving the same domain (same Redis, same shared storage).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The Redis server, "host:port".</summary>
+    public string Redis { get; set; } = "127.0.0.1:6379";
+
+    /// <summary>Redis AUTH password (empty: none). Never logged.</summary>
+    public string RedisPassword { get; set; } = "";
+
+    /// <summary>This node's name in the cluster; empty generates a fresh one at every start.</summary>
+    public string NodeId { get; set; } = "";
+
+    /// <summary>How often the node renews its liveness key.</summary>
+    public int HeartbeatIntervalMs { get; set; } = 1000;
+
+    /// <summary>A node whose liveness key was not renewed for this long (judged by Redis' clock) is declared dead.</summary>
+    public int NodeTimeoutMs { get; set; } = 5000;
+
+    /// <summary>Stanzas waiting per destination node while Redis is unreachable; beyond, they are bounced with a wait error.</summary>
+    public int OutboxStanzas { get; set; } = 10_000;
 }

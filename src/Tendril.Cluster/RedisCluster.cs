@@ -1,0 +1,437 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Redis;
+using Tendril.Server;
+using Tendril.Server.Cluster;
+using Tendril.Server.Configuration;
+using Tendril.Server.Routing;
+using Tendril.Xml;
+
+namespace Tendril.Cluster;
+
+/// <summary>
+/// The cluster over Redis (docs/cluster.md): membership with Redis-timed liveness keys, the routing table written by
+/// Lua scripts, a local replica of the other nodes' sessions kept current by the events channel, and one ordered
+/// outbox per destination node for stanzas. Local traffic never waits for Redis.
+/// </summary>
+public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, NodeOutbox> _outboxes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<Jid, XmlElement, ValueTask>> _accountEvents = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _resyncGate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private TaskCompletionSource _connected = NewConnected(completed: true);
+    private XmppServer _server = null!;
+    private RoutingTableStore _store = null!;
+    private RemoteSessionMirror _mirror = null!;
+    private volatile HashSet<string> _liveNodes = new(StringComparer.Ordinal);
+    private Task _heartbeat = Task.CompletedTask;
+    private volatile bool _dirty;
+    private int _started;
+    private (XmlElement Element, byte[] Bytes)? _lastSerialized;
+
+    public RedisCluster(ClusterOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        Options = options;
+        NodeId = options.NodeId.Length > 0 ? options.NodeId : Environment.MachineName.ToLowerInvariant().Replace('.', '-') + "-" + Guid.NewGuid().ToString("N")[..8];
+        var factory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = factory.CreateLogger("Tendril.Cluster");
+        Redis = new RedisClient(new RedisClientOptions
+        {
+            EndPoint = options.Redis,
+            Password = options.RedisPassword.Length > 0 ? options.RedisPassword : null,
+            ClientName = "tendril-" + NodeId,
+        }, factory.CreateLogger<RedisClient>());
+        Redis.Disconnected += OnDisconnected;
+        Redis.Reconnected += () => _ = ResyncAsync();
+    }
+
+    public bool IsClustered => true;
+
+    public string NodeId { get; }
+
+    public ClusterOptions Options { get; }
+
+    internal ILogger Logger { get; }
+
+    internal RedisClient Redis { get; }
+
+    internal RemoteSessionMirror Mirror => _mirror;
+
+    internal RoutingTableStore Store => _store;
+
+    public void Attach(XmppServer server)
+    {
+        _server = server;
+        var keys = new ClusterKeys(server.Domain);
+        _store = new RoutingTableStore(Redis, keys);
+        _mirror = new RemoteSessionMirror(NodeId, GetOutbox);
+    }
+
+    // ---- lifecycle -----------------------------------------------------------------------------------------------
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0) return;
+        try
+        {
+            await Redis.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await Redis.SubscribeAsync(_store.Keys.Events, OnEventAsync, cancellationToken).ConfigureAwait(false);
+            await Redis.SubscribeAsync(_store.Keys.NodeChannel(NodeId), OnRecordsAsync, cancellationToken).ConfigureAwait(false);
+            await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+            await RebuildMirrorAsync().ConfigureAwait(false);
+        }
+        catch (RedisException e)
+        {
+            throw new InvalidOperationException($"Cluster: cannot join through Redis at {Options.Redis}: {e.Message}", e);
+        }
+        _heartbeat = Task.Run(HeartbeatLoopAsync);
+        ClusterLog.Joined(Logger, NodeId, Options.Redis);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stopping.IsCancellationRequested) return;
+        _stopping.Cancel();
+        try { await _heartbeat.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        // What is queued for other nodes goes out first (bounded wait), then the node leaves.
+        var drain = Task.WhenAll(_outboxes.Values.Select(o => o.CompleteAsync()));
+        await Task.WhenAny(drain, Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+        try
+        {
+            var removed = await _store.LeaveAsync(NodeId).ConfigureAwait(false);
+            ClusterLog.Left(Logger, NodeId, removed);
+        }
+        catch (RedisException e)
+        {
+            ClusterLog.RedisFailed(Logger, "leave", e.Message);
+        }
+        await Redis.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private static TaskCompletionSource NewConnected(bool completed)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed) tcs.SetResult();
+        return tcs;
+    }
+
+    /// <summary>Completes when Redis is reachable and this node re-announced itself (immediately when it is).</summary>
+    internal Task WhenConnectedAsync()
+    {
+        lock (_gate) return _connected.Task.WaitAsync(_stopping.Token);
+    }
+
+    private void OnDisconnected()
+    {
+        lock (_gate)
+        {
+            if (_connected.Task.IsCompleted) _connected = NewConnected(completed: false);
+        }
+        _dirty = true;
+        ClusterLog.RedisDown(Logger);
+    }
+
+    /// <summary>
+    /// After a reconnect (or when the node finds itself missing from the member set): re-announce, re-publish every
+    /// local session (Redis may have lost them, or a survivor purged them), rebuild the replica (events were missed),
+    /// then let the outboxes flush.
+    /// </summary>
+    private async Task ResyncAsync()
+    {
+        await _resyncGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    _dirty = false;
+                    await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+                    var count = 0;
+                    foreach (var session in _server.Sessions.All())
+                    {
+                        if (session.IsClosed) continue;
+                        var outcome = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "republish").ConfigureAwait(false);
+                        if (outcome == "!lost") await _server.ReplaceSessionAsync(session.Jid).ConfigureAwait(false);
+                        count++;
+                    }
+                    await RebuildMirrorAsync().ConfigureAwait(false);
+                    ClusterLog.Resynced(Logger, count, _mirror.AccountCount);
+                    lock (_gate) _connected.TrySetResult();
+                    return;
+                }
+                catch (RedisException e)
+                {
+                    ClusterLog.RedisFailed(Logger, "resync", e.Message);
+                    if (!Redis.IsConnected) return; // the next Reconnected runs it again
+                    await Task.Delay(Options.HeartbeatIntervalMs, _stopping.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _resyncGate.Release();
+        }
+    }
+
+    private async Task RebuildMirrorAsync()
+    {
+        var (start, accounts) = await _store.SnapshotAsync().ConfigureAwait(false);
+        var seen = new HashSet<Jid>(BareJidComparer.Instance);
+        foreach (var (bare, version, flat) in accounts)
+        {
+            seen.Add(bare);
+            _mirror.Apply(bare, version, flat);
+        }
+        _mirror.RemoveStale(seen, start);
+        _mirror.Compact(start);
+    }
+
+    private async Task HeartbeatLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Options.HeartbeatIntervalMs));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    var rejoined = await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+                    if (rejoined || _dirty)
+                    {
+                        if (rejoined) ClusterLog.Rejoined(Logger);
+                        _ = ResyncAsync();
+                    }
+                    var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
+                    _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);
+                    if (sweep.Dead.Count > 0) await OnPurgedAsync(sweep).ConfigureAwait(false);
+                }
+                catch (RedisException e)
+                {
+                    ClusterLog.RedisFailed(Logger, "heartbeat", e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// This node won the claim on dead nodes: their sessions are gone from the table (and, through the events, from
+    /// every replica); their contacts learn they are unavailable from here, once.
+    /// </summary>
+    private async Task OnPurgedAsync(SweepResult sweep)
+    {
+        foreach (var dead in sweep.Dead)
+        {
+            var count = 0;
+            foreach (var p in sweep.Purged) if (p.Node == dead) count++;
+            ClusterLog.Purged(Logger, dead, count);
+        }
+        foreach (var (_, jid, record) in sweep.Purged)
+        {
+            if (!record.Available) continue;
+            try
+            {
+                await _server.ResourceGoneAsync(jid).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                ClusterLog.ReceiveFailed(Logger, e);
+            }
+        }
+    }
+
+    internal bool IsDead(string node) => !_liveNodes.Contains(node) && _liveNodes.Count > 0;
+
+    // ---- routing table writes ------------------------------------------------------------------------------------
+
+    public async ValueTask SessionBoundAsync(C2sSession session)
+    {
+        try
+        {
+            var previous = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "bind").ConfigureAwait(false);
+            if (previous is not null && previous != "!lost")
+            {
+                // RFC 6120 §7.7.2.2 across nodes: the older binding on the other node is closed with <conflict/>.
+                ClusterLog.ReplacedRemote(Logger, session.JidString, previous);
+                GetOutbox(previous).TryEnqueue(new OutboxItem(RecordKind.Replace, RecordFlags.None, session.JidString, default, null));
+            }
+        }
+        catch (RedisException e)
+        {
+            MarkDirty("bind", e);
+        }
+    }
+
+    public async ValueTask SessionChangedAsync(C2sSession session)
+    {
+        try
+        {
+            var outcome = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "update").ConfigureAwait(false);
+            if (outcome == "!lost") await _server.ReplaceSessionAsync(session.Jid).ConfigureAwait(false);
+        }
+        catch (RedisException e)
+        {
+            MarkDirty("presence", e);
+        }
+    }
+
+    public async ValueTask SessionUnboundAsync(C2sSession session)
+    {
+        try
+        {
+            await _store.RemoveAsync(NodeId, session.Jid).ConfigureAwait(false);
+        }
+        catch (RedisException e)
+        {
+            MarkDirty("unbind", e);
+        }
+    }
+
+    /// <summary>
+    /// The write did not reach Redis: the local session is fine; the whole local table is re-published once Redis
+    /// answers (an unbind that was lost is corrected by the republish's replica rebuild on the other nodes... and by
+    /// the stale-entry check on receipt: a stanza for a gone session is re-routed as undeliverable).
+    /// </summary>
+    private void MarkDirty(string operation, RedisException e)
+    {
+        _dirty = true;
+        ClusterLog.RedisFailed(Logger, operation, e.Message);
+    }
+
+    // ---- lookups (replica) ---------------------------------------------------------------------------------------
+
+    public RemoteSession[] FindAll(Jid jid) => _mirror.FindAll(jid);
+
+    public RemoteSession? Find(Jid fullJid) => _mirror.Find(fullJid);
+
+    // ---- delivery ------------------------------------------------------------------------------------------------
+
+    private NodeOutbox GetOutbox(string node) =>
+        _outboxes.GetOrAdd(node, static (n, self) => new NodeOutbox(self, n, self._store.Keys.NodeChannel(n), self.Options.OutboxStanzas), this);
+
+    public bool TryDeliver(RemoteSession target, XmlElement stanza, bool addressToTarget = false)
+    {
+        if (_stopping.IsCancellationRequested) return false;
+        var outbox = target.Route as NodeOutbox ?? GetOutbox(target.NodeId);
+        return outbox.TryEnqueue(new OutboxItem(RecordKind.Deliver, addressToTarget ? RecordFlags.AddressToTarget : RecordFlags.None, target.JidString, Serialize(stanza), stanza));
+    }
+
+    /// <summary>One serialization per stanza however many remote sessions get it (fan-out calls come one after another).</summary>
+    private byte[] Serialize(XmlElement stanza)
+    {
+        var last = _lastSerialized;
+        if (last is { } l && ReferenceEquals(l.Element, stanza)) return l.Bytes;
+        var buffer = new ArrayBufferWriter<byte>(512);
+        XmlWriter.Write(buffer, stanza);
+        var bytes = buffer.WrittenSpan.ToArray();
+        _lastSerialized = (stanza, bytes);
+        return bytes;
+    }
+
+    public void SendAccountEvent(Jid account, string name, XmlElement payload)
+    {
+        var sessions = _mirror.FindAll(account);
+        if (sessions.Length == 0) return;
+        byte[]? bytes = null;
+        string? lastNode = null;
+        foreach (var s in sessions)
+        {
+            if (s.NodeId == lastNode) continue;
+            lastNode = s.NodeId;
+            bytes ??= EncodeEvent(name, payload);
+            (s.Route as NodeOutbox ?? GetOutbox(s.NodeId)).TryEnqueue(new OutboxItem(RecordKind.AccountEvent, RecordFlags.None, account.Bare.ToString(), bytes, null));
+        }
+    }
+
+    private static byte[] EncodeEvent(string name, XmlElement payload)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write(Encoding.UTF8.GetBytes(name));
+        buffer.Write<byte>([0]);
+        XmlWriter.Write(buffer, payload);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public void OnAccountEvent(string name, Func<Jid, XmlElement, ValueTask> handler) => _accountEvents[name] = handler;
+
+    /// <summary>A dead node's queued records come back: stanzas are routed here as undeliverable (offline storage, bounces).</summary>
+    internal async Task GiveBackAsync(string node, List<OutboxItem> batch)
+    {
+        ClusterLog.GaveBack(Logger, node, batch.Count);
+        foreach (var item in batch)
+        {
+            if (item.Kind != RecordKind.Deliver || item.Stanza is null || !Jid.TryParse(item.Target, out var target)) continue;
+            try
+            {
+                await _server.Router.RerouteUndeliveredAsync(item.Stanza, target, includeRemote: false).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                ClusterLog.ReceiveFailed(Logger, e);
+            }
+        }
+    }
+
+    // ---- receiving -----------------------------------------------------------------------------------------------
+
+    private ValueTask OnEventAsync(ReadOnlyMemory<byte> message)
+    {
+        _mirror.ApplyEvent(message.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records for this node's sessions, handled in the order they were published.</summary>
+    private async ValueTask OnRecordsAsync(ReadOnlyMemory<byte> frame)
+    {
+        while (ClusterFrame.TryRead(ref frame, out var kind, out var flags, out var target, out var payload))
+        {
+            try
+            {
+                if (!Jid.TryParse(target, out var jid)) continue;
+                switch (kind)
+                {
+                    case RecordKind.Deliver:
+                        if (StanzaBytes.Parse(payload) is { } stanza)
+                        {
+                            await _server.Router.DeliverFromClusterAsync(jid, stanza, (flags & RecordFlags.AddressToTarget) != 0).ConfigureAwait(false);
+                        }
+                        break;
+                    case RecordKind.Replace:
+                        await _server.ReplaceSessionAsync(jid).ConfigureAwait(false);
+                        break;
+                    case RecordKind.AccountEvent:
+                        var zero = payload.Span.IndexOf((byte)0);
+                        if (zero <= 0) break;
+                        var name = Encoding.UTF8.GetString(payload.Span[..zero]);
+                        if (_accountEvents.TryGetValue(name, out var handler) && StanzaBytes.Parse(payload[(zero + 1)..]) is { } body)
+                        {
+                            await handler(jid, body).ConfigureAwait(false);
+                        }
+                        break;
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                ClusterLog.ReceiveFailed(Logger, e);
+            }
+        }
+    }
+
+    /// <summary>Queued records per destination node (diagnostics, tests).</summary>
+    internal int QueuedFor(string node) => _outboxes.TryGetValue(node, out var o) ? o.Count : 0;
+}
