@@ -30,7 +30,7 @@ internal static class ClusterScripts
     /// bare JID, key prefix, mode (bind | update | republish). Returns the node that held the full JID before (bind), or
     /// "!lost" when update/republish found another node owning it; nil otherwise.
     /// </summary>
-    public static readonly RedisScript Write = new(Publish + """
+    public static readonly RedisScript Write = new(Publish + "\n" + """
         local old = redis.call('HGET', KEYS[1], ARGV[1])
         local was = owner(old)
         local mode = ARGV[8]
@@ -47,7 +47,7 @@ internal static class ClusterScripts
         """);
 
     /// <summary>KEYS: account hash, node session set, sequence. ARGV: resource, full JID, node, events channel, bare JID. Removes the entry only if this node still owns it.</summary>
-    public static readonly RedisScript Remove = new(Publish + """
+    public static readonly RedisScript Remove = new(Publish + "\n" + """
         redis.call('SREM', KEYS[2], ARGV[2])
         local old = redis.call('HGET', KEYS[1], ARGV[1])
         if owner(old) ~= ARGV[3] then return 0 end
@@ -70,7 +70,7 @@ internal static class ClusterScripts
     /// expired is removed from the set — SREM inside the script is the claim, so exactly one sweeper purges a dead node —
     /// with its sessions. Returns { purged: [node, full JID, record]..., dead nodes: [node...], live nodes: [node...] }.
     /// </summary>
-    public static readonly RedisScript Sweep = new(Publish + """
+    public static readonly RedisScript Sweep = new(Publish + "\n" + """
         local purged, dead, live = {}, {}, {}
         for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
           if id == ARGV[3] or redis.call('EXISTS', ARGV[1] .. 'alive:' .. id) == 1 then
@@ -102,7 +102,7 @@ internal static class ClusterScripts
         """);
 
     /// <summary>KEYS: nodes set, sequence, alive key, node session set. ARGV: prefix, events channel, node. Clean leave: the node and what is left of its sessions.</summary>
-    public static readonly RedisScript Leave = new(Publish + """
+    public static readonly RedisScript Leave = new(Publish + "\n" + """
         redis.call('SREM', KEYS[1], ARGV[3])
         redis.call('DEL', KEYS[3])
         local n = 0

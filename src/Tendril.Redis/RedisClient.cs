@@ -166,10 +166,16 @@ public sealed class RedisClient : IAsyncDisposable
             try
             {
                 await connection.WriteAsync(Encode("SUBSCRIBE", [channel])).ConfigureAwait(false);
+                // Returns once Redis confirmed: a message published after this call is heard.
+                await subscription.Confirmed.Task.WaitAsync(_options.CommandTimeout, ct).ConfigureAwait(false);
             }
             catch (RedisConnectionException)
             {
                 // Restored by the reconnect loop.
+            }
+            catch (TimeoutException)
+            {
+                throw new RedisTimeoutException($"Redis did not confirm the subscription to {channel}.");
             }
         }
         return subscription;
@@ -178,6 +184,11 @@ public sealed class RedisClient : IAsyncDisposable
     private async ValueTask OnPushAsync(RedisResult push)
     {
         var items = push.Items;
+        if (items.Count >= 2 && items[0].AsString() == "subscribe" && items[1].AsString() is { } subscribed && _subscriptions.TryGetValue(subscribed, out var confirmed))
+        {
+            confirmed.Confirmed.TrySetResult();
+            return;
+        }
         if (items.Count < 3 || items[0].AsString() != "message") return;
         var channel = items[1].AsString();
         if (channel is null || !_subscriptions.TryGetValue(channel, out var subscription)) return;
@@ -214,6 +225,8 @@ public sealed class RedisClient : IAsyncDisposable
     private sealed class Subscription(RedisClient client, string channel, Func<ReadOnlyMemory<byte>, ValueTask> handler) : IAsyncDisposable
     {
         public Func<ReadOnlyMemory<byte>, ValueTask> Handler { get; } = handler;
+
+        public TaskCompletionSource Confirmed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public async ValueTask DisposeAsync()
         {
