@@ -88,10 +88,14 @@ internal sealed class NodeOutbox
                 continue;
             }
             if (receivers > 0) return;
-            // Nobody listens on the node's channel: it is resubscribing after a Redis restart, or dead. Retry until the
-            // cluster declares it dead (its liveness key expired, judged by Redis), then hand the stanzas back.
-            if (unheardSince == 0) unheardSince = Environment.TickCount64;
-            if (_cluster.IsDead(Node) || Environment.TickCount64 - unheardSince > 3L * _cluster.Options.NodeTimeoutMs)
+            // Nobody listens on the node's channel: it is resubscribing after a Redis restart, or dead. Retry while it
+            // may come back; once it has been unheard for two node timeouts and its liveness key is gone (Redis' clock),
+            // it is dead: the stanzas are handed back to local routing (offline storage, bounces), never dropped.
+            var now = Environment.TickCount64;
+            if (unheardSince == 0) unheardSince = now;
+            var unheard = now - unheardSince;
+            if ((unheard > 2L * _cluster.Options.NodeTimeoutMs && !await _cluster.IsAliveAsync(Node).ConfigureAwait(false))
+                || unheard > 10L * _cluster.Options.NodeTimeoutMs)
             {
                 await _cluster.GiveBackAsync(Node, batch).ConfigureAwait(false);
                 return;

@@ -255,7 +255,21 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         }
     }
 
-    internal bool IsDead(string node) => !_liveNodes.Contains(node) && _liveNodes.Count > 0;
+    /// <summary>Whether the node's liveness key exists (false too when Redis cannot answer: the caller retries later).</summary>
+    internal async Task<bool> IsAliveAsync(string node)
+    {
+        try
+        {
+            return (await Redis.ExecuteAsync("EXISTS", _store.Keys.Alive(node)).ConfigureAwait(false)).AsInt64() == 1;
+        }
+        catch (RedisException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>The members seen alive by the last sweep (diagnostics).</summary>
+    internal IReadOnlyCollection<string> LiveNodes => _liveNodes;
 
     // ---- routing table writes ------------------------------------------------------------------------------------
 

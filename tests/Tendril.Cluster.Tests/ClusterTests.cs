@@ -1,0 +1,152 @@
+using Tendril.Client;
+using Tendril.Cluster.Tests.Infrastructure;
+using Tendril.Protocol;
+using Tendril.Tests.Infrastructure;
+using Tendril.Xml;
+
+namespace Tendril.Cluster.Tests;
+
+/// <summary>Three real nodes on one Redis and one store, shared by the tests of <see cref="ClusterTests"/> (each uses its own accounts).</summary>
+public sealed class ThreeNodeCluster : IAsyncLifetime
+{
+    public ClusterHarness Harness { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Harness = await ClusterHarness.StartAsync(3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost");
+
+    public async Task DisposeAsync() => await Harness.DisposeAsync();
+
+    public Task<XmppClient> ConnectAsync(int node, string user, string? resource = null) =>
+        Harness.Nodes[node].ConnectAsync(user + "@localhost", ClusterHarness.Password, resource);
+}
+
+public sealed class ClusterTests(ThreeNodeCluster cluster) : IClassFixture<ThreeNodeCluster>
+{
+    [Fact]
+    public async Task Users_on_different_nodes_subscribe_chat_and_see_each_others_presence()
+    {
+        await using var alice = await cluster.ConnectAsync(0, "alice", "phone");
+        await using var bob = await cluster.ConnectAsync(1, "bob", "laptop");
+        var pushes = System.Threading.Channels.Channel.CreateUnbounded<XmlElement>();
+        alice.SetIqHandler("query", Ns.Roster, (iq, _) =>
+        {
+            pushes.Writer.TryWrite(iq);
+            return ValueTask.FromResult<XmlElement?>(null);
+        });
+        await alice.RequestRosterAsync();
+        await alice.OnlineAsync();
+        await bob.OnlineAsync();
+
+        await ClientSteps.SubscribeMutuallyAsync(alice, bob);
+        // The roster push for bob's approval was made on bob's node and reached alice's node as an account event.
+        using (var cts = new CancellationTokenSource(ClientSteps.Wait))
+        {
+            while (true)
+            {
+                var push = await pushes.Reader.ReadAsync(cts.Token);
+                var item = push.Element("query", Ns.Roster)?.Element("item");
+                if (item?.GetAttribute("jid") == "bob@localhost" && item.GetAttribute("subscription") == "both") break;
+            }
+        }
+
+        // Chat both ways: to the bare JID and to the full JID on the other node.
+        await alice.SendMessageAsync(Jid.Parse("bob@localhost"), "hello from node 1");
+        var got = await bob.WaitMessageAsync("hello from node 1");
+        Assert.Equal("alice@localhost/phone", got.GetAttribute("from"));
+        await bob.SendMessageAsync(Jid.Parse("alice@localhost/phone"), "hello from node 2");
+        Assert.Equal("bob@localhost/laptop", (await alice.WaitMessageAsync("hello from node 2")).GetAttribute("from"));
+
+        // A presence change on node 2 reaches the contact on node 1.
+        await bob.SendPresenceAsync(status: "in a meeting", show: "dnd");
+        await alice.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == "bob@localhost/laptop" && s.Element("status")?.Text == "in a meeting", ClientSteps.Wait);
+
+        // A new session of alice on node 3 is answered bob's presence from the routing table (probe, RFC 6121 §4.3.2).
+        await using var alice2 = await cluster.ConnectAsync(2, "alice", "tablet");
+        await alice2.OnlineAsync();
+        var probed = await alice2.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == "bob@localhost/laptop", ClientSteps.Wait);
+        Assert.Equal("in a meeting", probed.Element("status")?.Text);
+        // …and alice's other resource (node 1) sees the new one come online.
+        await alice.WaitPresenceAsync("alice@localhost/tablet", null);
+
+        // Unavailable on logout crosses nodes too.
+        await bob.SendPresenceAsync(type: "unavailable");
+        await alice.WaitPresenceAsync("bob@localhost/laptop", "unavailable");
+        await alice2.WaitPresenceAsync("bob@localhost/laptop", "unavailable");
+    }
+
+    [Fact]
+    public async Task A_bare_jid_message_goes_to_the_highest_priority_resource_across_nodes_and_iq_round_trips()
+    {
+        await using var low = await cluster.ConnectAsync(0, "carol", "low");
+        await using var high = await cluster.ConnectAsync(1, "carol", "high");
+        await using var negative = await cluster.ConnectAsync(2, "carol", "negative");
+        await using var dave = await cluster.ConnectAsync(2, "dave", "desk");
+        await low.OnlineAsync(priority: 1);
+        await high.OnlineAsync(priority: 5);
+        await negative.OnlineAsync(priority: -1);
+        // The three presences went through the routing table: wait until node 3 (dave's) knows them, seen as carol's own
+        // resources receiving each other's presence.
+        await negative.WaitPresenceAsync("carol@localhost/high", null);
+        await negative.WaitPresenceAsync("carol@localhost/low", null);
+
+        await dave.SendMessageAsync(Jid.Parse("carol@localhost"), "to the best resource");
+        await high.WaitMessageAsync("to the best resource");
+        // The others did not get it: the next message each gets (addressed to its full JID) is the marker, not the first one.
+        await dave.SendMessageAsync(Jid.Parse("carol@localhost/low"), "marker low");
+        await dave.SendMessageAsync(Jid.Parse("carol@localhost/negative"), "marker negative");
+        var firstLow = await low.WaitForAsync(s => s.Name == "message", ClientSteps.Wait);
+        var firstNegative = await negative.WaitForAsync(s => s.Name == "message", ClientSteps.Wait);
+        Assert.Equal("marker low", firstLow.Element("body")?.Text);
+        Assert.Equal("marker negative", firstNegative.Element("body")?.Text);
+
+        // An iq to a full JID on another node, answered by that client, comes back to the requester.
+        low.SetIqHandler("query", "jabber:iq:version", (iq, _) =>
+        {
+            var query = new XmlElement("query", "jabber:iq:version");
+            query.AddElement("name").Add("carol-client");
+            return ValueTask.FromResult<XmlElement?>(query);
+        });
+        var request = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "carol@localhost/low");
+        request.AddElement("query", "jabber:iq:version");
+        var answer = await dave.SendIqAsync(request);
+        Assert.Equal("result", answer.GetAttribute("type"));
+        Assert.Equal("carol-client", answer.Element("query", "jabber:iq:version")?.Element("name")?.Text);
+        Assert.Equal("carol@localhost/low", answer.GetAttribute("from"));
+
+        // An iq to a resource that exists nowhere is answered service-unavailable.
+        var missing = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "carol@localhost/nowhere");
+        missing.AddElement("query", "jabber:iq:version");
+        var error = await Assert.ThrowsAsync<XmppStanzaException>(() => dave.SendIqAsync(missing));
+        Assert.Contains("service-unavailable", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_same_full_jid_bound_on_another_node_replaces_the_older_session_with_conflict()
+    {
+        await using var first = await cluster.ConnectAsync(0, "erin", "same");
+        await first.OnlineAsync();
+        await using var second = await cluster.ConnectAsync(1, "erin", "same");
+        // The older stream ends with <conflict/> (RFC 6120 §7.7.2.2); the newer one works.
+        var ended = await first.Completion.WaitAsync(ClientSteps.Wait).ContinueWith(t => t.Exception?.InnerException);
+        Assert.Contains("conflict", ended?.Message ?? "", StringComparison.OrdinalIgnoreCase);
+        await second.OnlineAsync();
+        await using var fred = await cluster.ConnectAsync(2, "fred", "x");
+        await fred.SendMessageAsync(Jid.Parse("erin@localhost/same"), "to the newer session");
+        await second.WaitMessageAsync("to the newer session");
+    }
+
+    [Fact]
+    public async Task A_fourth_node_joins_without_any_change_to_the_others()
+    {
+        var fourth = await cluster.Harness.AddNodeAsync([]);
+        await using var gina = await fourth.ConnectAsync("gina@localhost", ClusterHarness.Password, "new-node");
+        await using var hank = await cluster.ConnectAsync(0, "hank", "old-node");
+        await gina.OnlineAsync();
+        await hank.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(gina, hank);
+        await hank.SendMessageAsync(Jid.Parse("gina@localhost"), "welcome, node 4");
+        await gina.WaitMessageAsync("welcome, node 4");
+        await gina.SendMessageAsync(Jid.Parse("hank@localhost"), "thanks, node 1");
+        await hank.WaitMessageAsync("thanks, node 1");
+    }
+}

@@ -1,0 +1,126 @@
+using Tendril.Client;
+using Tendril.Protocol;
+using Tendril.Tests.Infrastructure;
+using Tendril.Xml;
+
+namespace Tendril.Cluster.Tests.Infrastructure;
+
+/// <summary>
+/// A real cluster on loopback: one redis-server, one shared store, and N real <c>tendril serve</c> processes configured
+/// alike (only their ports and node names differ), so a node joins with no change to the others.
+/// </summary>
+public sealed class ClusterHarness : IAsyncDisposable
+{
+    public const string Password = "secret-pass";
+    public const int HeartbeatMs = 500;
+    public const int NodeTimeoutMs = 3000;
+    private readonly string _directory;
+    private readonly string _database;
+    private int _nextNode;
+
+    private ClusterHarness(RedisServer redis, string directory)
+    {
+        Redis = redis;
+        _directory = directory;
+        _database = Path.Combine(directory, "shared.db");
+    }
+
+    public RedisServer Redis { get; }
+
+    public List<TendrilProcess> Nodes { get; } = [];
+
+    public static async Task<ClusterHarness> StartAsync(int nodes, params string[] users)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tendril-cluster-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var harness = new ClusterHarness(await RedisServer.StartAsync(), directory);
+        try
+        {
+            await harness.AddNodeAsync(users); // the first node's CLI creates the accounts in the shared store
+            await Task.WhenAll(Enumerable.Range(1, nodes - 1).Select(_ => harness.AddNodeAsync([])));
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
+        return harness;
+    }
+
+    /// <summary>Starts one more node with the same configuration as the others.</summary>
+    public async Task<TendrilProcess> AddNodeAsync(IEnumerable<string> users)
+    {
+        var name = "n" + Interlocked.Increment(ref _nextNode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var node = await TendrilProcess.StartAsync(users.Select(u => (u, Password)), section =>
+        {
+            section["Storage"] = new Dictionary<string, object> { ["Provider"] = "sqlite", ["SqlitePath"] = _database };
+            section["Cluster"] = new Dictionary<string, object>
+            {
+                ["Enabled"] = true,
+                ["Redis"] = Redis.EndPoint,
+                ["NodeId"] = name,
+                ["HeartbeatIntervalMs"] = HeartbeatMs,
+                ["NodeTimeoutMs"] = NodeTimeoutMs,
+            };
+        });
+        await node.WaitForLogAsync($"Cluster node {name} joined", timeout: TimeSpan.FromSeconds(60));
+        lock (Nodes) Nodes.Add(node);
+        return node;
+    }
+
+    public static string NodeName(int index) => "n" + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var n in Nodes) await n.DisposeAsync();
+        await Redis.DisposeAsync();
+        try { Directory.Delete(_directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>Client-side steps the cluster tests repeat.</summary>
+public static class ClientSteps
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
+
+    /// <summary>Initial presence; returns once the server echoed it (the session is available everywhere after that).</summary>
+    public static async Task OnlineAsync(this XmppClient client, int? priority = null, string? status = null)
+    {
+        await client.SendPresenceAsync(priority: priority, status: status);
+        var me = client.Jid.ToString();
+        await client.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == me && s.GetAttribute("type") is null, Wait);
+    }
+
+    public static async Task RequestRosterAsync(this XmppClient client)
+    {
+        var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "get");
+        iq.AddElement("query", Ns.Roster);
+        var result = await client.SendIqAsync(iq);
+        Assert.Equal("result", result.GetAttribute("type"));
+    }
+
+    /// <summary>Mutual presence subscription through the RFC 6121 §3 exchange; both end up seeing each other available.</summary>
+    public static async Task SubscribeMutuallyAsync(XmppClient a, XmppClient b)
+    {
+        await OneWayAsync(a, b);
+        await OneWayAsync(b, a);
+
+        static async Task OneWayAsync(XmppClient from, XmppClient to)
+        {
+            var fromBare = from.Jid.Bare.ToString();
+            await from.SendPresenceAsync(to.Jid.Bare, "subscribe");
+            await to.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("type") == "subscribe" && Bare(s.GetAttribute("from")) == fromBare, Wait);
+            await to.SendPresenceAsync(from.Jid.Bare, "subscribed");
+            var toFull = to.Jid.ToString();
+            await from.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("type") is null && s.GetAttribute("from") == toFull, Wait);
+        }
+    }
+
+    public static string? Bare(string? jid) => jid is not null && Jid.TryParse(jid, out var j) ? j.Bare.ToString() : null;
+
+    public static Task<XmlElement> WaitMessageAsync(this XmppClient client, string body) =>
+        client.WaitForAsync(s => s.Name == "message" && s.Element("body")?.Text == body, Wait);
+
+    public static Task<XmlElement> WaitPresenceAsync(this XmppClient client, string from, string? type) =>
+        client.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == from && s.GetAttribute("type") == type, Wait);
+}
