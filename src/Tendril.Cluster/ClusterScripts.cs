@@ -101,6 +101,16 @@ internal static class ClusterScripts
         return {purged, dead, live}
         """);
 
+    /// <summary>
+    /// KEYS: sequence. ARGV: the highest version this node has seen. After Redis lost its data the counter would start
+    /// again at 0 and replicas would take every new write for an old one; each node raises it past what it saw first.
+    /// </summary>
+    public static readonly RedisScript EnsureSequence = new("""
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+        return 1
+        """);
+
     /// <summary>KEYS: nodes set, sequence, alive key, node session set. ARGV: prefix, events channel, node. Clean leave: the node and what is left of its sessions.</summary>
     public static readonly RedisScript Leave = new(Publish + "\n" + """
         redis.call('SREM', KEYS[1], ARGV[3])

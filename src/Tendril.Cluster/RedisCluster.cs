@@ -156,15 +156,26 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                 {
                     _dirty = false;
                     await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+                    await _store.EnsureSequenceAsync(_mirror.MaxVersion + 1).ConfigureAwait(false);
                     var count = 0;
+                    var local = new HashSet<Jid>();
                     foreach (var session in _server.Sessions.All())
                     {
                         if (session.IsClosed) continue;
+                        local.Add(session.Jid);
                         var outcome = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "republish").ConfigureAwait(false);
                         if (outcome == "!lost") await _server.ReplaceSessionAsync(session.Jid).ConfigureAwait(false);
                         count++;
                     }
-                    await RebuildMirrorAsync().ConfigureAwait(false);
+                    // Sessions that ended while Redis was unreachable: their unbind never reached it.
+                    foreach (var jid in await _store.NodeSessionsAsync(NodeId).ConfigureAwait(false))
+                    {
+                        if (!local.Contains(jid)) await _store.RemoveAsync(NodeId, jid).ConfigureAwait(false);
+                    }
+                    // Events were missed: take a snapshot. Entries it lacks stay until the other nodes had time to
+                    // re-publish theirs too (a node that is reconnecting a moment later must not look gone meanwhile).
+                    await RebuildMirrorAsync(removeStale: false).ConfigureAwait(false);
+                    _ = CleanupLaterAsync();
                     ClusterLog.Resynced(Logger, count, _mirror.AccountCount);
                     lock (_gate) _connected.TrySetResult();
                     return;
@@ -186,7 +197,23 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         }
     }
 
-    private async Task RebuildMirrorAsync()
+    private async Task CleanupLaterAsync()
+    {
+        try
+        {
+            await Task.Delay(2 * Options.NodeTimeoutMs, _stopping.Token).ConfigureAwait(false);
+            await RebuildMirrorAsync(removeStale: true).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (RedisException e)
+        {
+            ClusterLog.RedisFailed(Logger, "cleanup", e.Message);
+        }
+    }
+
+    private async Task RebuildMirrorAsync(bool removeStale = true)
     {
         var (start, accounts) = await _store.SnapshotAsync().ConfigureAwait(false);
         var seen = new HashSet<Jid>(BareJidComparer.Instance);
@@ -195,6 +222,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             seen.Add(bare);
             _mirror.Apply(bare, version, flat);
         }
+        if (!removeStale) return;
         _mirror.RemoveStale(seen, start);
         _mirror.Compact(start);
     }

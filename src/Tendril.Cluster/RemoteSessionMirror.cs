@@ -16,6 +16,10 @@ internal sealed class RemoteSessionMirror(string self, Func<string, object?> rou
 {
     private readonly ConcurrentDictionary<Jid, Entry> _byBare = new(BareJidComparer.Instance);
     private readonly Lock _writeGate = new();
+    private long _maxVersion;
+
+    /// <summary>The highest version applied so far.</summary>
+    public long MaxVersion => Volatile.Read(ref _maxVersion);
 
     public int AccountCount => _byBare.Count;
 
@@ -102,6 +106,7 @@ internal sealed class RemoteSessionMirror(string self, Func<string, object?> rou
         var entry = new Entry(version, [.. sessions]);
         lock (_writeGate)
         {
+            if (version > _maxVersion) Volatile.Write(ref _maxVersion, version);
             if (_byBare.TryGetValue(bare, out var current) && current.Version >= version) return;
             _byBare[bare.Bare] = entry;
         }

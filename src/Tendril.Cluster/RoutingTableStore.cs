@@ -37,6 +37,20 @@ internal sealed class RoutingTableStore(RedisClient redis, ClusterKeys keys)
         return result.AsInt64() == 1;
     }
 
+    public Task EnsureSequenceAsync(long atLeast) => redis.EvalAsync(ClusterScripts.EnsureSequence, [keys.Sequence], [atLeast]);
+
+    /// <summary>The full JIDs Redis lists as bound on <paramref name="node"/>.</summary>
+    public async Task<List<Jid>> NodeSessionsAsync(string node)
+    {
+        var members = await redis.ExecuteAsync("SMEMBERS", keys.NodeSessions(node)).ConfigureAwait(false);
+        var list = new List<Jid>(members.Items.Count);
+        foreach (var m in members.Items)
+        {
+            if (Jid.TryParse(m.AsString(), out var jid)) list.Add(jid);
+        }
+        return list;
+    }
+
     public async Task<SweepResult> SweepAsync(string self)
     {
         var result = await redis.EvalAsync(ClusterScripts.Sweep, [keys.Nodes, keys.Sequence], [keys.Prefix, keys.Events, self]).ConfigureAwait(false);

@@ -1,0 +1,86 @@
+using System.Text.RegularExpressions;
+using Tendril.Cluster.Tests.Infrastructure;
+using Tendril.Protocol;
+using Tendril.Redis;
+
+namespace Tendril.Cluster.Tests;
+
+/// <summary>Faults on a fresh three-node cluster each: a node SIGKILLed, Redis restarted under traffic.</summary>
+public sealed class FaultTests
+{
+    [Fact]
+    public async Task A_sigkilled_node_is_purged_once_and_its_contacts_see_it_unavailable()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(3, "ivy@localhost", "jack@localhost", "kate@localhost");
+        await using var ivy = await cluster.Nodes[0].ConnectAsync("ivy@localhost", ClusterHarness.Password, "one");
+        await using var jack = await cluster.Nodes[1].ConnectAsync("jack@localhost", ClusterHarness.Password, "two");
+        await using var kate = await cluster.Nodes[2].ConnectAsync("kate@localhost", ClusterHarness.Password, "three");
+        await ivy.OnlineAsync();
+        await jack.OnlineAsync();
+        await kate.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(ivy, jack);
+        await ClientSteps.SubscribeMutuallyAsync(kate, jack);
+
+        await cluster.Nodes[1].SignalAsync("KILL");
+
+        // Within the node timeout (judged by Redis) a survivor claims the dead node and tells its contacts.
+        await ivy.WaitPresenceAsync("jack@localhost/two", "unavailable");
+        await kate.WaitPresenceAsync("jack@localhost/two", "unavailable");
+        var logs = cluster.Nodes[0].Log + cluster.Nodes[2].Log;
+        Assert.Single(Regex.Matches(logs, "purged dead node n2"));
+
+        // Nothing of n2 is left in Redis.
+        await using var redis = new RedisClient(new RedisClientOptions { EndPoint = cluster.Redis.EndPoint });
+        await redis.ConnectAsync();
+        var keys = new ClusterKeys("localhost");
+        Assert.Equal(["n1", "n3"], (await redis.ExecuteAsync("SMEMBERS", keys.Nodes)).Items.Select(i => i.AsString()).Order());
+        Assert.Equal(0, (await redis.ExecuteAsync("EXISTS", keys.Account("jack@localhost"))).AsInt64());
+
+        // Jack is offline everywhere now: a message to him is stored, and reaches him when he logs in on another node.
+        await ivy.SendMessageAsync(Jid.Parse("jack@localhost"), "while you were down");
+        await using var again = await cluster.Nodes[2].ConnectAsync("jack@localhost", ClusterHarness.Password, "back");
+        await again.OnlineAsync();
+        await again.WaitMessageAsync("while you were down");
+        // The purge broadcast was made once: kate saw exactly one unavailable for jack/two before jack came back.
+        await kate.WaitPresenceAsync("jack@localhost/back", null);
+    }
+
+    [Fact]
+    public async Task Redis_restarted_under_traffic_loses_nothing_and_drops_no_session()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(3, "lena@localhost", "mike@localhost", "nora@localhost");
+        await using var lena = await cluster.Nodes[0].ConnectAsync("lena@localhost", ClusterHarness.Password, "a");
+        await using var mike = await cluster.Nodes[1].ConnectAsync("mike@localhost", ClusterHarness.Password, "b");
+        await lena.OnlineAsync();
+        await mike.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(lena, mike);
+
+        const int total = 150;
+        var received = new List<string>();
+        var sender = Task.Run(async () =>
+        {
+            for (var i = 0; i < total; i++)
+            {
+                await lena.SendMessageAsync(Jid.Parse("mike@localhost"), "m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                await Task.Delay(20); // a steady stream, so part of it is sent while Redis is away
+            }
+        });
+        for (var i = 0; i < 30; i++) received.Add((await mike.WaitForAsync(s => s.Name == "message", ClientSteps.Wait)).Element("body")!.Text);
+        await cluster.Redis.RestartAsync();
+        while (received.Count < total) received.Add((await mike.WaitForAsync(s => s.Name == "message", TimeSpan.FromSeconds(90))).Element("body")!.Text);
+        await sender;
+
+        // Every message arrived, once, in the order sent.
+        Assert.Equal(Enumerable.Range(0, total).Select(i => "m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)), received);
+        // No session dropped, and the routing table was rebuilt: both still talk, and a newcomer on the third node reaches them.
+        Assert.True(lena.IsConnected && mike.IsConnected);
+        await mike.SendMessageAsync(Jid.Parse("lena@localhost/a"), "still here");
+        await lena.WaitMessageAsync("still here");
+        await using var nora = await cluster.Nodes[2].ConnectAsync("nora@localhost", ClusterHarness.Password, "c");
+        await nora.OnlineAsync();
+        await nora.SendMessageAsync(Jid.Parse("mike@localhost"), "hello after the restart");
+        await mike.WaitMessageAsync("hello after the restart");
+        await cluster.Nodes[0].WaitForLogAsync("re-published", timeout: ClientSteps.Wait);
+        await cluster.Nodes[1].WaitForLogAsync("re-published", timeout: ClientSteps.Wait);
+    }
+}
