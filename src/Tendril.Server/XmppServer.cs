@@ -48,6 +48,7 @@ public sealed class XmppServer : IAsyncDisposable
         Sessions = new SessionTable();
         Cluster = cluster ?? SingleNode.Instance;
         Cluster.Attach(this);
+        Cluster.OnAccountEvent(CloseSessionsEvent, OnClusterCloseSessionsAsync);
         Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
         IqTracker = new IqTracker(this);
         Metrics = new TendrilMetrics(this);
@@ -179,6 +180,46 @@ public sealed class XmppServer : IAsyncDisposable
     {
         if (Sessions.Find(fullJid) is not { } session || !Sessions.Unbind(session)) return;
         await Streams.States.BindState.CloseReplacedAsync(this, session).ConfigureAwait(false);
+    }
+
+    private const string CloseSessionsEvent = "close-sessions";
+
+    /// <summary>
+    /// Closes the sessions of an account (every resource, or the one <paramref name="jid"/> names) with a stream error,
+    /// on this node and on every other node of the cluster (account deleted, kicked). Returns how many were closed
+    /// here plus how many other nodes were asked to close.
+    /// </summary>
+    public async ValueTask<int> CloseSessionsAsync(Jid jid, StreamError error, string reason)
+    {
+        var closed = 0;
+        foreach (var session in Sessions.FindAll(jid))
+        {
+            if (jid.Resource is not null && session.Jid.Resource != jid.Resource) continue;
+            await session.Stream.CloseAsync(error, reason).ConfigureAwait(false);
+            closed++;
+        }
+        if (!Cluster.IsClustered) return closed;
+        foreach (var remote in Cluster.FindAll(jid))
+        {
+            if (jid.Resource is null || remote.Jid.Resource == jid.Resource) closed++;
+        }
+        var payload = new XmlElement("close", "urn:tendril:cluster").SetAttribute("condition", ((int)error.Condition).ToString(System.Globalization.CultureInfo.InvariantCulture)).SetAttribute("reason", reason);
+        if (jid.Resource is not null) payload.SetAttribute("resource", jid.Resource);
+        if (error.Text is not null) payload.Add(error.Text);
+        Cluster.SendAccountEvent(jid.Bare, CloseSessionsEvent, payload);
+        return closed;
+    }
+
+    private async ValueTask OnClusterCloseSessionsAsync(Jid account, XmlElement payload)
+    {
+        if (!int.TryParse(payload.GetAttribute("condition"), System.Globalization.CultureInfo.InvariantCulture, out var condition)) return;
+        var error = new StreamError((StreamErrorCondition)condition, payload.Text.Length > 0 ? payload.Text : null);
+        var resource = payload.GetAttribute("resource");
+        foreach (var session in Sessions.FindAll(account))
+        {
+            if (resource is not null && session.Jid.Resource != resource) continue;
+            await session.Stream.CloseAsync(error, payload.GetAttribute("reason") ?? "closed by another cluster node").ConfigureAwait(false);
+        }
     }
 
     /// <summary>

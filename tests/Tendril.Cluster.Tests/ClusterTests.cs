@@ -12,7 +12,8 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
     public ClusterHarness Harness { get; private set; } = null!;
 
     public async Task InitializeAsync() =>
-        Harness = await ClusterHarness.StartAsync(3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost");
+        Harness = await ClusterHarness.StartAsync(3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
+            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost");
 
     public async Task DisposeAsync() => await Harness.DisposeAsync();
 
@@ -133,6 +134,105 @@ public sealed class ClusterTests(ThreeNodeCluster cluster) : IClassFixture<Three
         await using var fred = await cluster.ConnectAsync(2, "fred", "x");
         await fred.SendMessageAsync(Jid.Parse("erin@localhost/same"), "to the newer session");
         await second.WaitMessageAsync("to the newer session");
+    }
+
+    [Fact]
+    public async Task Carbons_cross_nodes_and_the_archive_stores_each_message_once_per_account()
+    {
+        await using var olgaA = await cluster.ConnectAsync(0, "olga", "a");
+        await using var olgaB = await cluster.ConnectAsync(1, "olga", "b");
+        await using var pete = await cluster.ConnectAsync(2, "pete", "p");
+        foreach (var c in new[] { olgaA, olgaB })
+        {
+            var enable = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+            enable.AddElement("enable", "urn:xmpp:carbons:2");
+            await c.SendIqAsync(enable);
+        }
+        await olgaA.OnlineAsync();
+        await olgaB.OnlineAsync();
+        await pete.OnlineAsync();
+        await olgaA.WaitPresenceAsync("olga@localhost/b", null); // both resources are in every node's table
+
+        await pete.SendMessageAsync(Jid.Parse("olga@localhost/a"), "to a, copied to b");
+        await olgaA.WaitMessageAsync("to a, copied to b");
+        var received = await olgaB.WaitForAsync(s => s.Name == "message" && s.Element("received", "urn:xmpp:carbons:2") is not null, ClientSteps.Wait);
+        Assert.Equal("olga@localhost", received.GetAttribute("from"));
+        Assert.Equal("to a, copied to b", received.Element("received", "urn:xmpp:carbons:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
+
+        await olgaB.SendMessageAsync(Jid.Parse("pete@localhost"), "from b, copied to a");
+        await pete.WaitMessageAsync("from b, copied to a");
+        var sent = await olgaA.WaitForAsync(s => s.Name == "message" && s.Element("sent", "urn:xmpp:carbons:2") is not null, ClientSteps.Wait);
+        Assert.Equal("from b, copied to a", sent.Element("sent", "urn:xmpp:carbons:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
+
+        // MAM (XEP-0313): each message once in olga's archive and once in pete's, although three nodes handled them.
+        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ArchiveAsync(olgaA, "pete@localhost"));
+        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ArchiveAsync(pete, "olga@localhost"));
+    }
+
+    private static async Task<List<string>> ArchiveAsync(XmppClient client, string with)
+    {
+        var queryId = "q" + Guid.NewGuid().ToString("N")[..8];
+        var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        var query = iq.AddElement("query", "urn:xmpp:mam:2").SetAttribute("queryid", queryId);
+        var form = query.AddElement("x", "jabber:x:data").SetAttribute("type", "submit");
+        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add("urn:xmpp:mam:2");
+        form.AddElement("field").SetAttribute("var", "with").AddElement("value").Add(with);
+        var fin = await client.SendIqAsync(iq);
+        Assert.Equal("result", fin.GetAttribute("type"));
+        var bodies = new List<string>();
+        // The results precede the iq result on the stream; they are all in the backlog now.
+        while (true)
+        {
+            XmlElement result;
+            try
+            {
+                result = await client.WaitForAsync(s => s.Name == "message" && s.Element("result", "urn:xmpp:mam:2")?.GetAttribute("queryid") == queryId, TimeSpan.FromSeconds(2));
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+            bodies.Add(result.Element("result", "urn:xmpp:mam:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
+        }
+        return bodies;
+    }
+
+    [Fact]
+    public async Task Roster_changes_and_account_removal_reach_the_users_sessions_on_other_nodes()
+    {
+        await using var samA = await cluster.ConnectAsync(0, "sam", "a");
+        await using var samB = await cluster.ConnectAsync(1, "sam", "b");
+        var pushes = System.Threading.Channels.Channel.CreateUnbounded<XmlElement>();
+        samA.SetIqHandler("query", Ns.Roster, (iq, _) =>
+        {
+            pushes.Writer.TryWrite(iq);
+            return ValueTask.FromResult<XmlElement?>(null);
+        });
+        await samA.RequestRosterAsync();
+        await samA.OnlineAsync();
+        await samB.OnlineAsync();
+        await samA.WaitPresenceAsync("sam@localhost/b", null);
+
+        var set = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        set.AddElement("query", Ns.Roster).AddElement("item").SetAttribute("jid", "friend@localhost").SetAttribute("name", "Friend");
+        await samB.SendIqAsync(set);
+        using (var cts = new CancellationTokenSource(ClientSteps.Wait))
+        {
+            var push = await pushes.Reader.ReadAsync(cts.Token);
+            Assert.Equal("Friend", push.Element("query", Ns.Roster)?.Element("item")?.GetAttribute("name"));
+        }
+
+        // XEP-0077 §3.2: removing the account on node 2 ends its sessions on node 1 too, with <not-authorized/>.
+        await using var rita1 = await cluster.ConnectAsync(0, "rita", "one");
+        await using var rita2 = await cluster.ConnectAsync(1, "rita", "two");
+        await rita1.OnlineAsync();
+        await rita2.OnlineAsync();
+        await rita1.WaitPresenceAsync("rita@localhost/two", null);
+        var remove = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        remove.AddElement("query", "jabber:iq:register").AddElement("remove");
+        await rita2.SendIqAsync(remove);
+        var ended = await rita1.Completion.WaitAsync(ClientSteps.Wait).ContinueWith(t => t.Exception?.InnerException);
+        Assert.Contains("not-authorized", ended?.Message ?? "", StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]

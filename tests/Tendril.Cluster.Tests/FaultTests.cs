@@ -46,6 +46,30 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task A_node_stopped_with_sigterm_leaves_cleanly_and_is_not_purged()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(2, "tom@localhost", "uma@localhost");
+        await using var tom = await cluster.Nodes[0].ConnectAsync("tom@localhost", ClusterHarness.Password, "t");
+        var uma = await cluster.Nodes[1].ConnectAsync("uma@localhost", ClusterHarness.Password, "u");
+        await tom.OnlineAsync();
+        await uma.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(tom, uma);
+
+        Assert.Equal(0, await cluster.Nodes[1].StopAsync());
+        await tom.WaitPresenceAsync("uma@localhost/u", "unavailable");
+        Assert.Contains("Cluster node n2 left the cluster", cluster.Nodes[1].Log, StringComparison.Ordinal);
+        await using var redis = new RedisClient(new RedisClientOptions { EndPoint = cluster.Redis.EndPoint });
+        await redis.ConnectAsync();
+        var keys = new ClusterKeys("localhost");
+        Assert.Equal(["n1"], (await redis.ExecuteAsync("SMEMBERS", keys.Nodes)).Items.Select(i => i.AsString()));
+        Assert.Equal(0, (await redis.ExecuteAsync("EXISTS", keys.Account("uma@localhost"))).AsInt64());
+        Assert.Equal(0, (await redis.ExecuteAsync("EXISTS", keys.Alive("n2"))).AsInt64());
+        // Left, not died: nobody purged it.
+        Assert.DoesNotContain("purged dead node", cluster.Nodes[0].Log, StringComparison.Ordinal);
+        await uma.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Redis_restarted_under_traffic_loses_nothing_and_drops_no_session()
     {
         await using var cluster = await ClusterHarness.StartAsync(3, "lena@localhost", "mike@localhost", "nora@localhost");

@@ -109,10 +109,7 @@ public sealed class AdminService
             throw new AdminException(404, $"No such user: {jid}.");
         }
         _logger.LogInformation("Admin {Admin} deleted the user {User}", by, jid);
-        foreach (var session in _server.Sessions.FindAll(jid))
-        {
-            await session.Stream.CloseAsync(new StreamError(StreamErrorCondition.PolicyViolation, "The account was deleted."), $"account deleted by {by}").ConfigureAwait(false);
-        }
+        await _server.CloseSessionsAsync(jid, new StreamError(StreamErrorCondition.PolicyViolation, "The account was deleted."), $"account deleted by {by}").ConfigureAwait(false);
     }
 
     /// <summary>Sets a new password. Established sessions stay (they authenticated with the old one); new logins need the new one.</summary>
@@ -145,14 +142,11 @@ public sealed class AdminService
         {
             throw new AdminException(400, $"'{jidText}' is not a JID of this server.");
         }
-        var sessions = jid.Resource is null ? _server.Sessions.FindAll(jid) : _server.Sessions.Find(jid) is { } one ? [one] : [];
-        if (sessions.Length == 0) throw new AdminException(404, $"No session for {jid}.");
-        foreach (var session in sessions)
-        {
-            await session.Stream.CloseAsync(new StreamError(StreamErrorCondition.PolicyViolation, "Disconnected by an administrator."), $"kicked by {by}").ConfigureAwait(false);
-        }
-        _logger.LogInformation("Admin {Admin} disconnected {Count} session(s) of {Jid}", by, sessions.Length, jid);
-        return sessions.Length;
+        // Sessions on every cluster node.
+        var count = await _server.CloseSessionsAsync(jid, new StreamError(StreamErrorCondition.PolicyViolation, "Disconnected by an administrator."), $"kicked by {by}").ConfigureAwait(false);
+        if (count == 0) throw new AdminException(404, $"No session for {jid}.");
+        _logger.LogInformation("Admin {Admin} disconnected {Count} session(s) of {Jid}", by, count, jid);
+        return count;
     }
 
     public IReadOnlyList<RecentLogEntry> RecentErrors() => _recent.Snapshot();

@@ -54,6 +54,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         var node = await TendrilProcess.StartAsync(users.Select(u => (u, Password)), section =>
         {
             section["Storage"] = new Dictionary<string, object> { ["Provider"] = "sqlite", ["SqlitePath"] = _database };
+            section["Registration"] = new Dictionary<string, object> { ["Enabled"] = true }; // in-band account removal
             section["Cluster"] = new Dictionary<string, object>
             {
                 ["Enabled"] = true,

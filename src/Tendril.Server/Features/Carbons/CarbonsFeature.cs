@@ -37,6 +37,7 @@ public sealed class CarbonsFeature : IServerFeature
         registry.HandleIq("disable", Namespace, request => Toggle(request, false), IqTarget.Account);
         registry.AddOutboundFilter(CopySent);
         registry.AddInboundFilter(CopyReceived);
+        _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterCopy);
         registry.SessionClosed += session =>
         {
             _enabled.TryRemove(session, out _);
@@ -65,7 +66,10 @@ public sealed class CarbonsFeature : IServerFeature
 
     private ValueTask<StanzaFilterResult> CopySent(C2sSession origin, XmlElement stanza, Jid? to)
     {
-        if (_enabled.IsEmpty || to is null || stanza.Name != "message" || !IsEligible(stanza) || HasNoCopyHint(stanza)) return new(StanzaFilterResult.Continue);
+        if (to is null || stanza.Name != "message" || !IsEligible(stanza) || HasNoCopyHint(stanza)) return new(StanzaFilterResult.Continue);
+        var cluster = _server.Cluster;
+        var remotes = cluster.IsClustered ? cluster.FindAll(origin.Jid) : [];
+        if (_enabled.IsEmpty && remotes.Length == 0) return new(StanzaFilterResult.Continue);
         XmlElement? original = null;
         foreach (var session in _server.Sessions.FindAll(origin.Jid))
         {
@@ -73,6 +77,8 @@ public sealed class CarbonsFeature : IServerFeature
             original ??= stanza.Clone();
             _server.Router.DeliverQuiet(session, Wrap("sent", stanza, original, session));
         }
+        // The sender's sessions on other nodes: their node knows which enabled carbons and copies there.
+        if (remotes.Length > 0) cluster.SendAccountEvent(origin.Jid.Bare, ClusterEvent, ClusterPayload("sent", original ?? stanza.Clone(), []));
         return new(StanzaFilterResult.Continue);
     }
 
@@ -84,37 +90,96 @@ public sealed class CarbonsFeature : IServerFeature
             stanza.Remove(isPrivate); // §9: the receiving server removes it; no copies
             return new(StanzaFilterResult.Continue);
         }
-        if (_enabled.IsEmpty || HasNoCopyHint(stanza) || BareJidComparer.Instance.Equals(from, to)) return new(StanzaFilterResult.Continue);
+        if (HasNoCopyHint(stanza) || BareJidComparer.Instance.Equals(from, to)) return new(StanzaFilterResult.Continue);
+        var cluster = _server.Cluster;
+        var remotes = cluster.IsClustered ? cluster.FindAll(to) : [];
+        if (_enabled.IsEmpty && remotes.Length == 0) return new(StanzaFilterResult.Continue);
         var sessions = _server.Sessions.FindAll(to);
-        if (sessions.Length == 0) return new(StanzaFilterResult.Continue);
+        if (sessions.Length == 0 && remotes.Length == 0) return new(StanzaFilterResult.Continue);
+        var delivery = OriginalDelivery.Of(sessions, remotes, to, stanza.GetAttribute("type"));
         XmlElement? original = null;
         foreach (var session in sessions)
         {
-            if (!_enabled.ContainsKey(session) || GetsOriginal(session, sessions, to, stanza.GetAttribute("type"))) continue;
+            if (!_enabled.ContainsKey(session) || delivery.Gets(session.Jid.Resource!, session.IsAvailable, session.Priority)) continue;
             original ??= stanza.Clone();
             _server.Router.DeliverQuiet(session, Wrap("received", stanza, original, session));
+        }
+        if (remotes.Length > 0)
+        {
+            var got = new List<string>();
+            foreach (var r in remotes)
+            {
+                if (delivery.Gets(r.Jid.Resource!, r.IsAvailable, r.Priority)) got.Add(r.JidString);
+            }
+            cluster.SendAccountEvent(to.Bare, ClusterEvent, ClusterPayload("received", original ?? stanza.Clone(), got));
         }
         return new(StanzaFilterResult.Continue);
     }
 
-    /// <summary>Whether RFC 6121 §8.5 delivery (as the router applies it) hands the original to <paramref name="session"/>.</summary>
-    private static bool GetsOriginal(C2sSession session, C2sSession[] sessions, Jid to, string? type)
+    // ---- across cluster nodes --------------------------------------------------------------------------------------
+
+    private const string ClusterEvent = "carbons";
+    private const string ClusterNamespace = "urn:tendril:cluster:carbons";
+
+    /// <summary><c>&lt;copy dir='sent|received'&gt;&lt;got jid='…'/&gt;… original&lt;/copy&gt;</c>: the resources listed get the original, not a copy.</summary>
+    private static XmlElement ClusterPayload(string direction, XmlElement original, List<string> got)
     {
-        if (to.Resource is not null)
+        var payload = new XmlElement("copy", ClusterNamespace).SetAttribute("dir", direction);
+        foreach (var jid in got) payload.AddElement("got").SetAttribute("jid", jid);
+        payload.Add(original);
+        return payload;
+    }
+
+    /// <summary>Another node asks for copies to this node's carbons-enabled sessions of <paramref name="account"/>.</summary>
+    private ValueTask OnClusterCopy(Jid account, XmlElement payload)
+    {
+        var direction = payload.GetAttribute("dir");
+        if (direction is not ("sent" or "received") || payload.Element("message") is not { } original) return ValueTask.CompletedTask;
+        foreach (var session in _server.Sessions.FindAll(account))
         {
+            if (!_enabled.ContainsKey(session) || GotOriginal(payload, session.JidString)) continue;
+            _server.Router.DeliverQuiet(session, Wrap(direction, original, original, session));
+        }
+        return ValueTask.CompletedTask;
+
+        static bool GotOriginal(XmlElement payload, string jid)
+        {
+            foreach (var child in payload.Elements())
+            {
+                if (child.Name == "got" && child.GetAttribute("jid") == jid) return true;
+            }
+            return false;
+        }
+    }
+
+    /// <summary>Which resources RFC 6121 §8.5 delivery (as the router applies it, across nodes) hands the original to.</summary>
+    private readonly record struct OriginalDelivery(string? Addressed, bool AddressedExists, bool BounceMissing, int Best)
+    {
+        public static OriginalDelivery Of(C2sSession[] sessions, Tendril.Server.Cluster.RemoteSession[] remotes, Jid to, string? type)
+        {
+            var exists = false;
+            var best = int.MinValue;
             foreach (var s in sessions)
             {
-                if (s.Jid.Resource == to.Resource) return s == session; // the addressed resource exists: only it
+                if (to.Resource is not null && s.Jid.Resource == to.Resource) exists = true;
+                if (s.IsAvailable && s.Priority >= 0 && s.Priority > best) best = s.Priority;
             }
-            if (type != "chat") return false; // §8.5.3.2.1: a normal message to a missing resource is bounced
+            foreach (var r in remotes)
+            {
+                if (to.Resource is not null && r.Jid.Resource == to.Resource) exists = true;
+                if (r.IsAvailable && r.Priority >= 0 && r.Priority > best) best = r.Priority;
+            }
+            // §8.5.3.2.1: a non-chat message to a missing resource is bounced: nobody gets it.
+            return new OriginalDelivery(to.Resource, exists, to.Resource is not null && !exists && type != "chat", best);
         }
-        // To the bare JID: the available resources of the highest non-negative priority.
-        var best = int.MinValue;
-        foreach (var s in sessions)
+
+        public bool Gets(string resource, bool available, int priority)
         {
-            if (s.IsAvailable && s.Priority >= 0 && s.Priority > best) best = s.Priority;
+            if (AddressedExists) return resource == Addressed; // the addressed resource exists: only it
+            if (BounceMissing) return false;
+            // To the bare JID (or chat to a missing resource): the available resources of the highest non-negative priority.
+            return Best != int.MinValue && available && priority == Best;
         }
-        return best != int.MinValue && session.IsAvailable && session.Priority == best;
     }
 
     /// <summary>§6: chat, or normal with a body; not from a MUC; not a carbon itself.</summary>

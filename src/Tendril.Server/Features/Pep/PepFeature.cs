@@ -44,6 +44,7 @@ public sealed class PepFeature : IServerFeature
         registry.AddDiscoIdentity(new DiscoIdentity("pubsub", "pep"), IqTarget.Account);
         registry.AddDiscoFeature(PubSubNs.PubSub, IqTarget.Account);
         foreach (var f in Features) registry.AddDiscoFeature(PubSubNs.Feature(f), IqTarget.Account);
+        _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterNotifyAsync);
         registry.SessionAvailable += session =>
         {
             // The caps round trip goes through this session's own stream: do not wait for it here.
@@ -124,6 +125,44 @@ public sealed class PepFeature : IServerFeature
                 once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content));
                 Server.Router.DeliverSerialized(session, once);
             }
+            if (!Server.Cluster.IsClustered) continue;
+            // Sessions on other nodes: their node knows their entity capabilities and decides there.
+            var remotes = Server.Cluster.FindAll(account);
+            if (remotes.Length == 0) continue;
+            var payload = new XmlElement("notify", ClusterNamespace).SetAttribute("var", notify);
+            foreach (var r in remotes)
+            {
+                if (node.HasActiveSubscription(r.Jid)) payload.AddElement("skip").SetAttribute("jid", r.JidString);
+            }
+            payload.Add(once?.Element ?? service.Notifier.Message(service.Jid, content));
+            Server.Cluster.SendAccountEvent(account, ClusterEvent, payload);
+        }
+    }
+
+    private const string ClusterEvent = "pep-notify";
+    private const string ClusterNamespace = "urn:tendril:cluster:pep";
+
+    /// <summary>Another node's PEP event for this node's sessions of <paramref name="account"/> that want it (+notify).</summary>
+    private ValueTask OnClusterNotifyAsync(Jid account, XmlElement payload)
+    {
+        var notify = payload.GetAttribute("var");
+        if (notify is null || payload.Element("message") is not { } message) return ValueTask.CompletedTask;
+        SerializedStanza? once = null;
+        foreach (var session in Server.Sessions.FindAll(account))
+        {
+            if (!session.IsAvailable || !Caps.Has(session, notify) || Skipped(payload, session.JidString)) continue;
+            once ??= new SerializedStanza(message);
+            Server.Router.DeliverSerialized(session, once);
+        }
+        return ValueTask.CompletedTask;
+
+        static bool Skipped(XmlElement payload, string jid)
+        {
+            foreach (var child in payload.Elements())
+            {
+                if (child.Name == "skip" && child.GetAttribute("jid") == jid) return true;
+            }
+            return false;
         }
     }
 

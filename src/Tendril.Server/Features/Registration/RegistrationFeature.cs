@@ -63,10 +63,8 @@ public sealed class RegistrationFeature : IServerFeature
             }
             request.Reply();
             // §3.2: the server SHOULD then terminate all active sessions of the entity with <not-authorized/>.
-            foreach (var session in server.Sessions.FindAll(user))
-            {
-                await session.Stream.CloseAsync(new StreamError(StreamErrorCondition.NotAuthorized, "The account was removed."), "account removed in-band").ConfigureAwait(false);
-            }
+            // On every cluster node.
+            await server.CloseSessionsAsync(user.Bare, new StreamError(StreamErrorCondition.NotAuthorized, "The account was removed."), "account removed in-band").ConfigureAwait(false);
             return;
         }
         // §3.3: password change: <username/> must be the user's own, <password/> the new one.
