@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Tendril.Cluster.Tests.Infrastructure;
 using Tendril.Protocol;
 using Tendril.Redis;
+using Tendril.Xml;
 
 namespace Tendril.Cluster.Tests;
 
@@ -67,6 +68,57 @@ public sealed class FaultTests
         // Left, not died: nobody purged it.
         Assert.DoesNotContain("purged dead node", cluster.Nodes[0].Log, StringComparison.Ordinal);
         await uma.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task While_redis_is_down_local_traffic_flows_and_cross_node_stanzas_wait_in_a_bounded_queue()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(2, new Dictionary<string, object> { ["OutboxStanzas"] = 16 }, "vera@localhost", "walt@localhost", "xena@localhost");
+        await using var vera = await cluster.Nodes[0].ConnectAsync("vera@localhost", ClusterHarness.Password, "v");
+        await using var xena = await cluster.Nodes[0].ConnectAsync("xena@localhost", ClusterHarness.Password, "x");
+        await using var walt = await cluster.Nodes[1].ConnectAsync("walt@localhost", ClusterHarness.Password, "w");
+        await vera.OnlineAsync();
+        await xena.OnlineAsync();
+        await walt.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(vera, walt);
+
+        await cluster.Redis.KillAsync();
+        await cluster.Nodes[0].WaitForLogAsync("Redis unreachable", timeout: ClientSteps.Wait);
+
+        // Local traffic does not notice.
+        await vera.SendMessageAsync(Jid.Parse("xena@localhost"), "local while redis is down");
+        await xena.WaitMessageAsync("local while redis is down");
+
+        // Cross-node: what fits in the bounded queue waits; the rest is bounced to the sender with a wait error.
+        const int total = 40;
+        for (var i = 0; i < total; i++) await vera.SendMessageAsync(Jid.Parse("walt@localhost/w"), "q" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var bounced = new List<string>();
+        var marker = "local marker";
+        await vera.SendMessageAsync(Jid.Parse("xena@localhost"), marker);
+        await xena.WaitMessageAsync(marker); // every bounce was generated before this was routed (same stream, in order)
+        while (true)
+        {
+            XmlElement error;
+            try
+            {
+                error = await vera.WaitForAsync(s => s.Name == "message" && s.GetAttribute("type") == "error", TimeSpan.FromSeconds(3));
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+            Assert.Equal("wait", error.Element("error")?.GetAttribute("type"));
+            bounced.Add(error.Element("body")?.Text ?? "");
+        }
+        Assert.NotEmpty(bounced);
+
+        await cluster.Redis.RestartAsync();
+        var delivered = new List<string>();
+        while (delivered.Count + bounced.Count < total) delivered.Add((await walt.WaitForAsync(s => s.Name == "message", TimeSpan.FromSeconds(90))).Element("body")!.Text);
+        // Nothing dropped silently: each message was delivered (in order) or bounced, never both.
+        Assert.Equal(Enumerable.Range(0, total).Select(i => "q" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(), delivered.Concat(bounced).Order());
+        Assert.Equal(delivered.OrderBy(b => int.Parse(b[1..], System.Globalization.CultureInfo.InvariantCulture)), delivered);
+        Assert.True(vera.IsConnected && walt.IsConnected && xena.IsConnected);
     }
 
     [Fact]

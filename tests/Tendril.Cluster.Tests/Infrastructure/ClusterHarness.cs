@@ -29,11 +29,17 @@ public sealed class ClusterHarness : IAsyncDisposable
 
     public List<TendrilProcess> Nodes { get; } = [];
 
-    public static async Task<ClusterHarness> StartAsync(int nodes, params string[] users)
+    /// <summary>Extra settings of the Cluster section for every node (set before the first start).</summary>
+    public Dictionary<string, object> ClusterSettings { get; } = [];
+
+    public static Task<ClusterHarness> StartAsync(int nodes, params string[] users) => StartAsync(nodes, null, users);
+
+    public static async Task<ClusterHarness> StartAsync(int nodes, Dictionary<string, object>? clusterSettings, params string[] users)
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-cluster-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         var harness = new ClusterHarness(await RedisServer.StartAsync(), directory);
+        foreach (var (k, v) in clusterSettings ?? []) harness.ClusterSettings[k] = v;
         try
         {
             await harness.AddNodeAsync(users); // the first node's CLI creates the accounts in the shared store
@@ -55,7 +61,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         {
             section["Storage"] = new Dictionary<string, object> { ["Provider"] = "sqlite", ["SqlitePath"] = _database };
             section["Registration"] = new Dictionary<string, object> { ["Enabled"] = true }; // in-band account removal
-            section["Cluster"] = new Dictionary<string, object>
+            var cluster = new Dictionary<string, object>
             {
                 ["Enabled"] = true,
                 ["Redis"] = Redis.EndPoint,
@@ -63,6 +69,8 @@ public sealed class ClusterHarness : IAsyncDisposable
                 ["HeartbeatIntervalMs"] = HeartbeatMs,
                 ["NodeTimeoutMs"] = NodeTimeoutMs,
             };
+            foreach (var (k, v) in ClusterSettings) cluster[k] = v;
+            section["Cluster"] = cluster;
         });
         await node.WaitForLogAsync($"Cluster node {name} joined", timeout: TimeSpan.FromSeconds(60));
         lock (Nodes) Nodes.Add(node);
