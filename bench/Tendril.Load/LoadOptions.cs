@@ -10,6 +10,13 @@ public sealed class LoadOptions
     public string Domain { get; private set; } = "";
     public string? Server { get; private set; }
     public int? Port { get; private set; }
+
+    /// <summary>--second-server HOST:PORT: odd connections (the second user of each chat pair) log in there (a cluster node).</summary>
+    public string? SecondServer { get; private set; }
+    public int? SecondPort { get; private set; }
+
+    /// <summary>The endpoint connection <paramref name="index"/> logs in to.</summary>
+    public (string? Host, int? Port) EndPointFor(int index) => SecondServer is not null && index % 2 == 1 ? (SecondServer, SecondPort) : (Server, Port);
     public bool DirectTls { get; private set; }
     public int Users { get; private set; } = 100;
     public int FirstUser { get; private set; }
@@ -97,6 +104,8 @@ public sealed class LoadOptions
 
         Connection
           --server HOST             host to connect to (default: the domain; no SRV lookup)
+          --second-server H:P       odd connections (every chat pair's second user) log in to this endpoint
+                                    instead: with a second cluster node there, all chat traffic crosses nodes
           --port N                  port (default 5222, or 5223 with --direct-tls)
           --domain DOMAIN           XMPP domain of the accounts (required)
           --direct-tls              TLS from the first byte (XEP-0368) instead of STARTTLS
@@ -167,6 +176,13 @@ public sealed class LoadOptions
                     case "--domain": o.Domain = Value(); break;
                     case "--server": o.Server = Value(); break;
                     case "--port": o.Port = Int(); break;
+                    case "--second-server":
+                        var endPoint = Value();
+                        var colon = endPoint.LastIndexOf(':');
+                        if (colon <= 0) throw new FormatException("--second-server needs HOST:PORT");
+                        o.SecondServer = endPoint[..colon];
+                        o.SecondPort = int.Parse(endPoint[(colon + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture);
+                        break;
                     case "--direct-tls": o.DirectTls = true; break;
                     case "--users": o.Users = Int(); break;
                     case "--first-user": o.FirstUser = Int(); break;

@@ -98,12 +98,13 @@ public sealed class LoadRunner(LoadOptions options)
     private async Task LoginOneAsync(int index, SemaphoreSlim pending, CancellationToken ct)
     {
         await Task.Yield();
+        var (host, port) = _o.EndPointFor(index);
         var client = new XmppClient(new XmppClientOptions
         {
             Jid = Jid.Create(_o.UserName(index), _o.Domain),
             Password = _o.Password(index),
-            Host = _o.Server,
-            Port = _o.Port,
+            Host = host,
+            Port = port,
             LocalAddress = _o.SourceAddressFor(index),
             DirectTls = _o.DirectTls,
             Resource = _o.ResourceFor(index),
