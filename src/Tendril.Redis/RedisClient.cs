@@ -90,6 +90,8 @@ public sealed class RedisClient : IAsyncDisposable
                 if (commands.IsClosed || subscriber.IsClosed) throw new RedisConnectionException("The Redis connection closed right after it opened.");
                 _commands = commands;
                 _subscriber = subscriber;
+                var period = TimeSpan.FromTicks(Math.Clamp(_options.CommandTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerMillisecond * 250));
+                _heartbeat ??= new Timer(static state => ((RedisClient)state!).OnHeartbeat(), this, period, period);
             }
         }
         catch
@@ -100,8 +102,6 @@ public sealed class RedisClient : IAsyncDisposable
             Volatile.Write(ref _started, 0);
             throw;
         }
-        var period = TimeSpan.FromTicks(Math.Clamp(_options.CommandTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerMillisecond * 250));
-        _heartbeat = new Timer(static state => ((RedisClient)state!).OnHeartbeat(), this, period, period);
         Log.Connected(_logger, CommandRole + "+" + SubscriberRole, _options.EndPoint);
     }
 
@@ -217,7 +217,9 @@ public sealed class RedisClient : IAsyncDisposable
             _subscriptions.Clear();
         }
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        if (_heartbeat is not null) await _heartbeat.DisposeAsync().ConfigureAwait(false);
+        Timer? heartbeat;
+        lock (_sync) heartbeat = _heartbeat;
+        if (heartbeat is not null) await heartbeat.DisposeAsync().ConfigureAwait(false);
         var disposed = new ObjectDisposedException(nameof(RedisClient));
         commands?.Close(disposed);
         subscriber?.Close(disposed);

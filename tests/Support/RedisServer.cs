@@ -72,7 +72,8 @@ public sealed class RedisServer : IDisposable
                 if (!fixedPort) Port = FreePort();
                 if (TryStart(out var error)) return;
                 // Another process took the port between probe and bind: take another one (restarts keep theirs).
-                if (fixedPort ? attempt >= 20 : attempt >= 5)
+                bool portTaken = error.Contains("Address already in use", StringComparison.Ordinal);
+                if (!portTaken || (fixedPort ? attempt >= 20 : attempt >= 5))
                     throw new InvalidOperationException("redis-server did not start: " + error);
                 if (fixedPort) Thread.Sleep(250); // the old process' port may still be held for a moment
             }
