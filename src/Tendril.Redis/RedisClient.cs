@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -18,6 +19,16 @@ public sealed class RedisClient : IAsyncDisposable
 {
     private const string CommandRole = "command";
     private const string SubscriberRole = "subscriber";
+
+    /// <summary>
+    /// Commands that change the shared connection's protocol state for every caller (pub/sub mode, RESP3, MONITOR)
+    /// or close it: refused by ExecuteAsync. Pub/sub goes through SubscribeAsync's own connection.
+    /// </summary>
+    private static readonly FrozenSet<string> ConnectionStateCommands = new[]
+    {
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+        "MONITOR", "HELLO", "RESET", "QUIT", "SYNC", "PSYNC",
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>An idle connection is PINGed after this long, so a silent peer is noticed within CommandTimeout.</summary>
     private static readonly long IdlePingTicks = Stopwatch.Frequency;
@@ -112,6 +123,7 @@ public sealed class RedisClient : IAsyncDisposable
     public Task<RedisResult> ExecuteAsync(string command, ReadOnlySpan<RedisArg> args)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
+        if (ConnectionStateCommands.Contains(command)) ThrowConnectionStateCommand(command);
         var connection = Volatile.Read(ref _commands);
         return connection is null ? NotConnected<RedisResult>() : connection.SendAsync(command, args);
     }
@@ -455,6 +467,10 @@ public sealed class RedisClient : IAsyncDisposable
             Log.EventHandlerFailed(_logger, name, e);
         }
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowConnectionStateCommand(string command) =>
+        throw new ArgumentException($"{command} would change the shared connection's state for every caller; use SubscribeAsync for pub/sub.", nameof(command));
 
     private static void ObserveFault(Task task) =>
         task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,

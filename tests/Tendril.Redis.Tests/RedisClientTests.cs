@@ -315,6 +315,15 @@ public sealed class RedisClientTests : IClassFixture<RedisServer>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task Commands_that_would_change_the_shared_connections_mode_are_refused()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.ExecuteAsync("subscribe", "ch"));
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.ExecuteAsync("HELLO", 3));
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.ExecuteAsync("MONITOR"));
+        Assert.Equal("PONG", (await _client.ExecuteAsync("PING").Within()).AsString());
+    }
+
+    [Fact]
     public async Task Commands_before_connect_fail_with_RedisConnectionException()
     {
         await using var client = new RedisClient(new RedisClientOptions { EndPoint = _redis.EndPoint });

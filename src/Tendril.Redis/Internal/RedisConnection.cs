@@ -227,6 +227,9 @@ internal sealed class RedisConnection
                         buffer = buffer.Slice(reader.Position);
                         if (_pushHandler is not null && IsPush(reply))
                         {
+                            // A closed connection delivers nothing more: its successor's messages must not interleave
+                            // with stale ones (the loop may have waited here on a full subscription queue).
+                            if (IsClosed) break;
                             var push = _pushHandler(reply);
                             if (!push.IsCompletedSuccessfully) await push.ConfigureAwait(false);
                         }
