@@ -22,6 +22,7 @@ public sealed class RedisResult
     internal static readonly RedisResult EmptyArray = new(RedisResultKind.Array, null, 0, []);
     internal static readonly RedisResult EmptyBulk = new(RedisResultKind.BulkString, [], 0, null);
     internal static readonly RedisResult Ok = new(RedisResultKind.SimpleString, "OK"u8.ToArray(), 0, null);
+    internal static readonly RedisResult MessageBulk = new(RedisResultKind.BulkString, "message"u8.ToArray(), 0, null);
     internal static readonly RedisResult Queued = new(RedisResultKind.SimpleString, "QUEUED"u8.ToArray(), 0, null);
     private static readonly RedisResult[] SmallIntegers = CreateSmallIntegers();
 

@@ -47,6 +47,9 @@ public sealed class RedisFaultTests : IDisposable
         Assert.Equal("before", received.Take());
 
         // Freeze Redis so commands are surely in flight (written, unanswered), then kill it.
+        int disconnectedEvents = 0, reconnectedEvents = 0;
+        client.Disconnected += () => Interlocked.Increment(ref disconnectedEvents);
+        client.Reconnected += () => Interlocked.Increment(ref reconnectedEvents);
         var lost = BothLost(client);
         var reconnected = Waits.Next(h => client.Reconnected += h);
         _redis.Pause();
@@ -74,6 +77,8 @@ public sealed class RedisFaultTests : IDisposable
         Assert.Equal(1, await client.PublishAsync("events", "after"u8.ToArray()).Within());
         Assert.Equal("after", received.Take());
         Assert.Empty(received);
+        // Once per lost connection (command + subscriber), once for the recovery.
+        Assert.Equal((2, 1), (Volatile.Read(ref disconnectedEvents), Volatile.Read(ref reconnectedEvents)));
     }
 
     [Fact]

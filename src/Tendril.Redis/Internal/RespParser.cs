@@ -78,6 +78,12 @@ internal static class RespParser
         }
         if (length < 0 || length > MaxBulkBytes) throw new RespProtocolException($"Bulk length {length} out of range.");
         if (reader.Remaining < length + 2) return false;
+        // Every pub/sub push starts with "message": shared instead of allocated per message.
+        if (length == 7 && reader.IsNext("message\r\n"u8, advancePast: true))
+        {
+            result = RedisResult.MessageBulk;
+            return true;
+        }
         var bytes = length == 0 ? [] : new byte[length];
         reader.TryCopyTo(bytes);
         reader.Advance(length);
