@@ -41,7 +41,7 @@ public sealed class RedisClient : IAsyncDisposable
     private readonly Dictionary<string, Subscription[]> _subscriptions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Subscription[]>.AlternateLookup<ReadOnlySpan<char>> _subscriptionsByChars;
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly Func<RedisResult, ValueTask> _onPush;
+    private readonly Func<RedisConnection, RedisResult, ValueTask> _onPush;
     private readonly Action<RedisConnection, Exception> _onClosed;
     private RedisConnection? _commands;
     private RedisConnection? _subscriber;
@@ -407,7 +407,7 @@ public sealed class RedisClient : IAsyncDisposable
     }
 
     /// <summary>Subscriber connection pushes: <c>["message", channel, payload]</c> to the channel's subscriptions.</summary>
-    private ValueTask OnPush(RedisResult push)
+    private ValueTask OnPush(RedisConnection source, RedisResult push)
     {
         var items = push.ItemsArray;
         if (items.Length != 3) return ValueTask.CompletedTask; // pmessage: this client issues no PSUBSCRIBE
@@ -418,12 +418,12 @@ public sealed class RedisClient : IAsyncDisposable
         lock (_sync) _subscriptionsByChars.TryGetValue(chars[..length], out subscriptions);
         if (subscriptions is null) return ValueTask.CompletedTask;
         var payload = items[2].AsBytes();
-        return subscriptions.Length == 1 ? subscriptions[0].EnqueueAsync(payload) : EnqueueAllAsync(subscriptions, payload);
+        return subscriptions.Length == 1 ? subscriptions[0].EnqueueAsync(payload, source) : EnqueueAllAsync(subscriptions, payload, source);
     }
 
-    private static async ValueTask EnqueueAllAsync(Subscription[] subscriptions, ReadOnlyMemory<byte> payload)
+    private static async ValueTask EnqueueAllAsync(Subscription[] subscriptions, ReadOnlyMemory<byte> payload, RedisConnection source)
     {
-        foreach (var subscription in subscriptions) await subscription.EnqueueAsync(payload).ConfigureAwait(false);
+        foreach (var subscription in subscriptions) await subscription.EnqueueAsync(payload, source).ConfigureAwait(false);
     }
 
     private async ValueTask UnsubscribeAsync(Subscription subscription)

@@ -193,6 +193,46 @@ public sealed class RedisFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task A_handler_far_behind_gets_its_connection_reset_and_never_sees_messages_out_of_order()
+    {
+        await using var client = new RedisClient(Options(commandTimeout: TimeSpan.FromSeconds(3)));
+        await client.ConnectAsync().Within();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var received = new List<long>();
+        var gotLast = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var subscription = await client.SubscribeAsync("flood", async m =>
+        {
+            await release.Task;
+            long value = long.Parse(Encoding.UTF8.GetString(m.Span), System.Globalization.CultureInfo.InvariantCulture);
+            received.Add(value);
+            if (value == long.MaxValue) gotLast.TrySetResult();
+        }).Within();
+        var reconnected = Waits.Next(h => client.Reconnected += h);
+
+        // More than the subscription's queue holds while the handler is stuck: the read loop stops reading, the
+        // idle PING behind the messages goes unanswered, and the subscriber connection is reset.
+        int count = Internal.Subscription.QueueCapacity + 10_000;
+        for (int batch = 0; batch < count; batch += 5000)
+        {
+            // In batches, so no PUBLISH waits long enough to trip the command connection's own timeout on a busy machine.
+            var publishes = Enumerable.Range(batch, Math.Min(5000, count - batch))
+                .Select(i => client.PublishAsync("flood", Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+                .ToArray();
+            Assert.All(await Task.WhenAll(publishes).Within(), receivers => Assert.Equal(1, receivers));
+        }
+        await reconnected.Within();
+
+        release.TrySetResult();
+        Assert.Equal(1, await client.PublishAsync("flood", Encoding.UTF8.GetBytes(long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture))).Within());
+        await gotLast.Task.Within();
+        // What the queue held is delivered, the rest was lost with the connection, nothing out of order.
+        Assert.True(received.Count > Internal.Subscription.QueueCapacity, $"{received.Count} delivered");
+        Assert.True(received.Count < count, $"{received.Count} delivered");
+        Assert.True(received.Zip(received.Skip(1)).All(p => p.First < p.Second), "out of order");
+        Assert.Equal(Enumerable.Range(0, received.Count - 1).Select(i => (long)i), received.Take(received.Count - 1));
+    }
+
+    [Fact]
     public async Task Connect_to_a_port_nobody_listens_on_throws_RedisConnectionException()
     {
         _redis.Kill();

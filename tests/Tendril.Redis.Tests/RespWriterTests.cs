@@ -41,6 +41,17 @@ public class RespWriterTests
     }
 
     [Fact]
+    public void Invalid_options_are_refused_up_front()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RedisClient(new RedisClientOptions { CommandTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RedisClient(new RedisClientOptions { Database = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RedisClient(new RedisClientOptions { ReconnectMinDelay = TimeSpan.FromSeconds(2), ReconnectMaxDelay = TimeSpan.FromSeconds(1) }));
+        Assert.Throws<ArgumentException>(() => new RedisClient(new RedisClientOptions { ClientName = "has space" }));
+        Assert.Throws<ArgumentException>(() => new RedisClient(new RedisClientOptions { EndPoint = "" }));
+        Assert.DoesNotContain("hunter2", new RedisClientOptions { Password = "hunter2" }.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Script_sha1_matches_redis()
     {
         // SHA1("return 1") as SCRIPT LOAD reports it.

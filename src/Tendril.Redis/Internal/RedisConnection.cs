@@ -30,13 +30,13 @@ internal sealed class RedisConnection
     private readonly Pipe _output = new(SendPipeOptions);
     private readonly Lock _sync = new();
     private readonly Queue<PendingCommand> _pending = new();
-    private readonly Func<RedisResult, ValueTask>? _pushHandler;
+    private readonly Func<RedisConnection, RedisResult, ValueTask>? _pushHandler;
     private readonly Action<RedisConnection, Exception> _onClosed;
     private Exception? _closeReason;
     private int _closed;
     private long _lastWrite;
 
-    private RedisConnection(Socket socket, string role, Func<RedisResult, ValueTask>? pushHandler, Action<RedisConnection, Exception> onClosed)
+    private RedisConnection(Socket socket, string role, Func<RedisConnection, RedisResult, ValueTask>? pushHandler, Action<RedisConnection, Exception> onClosed)
     {
         _onClosed = onClosed;
         _socket = socket;
@@ -57,7 +57,7 @@ internal sealed class RedisConnection
     /// once, after the connection closed and its pending commands failed.
     /// </summary>
     public static async Task<RedisConnection> OpenAsync(
-        EndPoint endPoint, string role, Func<RedisResult, ValueTask>? pushHandler, Action<RedisConnection, Exception> onClosed, CancellationToken ct)
+        EndPoint endPoint, string role, Func<RedisConnection, RedisResult, ValueTask>? pushHandler, Action<RedisConnection, Exception> onClosed, CancellationToken ct)
     {
         Socket socket = endPoint is UnixDomainSocketEndPoint
             ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
@@ -230,7 +230,7 @@ internal sealed class RedisConnection
                             // A closed connection delivers nothing more: its successor's messages must not interleave
                             // with stale ones (the loop may have waited here on a full subscription queue).
                             if (IsClosed) break;
-                            var push = _pushHandler(reply);
+                            var push = _pushHandler(this, reply);
                             if (!push.IsCompletedSuccessfully) await push.ConfigureAwait(false);
                         }
                         else if (!Complete(reply))

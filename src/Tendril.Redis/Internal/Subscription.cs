@@ -33,23 +33,24 @@ internal sealed class Subscription : IAsyncDisposable
 
     public void Start() => _ = Task.Run(RunAsync);
 
-    /// <summary>Called by the read loop; waits only when the queue is full.</summary>
-    public ValueTask EnqueueAsync(ReadOnlyMemory<byte> message)
+    /// <summary>
+    /// Called by <paramref name="source"/>'s read loop; waits only when the queue is full. A message whose connection
+    /// closed while it waited is dropped: it must not land behind messages of the connection that replaced it.
+    /// </summary>
+    public ValueTask EnqueueAsync(ReadOnlyMemory<byte> message, RedisConnection source)
     {
         if (_queue.Writer.TryWrite(message)) return ValueTask.CompletedTask;
-        return EnqueueSlowAsync(message);
+        return EnqueueSlowAsync(message, source);
     }
 
-    private async ValueTask EnqueueSlowAsync(ReadOnlyMemory<byte> message)
+    private async ValueTask EnqueueSlowAsync(ReadOnlyMemory<byte> message, RedisConnection source)
     {
-        try
+        var writer = _queue.Writer;
+        while (await writer.WaitToWriteAsync().ConfigureAwait(false))
         {
-            await _queue.Writer.WriteAsync(message).ConfigureAwait(false);
+            if (source.IsClosed || writer.TryWrite(message)) return;
         }
-        catch (ChannelClosedException)
-        {
-            // Disposed meanwhile: the message has no one to go to.
-        }
+        // Completed: disposed meanwhile, the message has no one to go to.
     }
 
     private async Task RunAsync()
