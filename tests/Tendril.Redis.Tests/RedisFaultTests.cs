@@ -193,6 +193,78 @@ public sealed class RedisFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Subscribing_and_unsubscribing_across_restarts_leaves_redis_subscribed_to_exactly_the_live_channels()
+    {
+        await using var client = new RedisClient(Options());
+        await client.ConnectAsync().Within();
+        const int channels = 16;
+        var live = new IAsyncDisposable?[channels];
+        var locks = Enumerable.Range(0, channels).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+        using var stop = new CancellationTokenSource();
+        long operations = 0;
+        var unexpected = new ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, 3).Select(seed => Task.Run(async () =>
+        {
+            var random = new Random(seed);
+            while (!stop.IsCancellationRequested)
+            {
+                int c = random.Next(channels);
+                await locks[c].WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    if (live[c] is { } subscription)
+                    {
+                        live[c] = null;
+                        await subscription.DisposeAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        live[c] = await client.SubscribeAsync("ch" + c, _ => ValueTask.CompletedTask).ConfigureAwait(false);
+                    }
+                    Interlocked.Increment(ref operations);
+                }
+                catch (RedisConnectionException)
+                {
+                    await Task.Yield(); // down or reset meanwhile: the subscription was not made
+                }
+                catch (Exception e)
+                {
+                    unexpected.Enqueue(e);
+                    return;
+                }
+                finally
+                {
+                    locks[c].Release();
+                }
+            }
+        })).ToArray();
+
+        for (int round = 0; round < 3; round++)
+        {
+            long before = Interlocked.Read(ref operations);
+            await WaitUntil(() => Interlocked.Read(ref operations) > before + 100);
+            var reconnected = Waits.Next(h => client.Reconnected += h);
+            _redis.Kill();
+            _redis.Start();
+            await reconnected.Within();
+        }
+        long last = Interlocked.Read(ref operations);
+        await WaitUntil(() => Interlocked.Read(ref operations) > last + 100);
+        stop.Cancel();
+        await Task.WhenAll(workers).Within();
+        Assert.Empty(unexpected);
+
+        // One more SUBSCRIBE round trip on the subscriber connection: anything sent before it has been processed.
+        await using var barrier = await client.SubscribeAsync("barrier", _ => ValueTask.CompletedTask).Within();
+        for (int c = 0; c < channels; c++)
+        {
+            long receivers = await client.PublishAsync("ch" + c, "x"u8.ToArray()).Within();
+            Assert.True(receivers == (live[c] is null ? 0 : 1), $"channel {c}: {receivers} receivers, live={live[c] is not null}");
+        }
+        foreach (var subscription in live) if (subscription is not null) await subscription.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_handler_far_behind_gets_its_connection_reset_and_never_sees_messages_out_of_order()
     {
         await using var client = new RedisClient(Options(commandTimeout: TimeSpan.FromSeconds(3)));
