@@ -336,6 +336,29 @@ public sealed class RedisFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Scripts_survive_a_redis_restart_that_forgot_them()
+    {
+        await using var client = new RedisClient(Options());
+        await client.ConnectAsync().Within();
+        var script = new RedisScript("return redis.call('INCR', KEYS[1])");
+        Assert.Equal(1, (await client.EvalAsync(script, ["n"], []).Within()).AsInt64());
+        Assert.Equal(1, (await client.ExecuteAsync("SCRIPT", "EXISTS", script.Sha1Hex).Within()).Items[0].AsInt64());
+
+        var reconnected = Waits.Next(h => client.Reconnected += h);
+        _redis.Kill();
+        _redis.Start();
+        await reconnected.Within();
+        Assert.Equal(0, (await client.ExecuteAsync("SCRIPT", "EXISTS", script.Sha1Hex).Within()).Items[0].AsInt64());
+        Assert.Equal(1, (await client.EvalAsync(script, ["n"], []).Within()).AsInt64());
+        Assert.Equal(2, (await client.EvalAsync(script, ["n"], []).Within()).AsInt64());
+        // The same while down: fails fast like any command; so do transactions.
+        _redis.Kill();
+        await WaitUntil(() => !client.IsConnected);
+        await Assert.ThrowsAsync<RedisConnectionException>(() => client.EvalAsync(script, ["n"], []));
+        await Assert.ThrowsAsync<RedisConnectionException>(() => client.TransactionAsync(("INCR", ["n"])));
+    }
+
+    [Fact]
     public async Task Event_handlers_that_throw_do_not_stop_reconnecting()
     {
         await using var client = new RedisClient(Options());
