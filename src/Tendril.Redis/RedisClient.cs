@@ -296,10 +296,10 @@ public sealed class RedisClient : IAsyncDisposable
         bool subscriber;
         lock (_sync)
         {
-            if (ReferenceEquals(_commands, connection)) _commands = null;
-            else if (ReferenceEquals(_subscriber, connection)) _subscriber = null;
+            subscriber = ReferenceEquals(_subscriber, connection);
+            if (subscriber) _subscriber = null;
+            else if (ReferenceEquals(_commands, connection)) _commands = null;
             else return; // a connection that never got installed (failed handshake) or the client is disposed
-            subscriber = ReferenceEquals(connection.Role, SubscriberRole);
             _reconnectPending = true;
         }
         Log.ConnectionLost(_logger, connection.Role, reason);
