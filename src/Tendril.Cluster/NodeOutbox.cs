@@ -80,7 +80,7 @@ internal sealed class NodeOutbox
             {
                 receivers = await _cluster.Redis.PublishAsync(_channel, frame).ConfigureAwait(false);
             }
-            catch (RedisException e) when (e is RedisConnectionException or RedisTimeoutException)
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
             {
                 // Redis is down (or slow): keep the batch, wait for the reconnect, publish again, in order.
                 // A timeout may mean it was published after all: the receiver may see it twice (at-least-once).

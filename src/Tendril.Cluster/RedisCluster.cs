@@ -87,7 +87,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
             await RebuildMirrorAsync().ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             throw new InvalidOperationException($"Cluster: cannot join through Redis at {Options.Redis}: {e.Message}", e);
         }
@@ -108,7 +108,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             var removed = await _store.LeaveAsync(NodeId).ConfigureAwait(false);
             ClusterLog.Left(Logger, NodeId, removed);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             ClusterLog.RedisFailed(Logger, "leave", e.Message);
         }
@@ -180,7 +180,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     lock (_gate) _connected.TrySetResult();
                     return;
                 }
-                catch (RedisException e)
+                catch (Exception e) when (RedisFailure.Is(e))
                 {
                     ClusterLog.RedisFailed(Logger, "resync", e.Message);
                     if (!Redis.IsConnected) return; // the next Reconnected runs it again
@@ -207,7 +207,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             ClusterLog.RedisFailed(Logger, "cleanup", e.Message);
         }
@@ -246,7 +246,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);
                     if (sweep.Dead.Count > 0) await OnPurgedAsync(sweep).ConfigureAwait(false);
                 }
-                catch (RedisException e)
+                catch (Exception e) when (RedisFailure.Is(e))
                 {
                     ClusterLog.RedisFailed(Logger, "heartbeat", e.Message);
                 }
@@ -290,7 +290,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         {
             return (await Redis.ExecuteAsync("EXISTS", _store.Keys.Alive(node)).ConfigureAwait(false)).AsInt64() == 1;
         }
-        catch (RedisException)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             return true;
         }
@@ -313,7 +313,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                 GetOutbox(previous).TryEnqueue(new OutboxItem(RecordKind.Replace, RecordFlags.None, session.JidString, default, null));
             }
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             MarkDirty("bind", e);
         }
@@ -326,7 +326,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             var outcome = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "update").ConfigureAwait(false);
             if (outcome == "!lost") await _server.ReplaceSessionAsync(session.Jid).ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             MarkDirty("presence", e);
         }
@@ -338,7 +338,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         {
             await _store.RemoveAsync(NodeId, session.Jid).ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (RedisFailure.Is(e))
         {
             MarkDirty("unbind", e);
         }
@@ -349,7 +349,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     /// answers (an unbind that was lost is corrected by the republish's replica rebuild on the other nodes... and by
     /// the stale-entry check on receipt: a stanza for a gone session is re-routed as undeliverable).
     /// </summary>
-    private void MarkDirty(string operation, RedisException e)
+    private void MarkDirty(string operation, Exception e)
     {
         _dirty = true;
         ClusterLog.RedisFailed(Logger, operation, e.Message);

@@ -301,7 +301,8 @@ public sealed class XmppServer : IAsyncDisposable
         {
             await s.CloseAsync(new StreamError(StreamErrorCondition.SystemShutdown, "The server is shutting down."), "server shutdown").ConfigureAwait(false);
         }
-        while (Heartbeat.Count > 0 && DateTime.UtcNow < deadline)
+        // Every stream gone, and every session's end (unbind, unavailable presence) done: what they route still goes out.
+        while ((Heartbeat.Count > 0 || Volatile.Read(ref _sessionsEnding) > 0) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20).ConfigureAwait(false);
         }
@@ -311,6 +312,11 @@ public sealed class XmppServer : IAsyncDisposable
         // Last: the cluster hears this node leave after every session's unbind went out.
         await Cluster.StopAsync().ConfigureAwait(false);
     }
+
+    private int _sessionsEnding;
+
+    /// <summary>Counts streams between leaving the heartbeat and the end of their session's unbind and unavailable broadcast.</summary>
+    internal void SessionEnding(int delta) => Interlocked.Add(ref _sessionsEnding, delta);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Tendril.Cluster.Tests.Infrastructure;
+using Tendril.Tests.Support;
 using Tendril.Protocol;
 using Tendril.Redis;
 
@@ -12,12 +12,16 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
     private readonly List<RedisClient> _clients = [];
     private readonly ClusterKeys _keys = new("store-test-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+    public Task InitializeAsync()
+    {
+        _redis = new RedisServer();
+        return Task.CompletedTask;
+    }
 
     public async Task DisposeAsync()
     {
         foreach (var c in _clients) await c.DisposeAsync();
-        await _redis.DisposeAsync();
+        _redis.Dispose();
     }
 
     private async Task<(RedisClient Client, RoutingTableStore Store)> ConnectAsync()

@@ -142,8 +142,16 @@ public sealed partial class C2sStream
             }
             await _lifetime.CancelAsync().ConfigureAwait(false);
             await _transport.DisposeAsync().ConfigureAwait(false);
+            _server.SessionEnding(+1);
             _server.Heartbeat.Unregister(this);
-            await EndSessionAsync().ConfigureAwait(false);
+            try
+            {
+                await EndSessionAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _server.SessionEnding(-1);
+            }
             ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason ?? "connection ended");
             _lifetime.Dispose();
             _finished.TrySetResult();

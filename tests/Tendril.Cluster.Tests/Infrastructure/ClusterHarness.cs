@@ -1,6 +1,7 @@
 using Tendril.Client;
 using Tendril.Protocol;
 using Tendril.Tests.Infrastructure;
+using Tendril.Tests.Support;
 using Tendril.Xml;
 
 namespace Tendril.Cluster.Tests.Infrastructure;
@@ -12,8 +13,9 @@ namespace Tendril.Cluster.Tests.Infrastructure;
 public sealed class ClusterHarness : IAsyncDisposable
 {
     public const string Password = "secret-pass";
-    public const int HeartbeatMs = 500;
-    public const int NodeTimeoutMs = 3000;
+    // The defaults: on a loaded 2-core machine running several nodes, shorter timeouts declare stalled nodes dead.
+    public const int HeartbeatMs = 1000;
+    public const int NodeTimeoutMs = 5000;
     private readonly string _directory;
     private readonly string _database;
     private int _nextNode;
@@ -38,7 +40,7 @@ public sealed class ClusterHarness : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-cluster-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var harness = new ClusterHarness(await RedisServer.StartAsync(), directory);
+        var harness = new ClusterHarness(new RedisServer(), directory);
         foreach (var (k, v) in clusterSettings ?? []) harness.ClusterSettings[k] = v;
         try
         {
@@ -82,7 +84,7 @@ public sealed class ClusterHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var n in Nodes) await n.DisposeAsync();
-        await Redis.DisposeAsync();
+        Redis.Dispose();
         try { Directory.Delete(_directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
