@@ -34,7 +34,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     private Task _heartbeat = Task.CompletedTask;
     private volatile bool _dirty;
     private int _started;
-    private (XmlElement Element, byte[] Bytes)? _lastSerialized;
+    private Serialized? _lastSerialized;
 
     public RedisCluster(ClusterOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -376,14 +376,17 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     /// <summary>One serialization per stanza however many remote sessions get it (fan-out calls come one after another).</summary>
     private byte[] Serialize(XmlElement stanza)
     {
-        var last = _lastSerialized;
-        if (last is { } l && ReferenceEquals(l.Element, stanza)) return l.Bytes;
+        var last = Volatile.Read(ref _lastSerialized);
+        if (last is not null && ReferenceEquals(last.Element, stanza)) return last.Bytes;
         var buffer = new ArrayBufferWriter<byte>(512);
         XmlWriter.Write(buffer, stanza);
         var bytes = buffer.WrittenSpan.ToArray();
-        _lastSerialized = (stanza, bytes);
+        Volatile.Write(ref _lastSerialized, new Serialized(stanza, bytes));
         return bytes;
     }
+
+    /// <summary>One immutable pair, swapped whole (a struct of two references could be read torn by another thread).</summary>
+    private sealed record Serialized(XmlElement Element, byte[] Bytes);
 
     public void SendAccountEvent(Jid account, string name, XmlElement payload)
     {
