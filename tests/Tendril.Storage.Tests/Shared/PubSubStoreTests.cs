@@ -1,28 +1,16 @@
-namespace Tendril.Storage.Sqlite.Tests;
+using Tendril.Tests.Support;
 
-public sealed class PubSubStoreTests : IAsyncLifetime
+namespace Tendril.Storage.Tests;
+
+public abstract class PubSubStoreTests : StorageTestBase
 {
     private const string Service = "pubsub.example.org";
     private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
-    private readonly TempDirectory _dir = new();
-    private SqliteStorage _storage = null!;
-
-    public async Task InitializeAsync()
-    {
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        _dir.Dispose();
-    }
 
     private static Dictionary<string, IReadOnlyList<string>> Config(string access = "open") =>
         new() { ["pubsub#access_model"] = [access], ["pubsub#max_items"] = ["10"] };
 
-    private IPubSubStore Store => _storage.PubSub;
+    private IPubSubStore Store => Storage.PubSub;
 
     private async Task CreateAsync(string node = "news") =>
         Assert.True(await Store.CreateNodeAsync(new PubSubNodeRecord(Service, node, Config(), "juliet@example.org", At)));
@@ -112,11 +100,20 @@ public sealed class PubSubStoreTests : IAsyncLifetime
     {
         await CreateAsync();
         await Store.PublishItemAsync(Item("a"), 10);
-        await _storage.DisposeAsync();
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
+        await ReopenAsync();
         var snapshot = await Store.LoadServiceAsync(Service);
         Assert.Single(snapshot.Nodes);
         Assert.Equal("a", Assert.Single(snapshot.LastItems).ItemId);
     }
+}
+
+public sealed class SqlitePubSubStoreTests : PubSubStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => Task.FromResult<IStorageBackend>(new SqliteBackend());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresPubSubStoreTests(PostgresFixture postgres) : PubSubStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => PostgresBackend.CreateAsync(postgres.Server);
 }
