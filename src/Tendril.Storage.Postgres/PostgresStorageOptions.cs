@@ -13,7 +13,8 @@ public sealed record PostgresStorageOptions(string ConnectionString)
     /// <summary>The advisory-lock key taken while migrating, so nodes starting at once migrate one after another.</summary>
     public long MigrationLockKey { get; init; } = 0x54_65_6E_64_72_69_6C; // "Tendril"
 
-    internal void Validate()
+    /// <summary>Throws <see cref="ArgumentException"/> for an empty or malformed connection string.</summary>
+    public void Validate()
     {
         if (string.IsNullOrWhiteSpace(ConnectionString)) throw new ArgumentException("The PostgreSQL connection string is empty.", nameof(ConnectionString));
         try
