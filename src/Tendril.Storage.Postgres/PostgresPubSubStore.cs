@@ -5,8 +5,9 @@ using Npgsql;
 namespace Tendril.Storage.Postgres;
 
 /// <summary>
-/// <see cref="IPubSubStore"/> over the <c>pubsub_*</c> tables. Loading a service is one round trip whatever its size:
-/// four queries in one batch inside a repeatable-read, read-only transaction (one snapshot). Items are ordered by
+/// <see cref="IPubSubStore"/> over the <c>pubsub_*</c> tables. Loading a service — or many, such as the PEP services of
+/// a user's contacts at login — is one round trip whatever their number and size: four queries in one batch inside a
+/// repeatable-read, read-only transaction (one snapshot). Items are ordered by
 /// <c>seq</c>; republishing an id gives the row a new <c>seq</c> from the sequence, so it becomes the newest. A publish
 /// locks the node's row first, so concurrent publishes to one node (from any node of a cluster) replace and trim in
 /// turn, as SQLite's single writer does.
@@ -18,41 +19,93 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
     public async ValueTask<PubSubServiceSnapshot> LoadServiceAsync(string service, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(service);
-        return await storage.RunAsync("load pubsub service", async connection =>
+        return (await LoadServicesAsync([service], cancellationToken).ConfigureAwait(false))[service];
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, PubSubServiceSnapshot>> LoadServicesAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var names = services.Distinct(StringComparer.Ordinal).ToArray();
+        if (names.Length == 0) return new Dictionary<string, PubSubServiceSnapshot>(StringComparer.Ordinal);
+        return await storage.RunAsync("load pubsub services", async connection =>
         {
+            // One round trip and one snapshot for any number of services: four queries over an array parameter,
+            // between BEGIN (repeatable read) and COMMIT in the same batch.
             await using var batch = new NpgsqlBatch(connection);
             batch.BatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;");
-            batch.BatchCommand("SELECT node, config, creator, created_at FROM pubsub_nodes WHERE service = $1;").Parameters.Param(service);
-            batch.BatchCommand("SELECT node, jid, subid, state, options FROM pubsub_subscriptions WHERE service = $1;").Parameters.Param(service);
-            batch.BatchCommand("SELECT node, jid, affiliation FROM pubsub_affiliations WHERE service = $1;").Parameters.Param(service);
+            batch.BatchCommand("SELECT service, node, config, creator, created_at FROM pubsub_nodes WHERE service = ANY($1);").Parameters.Param(names);
+            batch.BatchCommand("SELECT service, node, jid, subid, state, options FROM pubsub_subscriptions WHERE service = ANY($1);").Parameters.Param(names);
+            batch.BatchCommand("SELECT service, node, jid, affiliation FROM pubsub_affiliations WHERE service = ANY($1);").Parameters.Param(names);
             batch.BatchCommand($"""
-                SELECT DISTINCT ON (node) {ItemColumns} FROM pubsub_items WHERE service = $1 ORDER BY node, seq DESC;
-                """).Parameters.Param(service);
+                SELECT DISTINCT ON (service, node) {ItemColumns} FROM pubsub_items WHERE service = ANY($1) ORDER BY service, node, seq DESC;
+                """).Parameters.Param(names);
             batch.BatchCommand("COMMIT;");
-            await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
-            var nodes = new List<PubSubNodeRecord>();
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            try
             {
-                nodes.Add(new PubSubNodeRecord(service, reader.GetString(0), ReadMap(reader.GetString(1)), reader.GetString(2),
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                return await ReadServicesAsync(batch, names).ConfigureAwait(false);
             }
-            await reader.NextResultAsync().ConfigureAwait(false);
-            var subscriptions = new List<PubSubSubscriptionRecord>();
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            catch (PostgresException)
             {
-                subscriptions.Add(new PubSubSubscriptionRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                    ParseState(reader.GetString(3)), ReadMap(reader.GetString(4))));
+                // A statement failed after BEGIN: COMMIT was skipped and the transaction is aborted. End it here, so
+                // the connection goes back to the pool idle.
+                await using var rollback = connection.Command("ROLLBACK;");
+                await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
+                throw;
             }
-            await reader.NextResultAsync().ConfigureAwait(false);
-            var affiliations = new List<PubSubAffiliationRecord>();
-            while (await reader.ReadAsync().ConfigureAwait(false))
-                affiliations.Add(new PubSubAffiliationRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2)));
-            await reader.NextResultAsync().ConfigureAwait(false);
-            var last = new List<PubSubItemRecord>();
-            while (await reader.ReadAsync().ConfigureAwait(false)) last.Add(ReadItem(reader));
-            while (await reader.NextResultAsync().ConfigureAwait(false)) { }
-            return new PubSubServiceSnapshot(nodes, subscriptions, affiliations, last);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyDictionary<string, PubSubServiceSnapshot>> ReadServicesAsync(NpgsqlBatch batch, string[] names)
+    {
+        var nodes = new Dictionary<string, List<PubSubNodeRecord>>(StringComparer.Ordinal);
+        var subscriptions = new Dictionary<string, List<PubSubSubscriptionRecord>>(StringComparer.Ordinal);
+        var affiliations = new Dictionary<string, List<PubSubAffiliationRecord>>(StringComparer.Ordinal);
+        var last = new Dictionary<string, List<PubSubItemRecord>>(StringComparer.Ordinal);
+        await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var service = reader.GetString(0);
+                For(nodes, service).Add(new PubSubNodeRecord(service, reader.GetString(1), ReadMap(reader.GetString(2)), reader.GetString(3),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
+            }
+            await reader.NextResultAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var service = reader.GetString(0);
+                For(subscriptions, service).Add(new PubSubSubscriptionRecord(service, reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                    ParseState(reader.GetString(4)), ReadMap(reader.GetString(5))));
+            }
+            await reader.NextResultAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var service = reader.GetString(0);
+                For(affiliations, service).Add(new PubSubAffiliationRecord(service, reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+            }
+            await reader.NextResultAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var item = ReadItem(reader);
+                For(last, item.Service).Add(item);
+            }
+            while (await reader.NextResultAsync().ConfigureAwait(false)) { }
+        }
+        var result = new Dictionary<string, PubSubServiceSnapshot>(names.Length, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            result[name] = new PubSubServiceSnapshot(
+                nodes.TryGetValue(name, out var n) ? n : [],
+                subscriptions.TryGetValue(name, out var s) ? s : [],
+                affiliations.TryGetValue(name, out var a) ? a : [],
+                last.TryGetValue(name, out var l) ? l : []);
+        }
+        return result;
+    }
+
+    private static List<T> For<T>(Dictionary<string, List<T>> map, string service)
+    {
+        if (!map.TryGetValue(service, out var list)) map[service] = list = [];
+        return list;
     }
 
     public async ValueTask<bool> CreateNodeAsync(PubSubNodeRecord node, CancellationToken cancellationToken = default)

@@ -54,6 +54,9 @@ public sealed class PostgresStorage : IStorage
         _logger = logger ?? (ILogger)NullLogger.Instance;
         var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
         builder.ConnectionStringBuilder.ApplicationName ??= "tendril";
+        // Operations leave no session state behind (transactions end inside the operation, the migration lock is
+        // released), so a connection returning to the pool needs no DISCARD ALL: one statement less per operation.
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
         _dataSource = builder.Build();
         Accounts = new PostgresAccountStore(this);
         Rosters = new PostgresRosterStore(this);

@@ -130,6 +130,23 @@ public sealed class PostgresServer : IAsyncDisposable
         return await command.ExecuteScalarAsync();
     }
 
+    /// <summary>Runs a query on <paramref name="connectionString"/>'s database and returns every row's values.</summary>
+    public static async Task<List<object?[]>> QueryAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync())
+        {
+            var row = new object?[reader.FieldCount];
+            for (var i = 0; i < row.Length; i++) row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            rows.Add(row);
+        }
+        return rows;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

@@ -96,6 +96,28 @@ public abstract class PubSubStoreTests : StorageTestBase
     }
 
     [Fact]
+    public async Task Several_services_load_at_once_each_with_its_own_nodes()
+    {
+        await CreateAsync();
+        await Store.PublishItemAsync(Item("a"), 10);
+        await Store.PublishItemAsync(Item("b", n: 1), 10);
+        const string pep = "juliet@example.org";
+        Assert.True(await Store.CreateNodeAsync(new PubSubNodeRecord(pep, "urn:xmpp:avatar:metadata", Config("presence"), pep, At)));
+        await Store.SetSubscriptionAsync(new PubSubSubscriptionRecord(pep, "urn:xmpp:avatar:metadata", "romeo@example.org", "s", PubSubSubscriptionState.Subscribed, new Dictionary<string, IReadOnlyList<string>>()));
+
+        var all = await Store.LoadServicesAsync([Service, pep, "nobody@example.org", pep]);
+        Assert.Equal(3, all.Count);
+        Assert.Equal("news", Assert.Single(all[Service].Nodes).Node);
+        Assert.Equal("b", Assert.Single(all[Service].LastItems).ItemId);
+        Assert.Empty(all[Service].Subscriptions);
+        Assert.Equal("urn:xmpp:avatar:metadata", Assert.Single(all[pep].Nodes).Node);
+        Assert.Equal("romeo@example.org", Assert.Single(all[pep].Subscriptions).Jid);
+        Assert.Equal(pep, Assert.Single(all[pep].Affiliations).Jid);
+        Assert.Empty(all["nobody@example.org"].Nodes);
+        Assert.Empty(await Store.LoadServicesAsync([]));
+    }
+
+    [Fact]
     public async Task Pubsub_data_survives_reopening()
     {
         await CreateAsync();
