@@ -21,8 +21,10 @@ namespace Tendril.Storage.Postgres;
 /// Cancellation is honoured only while waiting for a connection: once an operation has its connection it runs to the
 /// end, so an <see cref="OperationCanceledException"/> always means the operation did not run (as with SQLite's
 /// queues). Every database failure — server down, connection lost, constraint violated — surfaces as
-/// <see cref="StorageException"/>. A failure that breaks connections clears the pool, so when the server is back the
-/// next operation opens fresh connections: the storage recovers by itself.
+/// <see cref="StorageException"/>. Npgsql discards pooled connections the server has closed when it hands them out; a
+/// failure that breaks a connection also clears the pool (idle connections whose end the network never reported, as
+/// after a failover), so when the server is back the next operation opens fresh connections: the storage recovers by
+/// itself.
 /// </para>
 /// </remarks>
 public sealed class PostgresStorage : IStorage
@@ -216,7 +218,7 @@ public sealed class PostgresStorage : IStorage
         }
         catch (Exception e)
         {
-            if (IsConnectionFailure(e))
+            if (IsConnectionFailure(e, connection))
             {
                 // The server went away (restart, failover, network): the pool's idle connections are dead too.
                 // Clearing it makes the next operations open fresh connections instead of failing one by one.
@@ -253,13 +255,21 @@ public sealed class PostgresStorage : IStorage
         if (Interlocked.Decrement(ref _active) == 0 && Volatile.Read(ref _disposed) != 0) _drained.TrySetResult();
     }
 
-    private static bool IsConnectionFailure(Exception e) => e switch
+    /// <summary>
+    /// Whether the failure says the server or the network went away (so the pool's idle connections are dead too), as
+    /// opposed to an error of the statement or a full pool (a timeout waiting for a connection: the pool is fine).
+    /// </summary>
+    private static bool IsConnectionFailure(Exception e, NpgsqlConnection? connection)
     {
-        // 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot connect now (starting up).
-        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal),
-        NpgsqlException => true, // I/O, timeout or protocol failure: the connection is broken
-        _ => false,
-    };
+        if (connection is not null && (connection.FullState & System.Data.ConnectionState.Broken) != 0) return true;
+        return e switch
+        {
+            // 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot connect now (starting up).
+            PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal),
+            NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException or EndOfStreamException } => true,
+            _ => false,
+        };
+    }
 
     internal static Exception Wrap(string operation, Exception e) => e switch
     {

@@ -135,18 +135,23 @@ public sealed class PostgresBackendTests(PostgresFixture postgres)
         await using var storage = new PostgresStorage(await Server.CreateDatabaseAsync());
         await storage.InitializeAsync();
         Assert.True(await storage.Accounts.CreateAsync(Accounts.Make("juliet")));
-        // Several pooled connections, all of which the outage kills.
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => storage.Accounts.FindAsync("example.org", "juliet").AsTask()));
+        // Eight connections open at once, then idle in the pool: the outage kills them all.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var opened = 0;
+        var holders = Enumerable.Range(0, 8).Select(_ => storage.RunAsync("hold", async c =>
+        {
+            if (Interlocked.Increment(ref opened) == 8) gate.SetResult();
+            await gate.Task;
+            return 0;
+        }, default)).ToList();
+        await Task.WhenAll(holders);
 
         await Server.StopAsync();
         try
         {
-            for (var i = 0; i < 3; i++)
-            {
-                await Assert.ThrowsAsync<StorageException>(async () => await storage.Accounts.FindAsync("example.org", "juliet"));
-                await Assert.ThrowsAsync<StorageException>(async () =>
-                    await storage.Offline.StoreAsync("example.org", "juliet", "<message/>", DateTimeOffset.UtcNow, 10));
-            }
+            await Assert.ThrowsAsync<StorageException>(async () => await storage.Accounts.FindAsync("example.org", "juliet"));
+            await Assert.ThrowsAsync<StorageException>(async () =>
+                await storage.Offline.StoreAsync("example.org", "juliet", "<message/>", DateTimeOffset.UtcNow, 10));
         }
         finally
         {
