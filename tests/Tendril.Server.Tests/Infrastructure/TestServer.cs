@@ -1,22 +1,9 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
 using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
-using Tendril.Server.Features.Blocking;
-using Tendril.Server.Features.Carbons;
-using Tendril.Server.Features.ContactAddresses;
-using Tendril.Server.Features.Disco;
-using Tendril.Server.Features.ExternalServices;
-using Tendril.Server.Features.LastActivity;
-using Tendril.Server.Features.Mam;
-using Tendril.Server.Features.Offline;
-using Tendril.Server.Features.Ping;
-using Tendril.Server.Features.PrivateStorage;
-using Tendril.Server.Features.Roster;
-using Tendril.Server.Features.Session;
-using Tendril.Server.Features.Time;
-using Tendril.Server.Features.VCard;
-using Tendril.Server.Features.Version;
+using Tendril.Server.Hosting;
 using Tendril.Server.Tls;
 using Tendril.Server.Transport;
 using Tendril.Storage;
@@ -30,8 +17,11 @@ public sealed class TestServer : IAsyncDisposable
     private static readonly Lazy<X509Certificate2> s_certificate = new(() => CertificateProvider.CreateSelfSigned("localhost"));
     private readonly List<Task> _connections = [];
 
-    private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time)
+    private readonly ServiceProvider _services;
+
+    private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time, ServiceProvider services)
     {
+        _services = services;
         Server = server;
         Storage = storage;
         Directory = directory;
@@ -64,13 +54,17 @@ public sealed class TestServer : IAsyncDisposable
         var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(),
-            new Features.StreamManagement.StreamManagementFeature(), new Features.StreamManagement.ClientStateIndicationFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new MamFeature(), new CarbonsFeature(),
-            new ContactAddressesFeature(), new ExternalServicesFeature(), new Features.Registration.RegistrationFeature(), new Features.Pep.PepFeature(), new Features.Conversion.AvatarConversionFeature(), new Features.Conversion.BookmarkSyncFeature(), new Features.Push.PushFeature(), .. extraFeatures ?? []];
-        var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
+        // The features come from the same registration as the real host (AddTendrilFeatures): one list, one order.
+        var services = new ServiceCollection();
+        services.AddSingleton(options);
+        services.AddSingleton<TimeProvider>((TimeProvider?)time ?? TimeProvider.System);
+        services.AddSingleton<IStorage>(storage);
+        services.AddTendrilFeatures();
+        foreach (var extra in extraFeatures ?? []) services.AddSingleton(extra);
+        var provider = services.BuildServiceProvider();
+        var server = new XmppServer(options, storage, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
-        return new TestServer(server, storage, directory, time);
+        return new TestServer(server, storage, directory, time, provider);
     }
 
     public async Task AddUserAsync(string username, string password)
@@ -104,6 +98,7 @@ public sealed class TestServer : IAsyncDisposable
         Task[] connections;
         lock (_connections) connections = [.. _connections];
         await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
+        await _services.DisposeAsync();
         await Storage.DisposeAsync();
         if (KeepDirectory) return;
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
