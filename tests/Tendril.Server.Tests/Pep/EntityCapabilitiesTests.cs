@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Pep;
 using Tendril.Server.Tests.PubSub;
 using Tendril.Xml;
@@ -45,19 +46,19 @@ public sealed class EntityCapabilitiesTests
 
     [Fact]
     public void Simple_example_of_section_5_2() =>
-        Assert.Equal("QgayPKawpkPSDYmwT/WM94uAlu0=", EntityCapabilities.ComputeVer(SimpleExample(), "sha-1"));
+        Assert.Equal("QgayPKawpkPSDYmwT/WM94uAlu0=", EntityCapsHash.ComputeVer(SimpleExample(), "sha-1"));
 
     [Fact]
     public void Complex_example_of_section_5_3_with_languages_and_a_form() =>
-        Assert.Equal("q07IKJEyjvHSyhy//CH0CxmKi8w=", EntityCapabilities.ComputeVer(ComplexExample(), "sha-1"));
+        Assert.Equal("q07IKJEyjvHSyhy//CH0CxmKi8w=", EntityCapsHash.ComputeVer(ComplexExample(), "sha-1"));
 
     [Fact]
     public void Other_hash_functions_and_unknown_ones()
     {
-        var sha256 = EntityCapabilities.ComputeVer(SimpleExample(), "sha-256");
+        var sha256 = EntityCapsHash.ComputeVer(SimpleExample(), "sha-256");
         Assert.Equal(44, sha256!.Length); // base64 of 32 bytes
-        Assert.NotEqual(EntityCapabilities.ComputeVer(SimpleExample(), "sha-1"), sha256);
-        Assert.Null(EntityCapabilities.ComputeVer(SimpleExample(), "whirlpool"));
+        Assert.NotEqual(EntityCapsHash.ComputeVer(SimpleExample(), "sha-1"), sha256);
+        Assert.Null(EntityCapsHash.ComputeVer(SimpleExample(), "whirlpool"));
     }
 
     [Fact]
@@ -65,18 +66,18 @@ public sealed class EntityCapabilitiesTests
     {
         var duplicateFeature = SimpleExample();
         duplicateFeature.AddElement("feature").SetAttribute("var", "http://jabber.org/protocol/muc");
-        Assert.Null(EntityCapabilities.ComputeVer(duplicateFeature, "sha-1"));
+        Assert.Null(EntityCapsHash.ComputeVer(duplicateFeature, "sha-1"));
 
         var duplicateIdentity = SimpleExample();
         duplicateIdentity.AddElement("identity").SetAttribute("category", "client").SetAttribute("name", "Exodus 0.9.1").SetAttribute("type", "pc");
-        Assert.Null(EntityCapabilities.ComputeVer(duplicateIdentity, "sha-1"));
+        Assert.Null(EntityCapsHash.ComputeVer(duplicateIdentity, "sha-1"));
 
         var visibleFormType = ComplexExample();
         visibleFormType.Element("x", X)!.Els("field", X).First(f => f.GetAttribute("var") == "FORM_TYPE").RemoveAttribute("type");
-        Assert.Null(EntityCapabilities.ComputeVer(visibleFormType, "sha-1"));
+        Assert.Null(EntityCapsHash.ComputeVer(visibleFormType, "sha-1"));
 
         var twoForms = ComplexExample();
         twoForms.Add(ComplexExample().Element("x", X)!);
-        Assert.Null(EntityCapabilities.ComputeVer(twoForms, "sha-1"));
+        Assert.Null(EntityCapsHash.ComputeVer(twoForms, "sha-1"));
     }
 }

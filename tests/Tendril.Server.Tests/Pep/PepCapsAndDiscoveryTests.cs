@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Pep;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Tests.Infrastructure;
@@ -25,7 +26,7 @@ public sealed class PepCapsAndDiscoveryTests : PepTestBase
 
         // The liar announces the real ver of a tune+notify client but answers with nick+notify only.
         var honest = CapsQuery([Tune], "Honest 1.0");
-        var ver = EntityCapabilities.ComputeVer(honest, "sha-1")!;
+        var ver = EntityCapsHash.ComputeVer(honest, "sha-1")!;
         var liar = Server.Connect();
         await using var _ = liar;
         await liar.LoginAsync("romeo", "pw", "liar", presence: false);
@@ -80,7 +81,7 @@ public sealed class PepCapsAndDiscoveryTests : PepTestBase
 
         // The client turns tune notifications on: a new ver in a later available presence.
         var query = CapsQuery([Tune]);
-        var ver = EntityCapabilities.ComputeVer(query, "sha-1")!;
+        var ver = EntityCapsHash.ComputeVer(query, "sha-1")!;
         await romeo.SendAsync(CapsPresence(ver));
         await AnswerCapsQueryAsync(romeo, ver, query);
         var last = await EventAsync(romeo, "juliet@localhost");
@@ -94,7 +95,7 @@ public sealed class PepCapsAndDiscoveryTests : PepTestBase
 
         // And off again (a known ver this time, no query): no more events.
         var off = CapsQuery([]);
-        var offVer = EntityCapabilities.ComputeVer(off, "sha-1")!;
+        var offVer = EntityCapsHash.ComputeVer(off, "sha-1")!;
         await romeo.SendAsync(CapsPresence(offVer));
         await AnswerCapsQueryAsync(romeo, offVer, off);
         for (var i = 0; i < 1000 && Pep.Caps.FeaturesOf(offVer) is null; i++) await Task.Delay(10);

@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Pep;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Tests.Infrastructure;
@@ -41,7 +42,7 @@ public abstract class PepTestBase : IAsyncLifetime
         _clients.Add(c);
         await c.LoginAsync(user, "pw", resource, presence: false);
         var query = CapsQuery(notify);
-        var ver = EntityCapabilities.ComputeVer(query, "sha-1")!;
+        var ver = EntityCapsHash.ComputeVer(query, "sha-1")!;
         await c.SendAsync(CapsPresence(ver));
         await AnswerCapsQueryAsync(c, ver, query);
         for (var i = 0; i < 1000 && Pep.Caps.FeaturesOf(ver) is null; i++) await Task.Delay(10);

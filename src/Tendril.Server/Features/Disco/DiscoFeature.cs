@@ -12,13 +12,21 @@ namespace Tendril.Server.Features.Disco;
 /// </summary>
 public sealed class DiscoFeature : IServerFeature
 {
+    /// <summary>The caps node (XEP-0115 §4) naming this server software.</summary>
+    public const string CapsNode = "urn:tendril:server";
+
+    private XmlElement? _caps;
+
     public void Register(FeatureRegistry registry)
     {
+        // XEP-0115 §6.3: the server announces its own capabilities in its stream features (read after authentication).
+        registry.AddStreamFeature(stream => Caps(stream.Server.Features));
         registry.AddDiscoIdentity(new DiscoIdentity("server", "im", "Tendril"));
         registry.AddDiscoIdentity(new DiscoIdentity("account", "registered"), IqTarget.Account);
         registry.AddDiscoFeature(Ns.DiscoInfo, IqTarget.Server | IqTarget.Account);
         registry.AddDiscoFeature(Ns.DiscoItems, IqTarget.Server | IqTarget.Account);
         registry.HandleIq("query", Ns.DiscoInfo, InfoAsync, IqTarget.Server | IqTarget.Account);
+        registry.AddDiscoFeature(EntityCapabilitiesNs, IqTarget.Server);
         registry.HandleIq("query", Ns.DiscoItems, ItemsAsync, IqTarget.Server | IqTarget.Account);
     }
 
@@ -53,11 +61,30 @@ public sealed class DiscoFeature : IServerFeature
         return ValueTask.CompletedTask;
     }
 
-    private static async ValueTask InfoAsync(IqRequest request)
+    private const string EntityCapabilitiesNs = "http://jabber.org/protocol/caps";
+
+    /// <summary>
+    /// The &lt;c/&gt; of the server's stream features: the sha-1 ver of its disco#info (features are fixed once the
+    /// server started, so it is computed once).
+    /// </summary>
+    private XmlElement Caps(FeatureRegistry registry)
+    {
+        if (_caps is { } caps) return caps;
+        var ver = EntityCapsHash.ComputeVer(ServerInfo(registry), "sha-1")!;
+        return _caps = new XmlElement("c", EntityCapabilitiesNs).SetAttribute("hash", "sha-1").SetAttribute("node", CapsNode).SetAttribute("ver", ver);
+    }
+
+    private async ValueTask InfoAsync(IqRequest request)
     {
         if (await AcceptAsync(request).ConfigureAwait(false) is not { } target) return;
-        if (request.Payload.GetAttribute("node") is not null)
+        if (request.Payload.GetAttribute("node") is { } node)
         {
+            // XEP-0115 §6.2: the caps node#ver of the server's own announcement is answered like the plain query.
+            if (target == IqTarget.Server && node == CapsNode + "#" + Caps(request.Server.Features).GetAttribute("ver"))
+            {
+                request.Reply(ServerInfo(request.Server.Features).SetAttribute("node", node));
+                return;
+            }
             await NodeQueryAsync(request, target).ConfigureAwait(false);
             return;
         }
@@ -69,8 +96,14 @@ public sealed class DiscoFeature : IServerFeature
             request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
             return;
         }
+        request.Reply(target == IqTarget.Server ? ServerInfo(request.Server.Features) : Info(request.Server.Features, target));
+    }
+
+    private static XmlElement ServerInfo(FeatureRegistry registry) => Info(registry, IqTarget.Server);
+
+    private static XmlElement Info(FeatureRegistry registry, IqTarget target)
+    {
         var query = new XmlElement("query", Ns.DiscoInfo);
-        var registry = request.Server.Features;
         foreach (var identity in registry.DiscoIdentities(target))
         {
             var e = query.AddElement("identity").SetAttribute("category", identity.Category).SetAttribute("type", identity.Type);
@@ -84,7 +117,7 @@ public sealed class DiscoFeature : IServerFeature
         {
             foreach (var form in registry.DiscoInfoForms) query.Add(form);
         }
-        request.Reply(query);
+        return query;
     }
 
     private static async ValueTask ItemsAsync(IqRequest request)
