@@ -89,6 +89,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
         services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
         services.AddHttpUpload();
+        services.AddServerFeature<Features.Components.ComponentFeature>();
         return services;
     }
 
