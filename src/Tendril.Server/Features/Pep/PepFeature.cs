@@ -13,7 +13,10 @@ namespace Tendril.Server.Features.Pep;
 /// send_last_published_item on_sub_and_presence, auto-create on publish, only the owner creates and publishes — stores
 /// through the shared <see cref="IPubSubStore"/> with the account's bare JID as the service JID. Item events go, besides
 /// explicit subscriptions, to the owner's contacts with a presence subscription (from/both) and the owner's own
-/// resources whose entity capabilities (XEP-0115) include <c>NODE+notify</c> ("implicit subscription", §4.3).
+/// resources whose entity capabilities (XEP-0115) include <c>NODE+notify</c> ("implicit subscription", §4.3) — item,
+/// retract, delete and purge events alike. A client that changes its caps mid-session is asked again and gets the
+/// newest items of the nodes it now wants. The account's nodes are discoverable on its bare JID
+/// (<see cref="IAccountDiscoProvider"/>): the owner sees all, others what the access model lets them see.
 /// </summary>
 public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
 {
@@ -211,7 +214,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         }
     }
 
-    // ---- discovery of an account's PEP nodes (XEP-0060 §5.2–§5.5 applied to PEP, XEP-0163 §?) -------------------
+    // ---- discovery of an account's PEP nodes (XEP-0060 §5.2–§5.5 on the bare JID, XEP-0163 §6) ---------------------
 
     /// <summary>disco#info or disco#items with a node, to an account: the PEP service answers (§5.3 node meta-data, §5.5 item ids).</summary>
     public async ValueTask HandleNodeQueryAsync(IqRequest request)
