@@ -41,6 +41,8 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Keep the data folder on dispose (to start another server on it: a restart).</summary>
     public bool KeepDirectory { get; set; }
 
+    /// <param name="configure">Options to change (component ports, limits…); reloadable ones can also change later through the server.</param>
+    /// <param name="extraFeatures">Test-only features registered after the production ones (a production feature type again would register twice).</param>
     /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
     public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
     {
