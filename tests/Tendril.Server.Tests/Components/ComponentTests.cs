@@ -157,6 +157,25 @@ public sealed class ComponentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bad_input_from_a_component_gets_the_standard_errors()
+    {
+        var bot = await ConnectAsync();
+        // An iq without an id: bad-request, and the stream stays up.
+        await bot.SendAsync("<iq type='get' from='bot.localhost' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+        var bad = await bot.WaitForAsync(e => e.Name == "iq");
+        Assert.NotNull(bad.Element("error")!.Element("bad-request", Ns.Stanzas));
+        await bot.SendAsync("<iq type='get' id='p' from='bot.localhost' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+        Assert.Equal("result", (await bot.WaitForAsync(e => e.Name == "iq" && e.GetAttribute("id") == "p")).GetAttribute("type"));
+        // No 'to': improper-addressing.
+        await bot.SendAsync("<message from='bot.localhost'><body>where to?</body></message>");
+        await bot.ExpectStreamErrorAsync("improper-addressing");
+
+        var other = await ConnectAsync("idle.localhost", "x");
+        await other.SendAsync("<foo xmlns='urn:example'/>");
+        await other.ExpectStreamErrorAsync("unsupported-stanza-type");
+    }
+
+    [Fact]
     public async Task Requests_to_a_component_that_is_not_connected_bounce_and_it_can_connect_after_another_left()
     {
         var juliet = await JulietAsync();
