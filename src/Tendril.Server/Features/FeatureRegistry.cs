@@ -78,6 +78,20 @@ public sealed class FeatureRegistry
 
     internal IPresenceHandler? PresenceHandler => _presenceHandler;
 
+    private IAccountDiscoProvider? _accountDisco;
+
+    /// <summary>Plugs in discovery of an account's nodes and items (PEP); at most one feature does.</summary>
+    public void SetAccountDiscoProvider(IAccountDiscoProvider provider)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(provider);
+        if (_accountDisco is not null) throw new InvalidOperationException("Two features provide account discovery.");
+        _accountDisco = provider;
+    }
+
+    /// <summary>The provider of account nodes and items, if a feature set one.</summary>
+    public IAccountDiscoProvider? AccountDiscoProvider => _accountDisco;
+
     /// <summary>The server's own (normalized) domain.</summary>
     public string Domain { get; }
 

@@ -1,4 +1,6 @@
 using Tendril.Protocol;
+using Tendril.Server.Features.Disco;
+using Tendril.Xml;
 using Tendril.Server.Tests.Infrastructure;
 using Tendril.Storage;
 using Tendril.Storage.Postgres;
@@ -99,12 +101,26 @@ public sealed class PostgresServerTests(PostgresFixture postgres, ITestOutputHel
         var c = Server.Connect();
         await c.LoginAsync(user, "pw", "r", presence: false);
         await GetRosterAsync(c);
-        await c.SendAsync("<presence/>");
+        // Initial presence with entity capabilities (XEP-0115) wanting avatar notifications, as real clients send: the
+        // server asks for the features, then sends the newest PEP items of the user's and its contacts' nodes.
+        var caps = new XmlElement("query", Ns.DiscoInfo);
+        caps.AddElement("identity").SetAttribute("category", "client").SetAttribute("type", "pc").SetAttribute("name", user);
+        caps.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
+        caps.AddElement("feature").SetAttribute("var", "urn:xmpp:avatar:metadata+notify");
+        var ver = EntityCapsHash.ComputeVer(caps, "sha-1")!;
+        await c.SendAsync($"<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test:client' ver='{ver}'/></presence>");
         var received = 0;
-        while (received < expectedMessages)
+        var answered = false;
+        while (received < expectedMessages || !answered)
         {
             var e = await c.NextAsync();
             if (e.Name == "message") received++;
+            if (e.Name == "iq" && e.GetAttribute("type") == "get" && e.Element("query", Ns.DiscoInfo) is { } query)
+            {
+                var answer = caps.Clone().SetAttribute("node", query.GetAttribute("node"));
+                await c.SendAsync($"<iq type='result' id='{e.GetAttribute("id")}' to='localhost'>{answer}</iq>");
+                answered = true;
+            }
         }
         await DrainAsync(c);
         // Delivery deletes what it queued; wait for that write before reading the statistics (still logged in: the
