@@ -2,27 +2,55 @@ using Tendril.Client;
 using Tendril.Cluster.Tests.Infrastructure;
 using Tendril.Protocol;
 using Tendril.Tests.Infrastructure;
+using Tendril.Tests.Support;
 using Tendril.Xml;
 
 namespace Tendril.Cluster.Tests;
 
-/// <summary>Three real nodes on one Redis and one store, shared by the tests of <see cref="ClusterTests"/> (each uses its own accounts).</summary>
+/// <summary>Three real nodes on one Redis and one PostgreSQL database, shared by the tests of <see cref="ClusterTests"/> (each uses its own accounts).</summary>
 public sealed class ThreeNodeCluster : IAsyncLifetime
 {
-    public ClusterHarness Harness { get; private set; } = null!;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private ClusterHarness? _harness;
 
-    public async Task InitializeAsync() =>
-        Harness = await ClusterHarness.StartAsync(3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
+    public ClusterHarness Harness => _harness ?? throw new InvalidOperationException("Not started.");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Starts the cluster once (the PostgreSQL server is a collection fixture, which a class fixture cannot take).</summary>
+    public async Task EnsureStartedAsync(PostgresServer postgres)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _harness ??= await StartAsync(postgres);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
+        ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
             "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost");
 
-    public async Task DisposeAsync() => await Harness.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (_harness is not null) await _harness.DisposeAsync();
+    }
 
     public Task<XmppClient> ConnectAsync(int node, string user, string? resource = null) =>
         Harness.Nodes[node].ConnectAsync(user + "@localhost", ClusterHarness.Password, resource);
 }
 
-public sealed class ClusterTests(ThreeNodeCluster cluster) : IClassFixture<ThreeNodeCluster>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postgres) : IClassFixture<ThreeNodeCluster>, IAsyncLifetime
 {
+    public Task InitializeAsync() => cluster.EnsureStartedAsync(postgres.Server);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
     [Fact]
     public async Task Users_on_different_nodes_subscribe_chat_and_see_each_others_presence()
     {

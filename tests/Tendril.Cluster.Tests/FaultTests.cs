@@ -2,17 +2,19 @@ using System.Text.RegularExpressions;
 using Tendril.Cluster.Tests.Infrastructure;
 using Tendril.Protocol;
 using Tendril.Redis;
+using Tendril.Tests.Support;
 using Tendril.Xml;
 
 namespace Tendril.Cluster.Tests;
 
 /// <summary>Faults on a fresh three-node cluster each: a node SIGKILLed, Redis restarted under traffic.</summary>
-public sealed class FaultTests
+[Collection(PostgresCollection.Name)]
+public sealed class FaultTests(PostgresFixture postgres)
 {
     [Fact]
     public async Task A_sigkilled_node_is_purged_once_and_its_contacts_see_it_unavailable()
     {
-        await using var cluster = await ClusterHarness.StartAsync(3, "ivy@localhost", "jack@localhost", "kate@localhost");
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 3, "ivy@localhost", "jack@localhost", "kate@localhost");
         await using var ivy = await cluster.Nodes[0].ConnectAsync("ivy@localhost", ClusterHarness.Password, "one");
         await using var jack = await cluster.Nodes[1].ConnectAsync("jack@localhost", ClusterHarness.Password, "two");
         await using var kate = await cluster.Nodes[2].ConnectAsync("kate@localhost", ClusterHarness.Password, "three");
@@ -56,7 +58,7 @@ public sealed class FaultTests
     [Fact]
     public async Task A_node_stopped_with_sigterm_leaves_cleanly_and_is_not_purged()
     {
-        await using var cluster = await ClusterHarness.StartAsync(2, "tom@localhost", "uma@localhost");
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 2, "tom@localhost", "uma@localhost");
         await using var tom = await cluster.Nodes[0].ConnectAsync("tom@localhost", ClusterHarness.Password, "t");
         var uma = await cluster.Nodes[1].ConnectAsync("uma@localhost", ClusterHarness.Password, "u");
         await tom.OnlineAsync();
@@ -80,7 +82,7 @@ public sealed class FaultTests
     [Fact]
     public async Task While_redis_is_down_local_traffic_flows_and_cross_node_stanzas_wait_in_a_bounded_queue()
     {
-        await using var cluster = await ClusterHarness.StartAsync(2, new Dictionary<string, object> { ["OutboxStanzas"] = 16 }, "vera@localhost", "walt@localhost", "xena@localhost");
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 2, new Dictionary<string, object> { ["OutboxStanzas"] = 16 }, "vera@localhost", "walt@localhost", "xena@localhost");
         await using var vera = await cluster.Nodes[0].ConnectAsync("vera@localhost", ClusterHarness.Password, "v");
         await using var xena = await cluster.Nodes[0].ConnectAsync("xena@localhost", ClusterHarness.Password, "x");
         await using var walt = await cluster.Nodes[1].ConnectAsync("walt@localhost", ClusterHarness.Password, "w");
@@ -131,7 +133,7 @@ public sealed class FaultTests
     [Fact]
     public async Task Redis_restarted_under_traffic_loses_nothing_and_drops_no_session()
     {
-        await using var cluster = await ClusterHarness.StartAsync(3, "lena@localhost", "mike@localhost", "nora@localhost");
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 3, "lena@localhost", "mike@localhost", "nora@localhost");
         await using var lena = await cluster.Nodes[0].ConnectAsync("lena@localhost", ClusterHarness.Password, "a");
         await using var mike = await cluster.Nodes[1].ConnectAsync("mike@localhost", ClusterHarness.Password, "b");
         await lena.OnlineAsync();

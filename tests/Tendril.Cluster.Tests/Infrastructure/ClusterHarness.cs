@@ -7,8 +7,9 @@ using Tendril.Xml;
 namespace Tendril.Cluster.Tests.Infrastructure;
 
 /// <summary>
-/// A real cluster on loopback: one redis-server, one shared store, and N real <c>tendril serve</c> processes configured
-/// alike (only their ports and node names differ), so a node joins with no change to the others.
+/// A real cluster on loopback: one redis-server, one PostgreSQL database shared by every node, and N real
+/// <c>tendril serve</c> processes configured alike (only their ports and node names differ), so a node joins with no
+/// change to the others.
 /// </summary>
 public sealed class ClusterHarness : IAsyncDisposable
 {
@@ -16,15 +17,13 @@ public sealed class ClusterHarness : IAsyncDisposable
     // The defaults: on a loaded 2-core machine running several nodes, shorter timeouts declare stalled nodes dead.
     public const int HeartbeatMs = 1000;
     public const int NodeTimeoutMs = 5000;
-    private readonly string _directory;
-    private readonly string _database;
+    private readonly string _postgres;
     private int _nextNode;
 
-    private ClusterHarness(RedisServer redis, string directory)
+    private ClusterHarness(RedisServer redis, string postgres)
     {
         Redis = redis;
-        _directory = directory;
-        _database = Path.Combine(directory, "shared.db");
+        _postgres = postgres;
     }
 
     public RedisServer Redis { get; }
@@ -34,13 +33,11 @@ public sealed class ClusterHarness : IAsyncDisposable
     /// <summary>Extra settings of the Cluster section for every node (set before the first start).</summary>
     public Dictionary<string, object> ClusterSettings { get; } = [];
 
-    public static Task<ClusterHarness> StartAsync(int nodes, params string[] users) => StartAsync(nodes, null, users);
+    public static Task<ClusterHarness> StartAsync(PostgresServer postgres, int nodes, params string[] users) => StartAsync(postgres, nodes, null, users);
 
-    public static async Task<ClusterHarness> StartAsync(int nodes, Dictionary<string, object>? clusterSettings, params string[] users)
+    public static async Task<ClusterHarness> StartAsync(PostgresServer postgres, int nodes, Dictionary<string, object>? clusterSettings, params string[] users)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tendril-cluster-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        var harness = new ClusterHarness(new RedisServer(), directory);
+        var harness = new ClusterHarness(new RedisServer(), await postgres.CreateDatabaseAsync("cluster"));
         foreach (var (k, v) in clusterSettings ?? []) harness.ClusterSettings[k] = v;
         try
         {
@@ -61,7 +58,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         var name = "n" + Interlocked.Increment(ref _nextNode).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var node = await TendrilProcess.StartAsync(users.Select(u => (u, Password)), section =>
         {
-            section["Storage"] = new Dictionary<string, object> { ["Provider"] = "sqlite", ["SqlitePath"] = _database };
+            section["Storage"] = new Dictionary<string, object> { ["Provider"] = "postgres", ["PostgresConnectionString"] = _postgres };
             section["Registration"] = new Dictionary<string, object> { ["Enabled"] = true }; // in-band account removal
             var cluster = new Dictionary<string, object>
             {
@@ -85,7 +82,6 @@ public sealed class ClusterHarness : IAsyncDisposable
     {
         foreach (var n in Nodes) await n.DisposeAsync();
         Redis.Dispose();
-        try { Directory.Delete(_directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
 
