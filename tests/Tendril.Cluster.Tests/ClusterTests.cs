@@ -33,7 +33,7 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
 
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
-            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost");
+            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost");
 
     public async Task DisposeAsync()
     {
@@ -261,6 +261,22 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         await rita2.SendIqAsync(remove);
         var ended = await rita1.Completion.WaitAsync(ClientSteps.Wait).ContinueWith(t => t.Exception?.InnerException);
         Assert.Contains("not-authorized", ended?.Message ?? "", StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Directed_presence_to_a_user_on_another_node_is_retracted_when_the_sender_disconnects()
+    {
+        await using var zoe = await cluster.ConnectAsync(2, "zoe", "z");
+        await zoe.OnlineAsync();
+        var yuri = await cluster.ConnectAsync(0, "yuri", "y");
+        await yuri.OnlineAsync();
+        // No subscription: only directed presence (RFC 6121 §4.6) reaches zoe.
+        await yuri.SendPresenceAsync(Jid.Parse("zoe@localhost/z"), status: "just for you");
+        var directed = await zoe.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == "yuri@localhost/y" && s.GetAttribute("type") is null, ClientSteps.Wait);
+        Assert.Equal("just for you", directed.Element("status")?.Text);
+        // §4.6.3: the session ends without unavailable presence; the server sends it to the directed-presence recipient.
+        await yuri.DisposeAsync();
+        await zoe.WaitPresenceAsync("yuri@localhost/y", "unavailable");
     }
 
     [Fact]
