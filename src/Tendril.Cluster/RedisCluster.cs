@@ -92,6 +92,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             throw new InvalidOperationException($"Cluster: cannot join through Redis at {Options.Redis}: {e.Message}", e);
         }
         _heartbeat = Task.Run(HeartbeatLoopAsync);
+        _writer = Task.Run(WriteTableAsync);
         ClusterLog.Joined(Logger, NodeId, Options.Redis);
     }
 
@@ -100,8 +101,9 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
         try { await _heartbeat.ConfigureAwait(false); } catch (OperationCanceledException) { }
-        // What is queued for other nodes goes out first (bounded wait), then the node leaves.
-        var drain = Task.WhenAll(_outboxes.Values.Select(o => o.CompleteAsync()));
+        // What is queued for Redis and for other nodes goes out first (bounded wait), then the node leaves.
+        _writes.Writer.TryComplete();
+        var drain = Task.WhenAll(_outboxes.Values.Select(o => o.CompleteAsync()).Append(_writer));
         await Task.WhenAny(drain, Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
         try
         {
@@ -301,46 +303,65 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
 
     // ---- routing table writes ------------------------------------------------------------------------------------
 
-    public async ValueTask SessionBoundAsync(C2sSession session)
+    /// <summary>One routing-table change, snapshotted when the core reported it.</summary>
+    private readonly record struct TableWrite(string Mode, Jid Jid, string JidString, SessionRecord Record);
+
+    private readonly System.Threading.Channels.Channel<TableWrite> _writes =
+        System.Threading.Channels.Channel.CreateBounded<TableWrite>(new System.Threading.Channels.BoundedChannelOptions(100_000) { SingleReader = true });
+    private Task _writer = Task.CompletedTask;
+
+    // The core never waits for Redis: a bind, presence change or unbind is queued (in order) and written by one pump,
+    // so a slow or frozen Redis delays only what other nodes see, never the local stream. A full queue (Redis away for
+    // long) drops the write and marks the node dirty: the resync after the reconnect re-publishes everything.
+    public ValueTask SessionBoundAsync(C2sSession session) => Queue("bind", session);
+
+    public ValueTask SessionChangedAsync(C2sSession session) => Queue("update", session);
+
+    public ValueTask SessionUnboundAsync(C2sSession session) => Queue("remove", session);
+
+    private ValueTask Queue(string mode, C2sSession session)
     {
-        try
+        var record = mode == "remove" ? default : SessionRecord.Of(NodeId, session);
+        if (!_writes.Writer.TryWrite(new TableWrite(mode, session.Jid, session.JidString, record))) _dirty = true;
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task WriteTableAsync()
+    {
+        var reader = _writes.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var previous = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "bind").ConfigureAwait(false);
-            if (previous is not null && previous != "!lost")
+            while (reader.TryRead(out var write))
             {
-                // RFC 6120 §7.7.2.2 across nodes: the older binding on the other node is closed with <conflict/>.
-                ClusterLog.ReplacedRemote(Logger, session.JidString, previous);
-                GetOutbox(previous).TryEnqueue(new OutboxItem(RecordKind.Replace, RecordFlags.None, session.JidString, default, null));
+                try
+                {
+                    if (write.Mode == "remove")
+                    {
+                        await _store.RemoveAsync(NodeId, write.Jid).ConfigureAwait(false);
+                        continue;
+                    }
+                    var outcome = await _store.WriteAsync(NodeId, write.Jid, write.Record, write.Mode).ConfigureAwait(false);
+                    if (outcome == "!lost")
+                    {
+                        // Bound again on another node meanwhile: the newer binding wins (RFC 6120 §7.7.2.2).
+                        await _server.ReplaceSessionAsync(write.Jid).ConfigureAwait(false);
+                    }
+                    else if (outcome is not null && write.Mode == "bind")
+                    {
+                        // The older binding on the other node is closed there with <conflict/>.
+                        ClusterLog.ReplacedRemote(Logger, write.JidString, outcome);
+                        GetOutbox(outcome).TryEnqueue(new OutboxItem(RecordKind.Replace, RecordFlags.None, write.JidString, default, null));
+                    }
+                }
+                catch (Exception e) when (RedisFailure.Is(e))
+                {
+                    MarkDirty(write.Mode, e);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    ClusterLog.ReceiveFailed(Logger, e);
+                }
             }
-        }
-        catch (Exception e) when (RedisFailure.Is(e))
-        {
-            MarkDirty("bind", e);
-        }
-    }
-
-    public async ValueTask SessionChangedAsync(C2sSession session)
-    {
-        try
-        {
-            var outcome = await _store.WriteAsync(NodeId, session.Jid, SessionRecord.Of(NodeId, session), "update").ConfigureAwait(false);
-            if (outcome == "!lost") await _server.ReplaceSessionAsync(session.Jid).ConfigureAwait(false);
-        }
-        catch (Exception e) when (RedisFailure.Is(e))
-        {
-            MarkDirty("presence", e);
-        }
-    }
-
-    public async ValueTask SessionUnboundAsync(C2sSession session)
-    {
-        try
-        {
-            await _store.RemoveAsync(NodeId, session.Jid).ConfigureAwait(false);
-        }
-        catch (Exception e) when (RedisFailure.Is(e))
-        {
-            MarkDirty("unbind", e);
         }
     }
 

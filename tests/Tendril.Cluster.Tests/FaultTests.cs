@@ -34,7 +34,7 @@ public sealed class FaultTests(PostgresFixture postgres)
         // (The console logger writes asynchronously: wait for the line, from whichever survivor won the claim.)
         var deadline = DateTime.UtcNow + ClientSteps.Wait;
         while (PurgeCount(cluster) == before && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Equal(before + 1, PurgeCount(cluster));
+        Assert.True(PurgeCount(cluster) == before + 1, $"expected one claim of n2 after the kill ({before} before):\n{Logs(cluster)}");
 
         // Nothing of n2 is left in Redis.
         await using var redis = new RedisClient(new RedisClientOptions { EndPoint = cluster.Redis.EndPoint });
@@ -52,6 +52,9 @@ public sealed class FaultTests(PostgresFixture postgres)
         // Many sweeps later, still exactly one claim across the survivors.
         Assert.Equal(before + 1, PurgeCount(cluster));
     }
+
+    private static string Logs(ClusterHarness cluster) =>
+        string.Join("\n----\n", cluster.Nodes.Select(n => string.Join('\n', n.Log.Split('\n').Where(l => l.Contains("Cluster", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)))));
 
     private static int PurgeCount(ClusterHarness cluster) => Regex.Count(cluster.Nodes[0].Log + cluster.Nodes[2].Log, "purged dead node n2");
 

@@ -72,7 +72,13 @@ public sealed class ClusterHarness : IAsyncDisposable
             section["Cluster"] = cluster;
         });
         await node.WaitForLogAsync($"Cluster node {name} joined", timeout: TimeSpan.FromSeconds(60));
-        lock (Nodes) Nodes.Add(node);
+        lock (Nodes)
+        {
+            // Nodes[i] is node "n{i+1}", whatever order parallel starts finished in.
+            var index = int.Parse(name[1..], System.Globalization.CultureInfo.InvariantCulture) - 1;
+            while (Nodes.Count <= index) Nodes.Add(null!);
+            Nodes[index] = node;
+        }
         return node;
     }
 
@@ -80,7 +86,10 @@ public sealed class ClusterHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var n in Nodes) await n.DisposeAsync();
+        foreach (var n in Nodes)
+        {
+            if (n is not null) await n.DisposeAsync();
+        }
         Redis.Dispose();
     }
 }
