@@ -137,10 +137,11 @@ public sealed class XmppServer : IAsyncDisposable
             DirectTlsEndPoint = tls.EndPoint;
         }
         foreach (var l in _listeners) l.Start();
+        foreach (var f in ServerFeatures.OfType<IListenerFeature>()) f.StartListening();
         return Task.CompletedTask;
     }
 
-    private static IPAddress ParseAddress(string address) => address switch
+    internal static IPAddress ParseAddress(string address) => address switch
     {
         "any" or "" or "*" => IPAddress.IPv6Any,
         "loopback" or "localhost" => IPAddress.Loopback,
@@ -231,6 +232,7 @@ public sealed class XmppServer : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
         var deadline = DateTime.UtcNow + timeout;
         foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+        foreach (var f in ServerFeatures.OfType<IListenerFeature>()) await f.StopListeningAsync().ConfigureAwait(false);
         var streams = Heartbeat.Streams.ToArray();
         foreach (var s in streams) s.StopReading();
         var readers = Task.WhenAll(streams.Select(s => s.ReadStopped));

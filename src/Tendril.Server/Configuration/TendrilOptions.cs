@@ -58,6 +58,9 @@ public sealed class TendrilOptions
     /// <summary>External services (STUN, TURN…) announced through XEP-0215.</summary>
     public List<ExternalServiceOptions> ExternalServices { get; set; } = [];
 
+    /// <summary>External components (XEP-0114): the listener and each component's domain and secret.</summary>
+    public ComponentOptions Components { get; set; } = new();
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
@@ -129,7 +132,20 @@ public sealed class TendrilOptions
             if (service.Secret.Length > 0 && (service.Username.Length > 0 || service.Password.Length > 0)) problems.Add($"{key}: set either Secret or Username/Password");
             if (service.TtlSeconds <= 0) problems.Add($"{key}:TtlSeconds must be positive");
         }
-        if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
+        if (Components.Port is < 0 or > 65535) problems.Add("Tendril:Components:Port must be 0..65535");
+        var componentDomains = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < Components.Services.Count; i++)
+        {
+            var c = Components.Services[i];
+            var key = $"Tendril:Components:Services:{i}";
+            if (!Tendril.Protocol.Jid.TryParse(c.Domain, out var jid) || jid is null || !jid.IsDomain) problems.Add($"{key}:Domain '{c.Domain}' is not a domain");
+            else if (jid.Domain == Domain.ToLowerInvariant() || !componentDomains.Add(jid.Domain)) problems.Add($"{key}:Domain '{c.Domain}' is the server's own domain or listed twice");
+            if (string.IsNullOrEmpty(c.Secret)) problems.Add($"{key}:Secret is empty");
+        }
+        if (Storage.Provider is not (StorageOptions.Sqlite or StorageOptions.Postgres))
+            problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite, postgres)");
+        if (Storage.Provider == StorageOptions.Postgres && string.IsNullOrWhiteSpace(Storage.PostgresConnectionString))
+            problems.Add("Tendril:Storage:PostgresConnectionString is empty (Provider is postgres)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
 }
@@ -209,11 +225,21 @@ public sealed class StreamManagementOptions
 
 public sealed class StorageOptions
 {
-    /// <summary>Storage backend: "sqlite" (embedded default).</summary>
-    public string Provider { get; set; } = "sqlite";
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    /// <summary>Storage backend: "sqlite" (embedded default) or "postgres".</summary>
+    public string Provider { get; set; } = Sqlite;
 
     /// <summary>SQLite database file; relative to the data folder. Default tendril.db.</summary>
     public string SqlitePath { get; set; } = "tendril.db";
+
+    /// <summary>
+    /// Npgsql connection string when <see cref="Provider"/> is "postgres", e.g.
+    /// <c>Host=db.example.org;Database=tendril;Username=tendril;Password=…</c>. A secret: prefer the environment
+    /// (<c>Tendril__Storage__PostgresConnectionString</c>) to the file.
+    /// </summary>
+    public string PostgresConnectionString { get; set; } = "";
 }
 
 public sealed class HttpOptions
@@ -445,4 +471,26 @@ public sealed class RegistrationOptions
 
     /// <summary>At most this many accounts created in-band per remote IP address in any hour (kept in memory).</summary>
     public int MaxPerIpPerHour { get; set; } = 5;
+}
+
+/// <summary>External components (XEP-0114, jabber:component:accept): off until a service is listed.</summary>
+public sealed class ComponentOptions
+{
+    /// <summary>Address to listen on: an IP address, or "any" / "loopback" (default: components run beside the server).</summary>
+    public string Address { get; set; } = "loopback";
+
+    /// <summary>The component port (5347 by convention; 0 picks a free port).</summary>
+    public int Port { get; set; } = 5347;
+
+    /// <summary>The components allowed to connect: each a domain of its own and the shared secret of the handshake.</summary>
+    public List<ComponentServiceOptions> Services { get; set; } = [];
+}
+
+public sealed class ComponentServiceOptions
+{
+    /// <summary>The component's domain (e.g. <c>bot.example.org</c>); stanzas to it and its subdomain-free JIDs go to the component.</summary>
+    public string Domain { get; set; } = "";
+
+    /// <summary>The handshake secret (XEP-0114 §3: SHA-1 of stream id + secret). Not logged.</summary>
+    public string Secret { get; set; } = "";
 }

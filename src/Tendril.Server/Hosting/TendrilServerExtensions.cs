@@ -49,14 +49,7 @@ public static class TendrilServerExtensions
             return options;
         });
         services.TryAddSingleton(TimeProvider.System);
-        services.AddCoreFeatures();
-        services.AddServerFeature<RosterFeature>();
-        services.AddServerFeature<OfflineFeature>();
-        services.TryAddSingleton<RosterQueries>();
-        services.AddPubSub();
-        services.AddServerFeature<Features.Pep.PepFeature>();
-        services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
-        services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
+        services.AddTendrilFeatures();
         services.AddHttpEndpoints<Web.WebTransportEndpoints>();
         services.AddHttpEndpoints<Web.BoshEndpoints>();
         services.AddHttpEndpoints<Web.DemoEndpoints>();
@@ -76,7 +69,27 @@ public static class TendrilServerExtensions
         services.TryAddSingleton(sp => new ConfigurationReloader(sp.GetRequiredService<XmppServer>(), configuration, reloadSource, sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService<ReloadSignalService>();
         services.AddTendrilAdmin();
+        return services;
+    }
+
+    /// <summary>
+    /// Every XMPP feature of the server, in the order they register (the order of stanza filters and hooks): the core
+    /// ones, rosters and presence, offline storage, publish-subscribe, PEP and its conversions, HTTP upload. The one
+    /// place a new feature is added; <see cref="AddTendrilServer"/> and the test server both call it. Needs
+    /// <see cref="TendrilOptions"/> in the container.
+    /// </summary>
+    public static IServiceCollection AddTendrilFeatures(this IServiceCollection services)
+    {
+        services.AddCoreFeatures();
+        services.AddServerFeature<RosterFeature>();
+        services.AddServerFeature<OfflineFeature>();
+        services.TryAddSingleton<RosterQueries>();
+        services.AddPubSub();
+        services.AddServerFeature<Features.Pep.PepFeature>();
+        services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
+        services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
         services.AddHttpUpload();
+        services.AddServerFeature<Features.Components.ComponentFeature>();
         return services;
     }
 

@@ -67,7 +67,13 @@ public sealed class Router
     /// </summary>
     public void DeliverFromServer(XmlElement stanza, Jid to)
     {
-        if (to.Domain != Domain || to.Local is null) return;
+        if (to.Domain != Domain)
+        {
+            // Answers to a hosted service, e.g. an external component (XEP-0114) that asked the server something.
+            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) _ = hosted(stanza, _server.DomainJid, to, null);
+            return;
+        }
+        if (to.Local is null) return;
         if (to.Resource is not null)
         {
             _sessions.Find(to)?.TryDeliver(stanza);

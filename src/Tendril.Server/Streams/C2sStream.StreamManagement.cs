@@ -201,10 +201,13 @@ public sealed partial class C2sStream
         }
     }
 
-    /// <summary>While this connection is closing but its session may be resumed, stanzas wait in the SM state.</summary>
+    /// <summary>
+    /// While this connection is closing, stanzas routed to its session wait in the SM state: for the connection that
+    /// resumes it, or — when the session ends — to be stored offline behind the unacknowledged ones, in order.
+    /// </summary>
     private bool TryKeepForResumption(Outbound item)
     {
-        if (_sm is not { ResumeId: not null } sm || _smNoResume || !sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas)) return false;
+        if (_sm is not { } sm || !sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas)) return false;
         if (sm.HibernatedAtTicks != 0 && item is { Kind: OutboundKind.Routed, Payload: XmlElement { Name: "message" } message })
         {
             _server.Features.RaiseMessageHeld(message, sm.Session.Jid); // XEP-0357: a push for the sleeping client

@@ -349,14 +349,22 @@ public sealed partial class C2sStream
         if (session is null) return;
         if (session.Stream != this) return; // resumed by another connection
         if (TryHibernate(session)) return;
+        var sm = _sm;
+        if (sm is not null)
+        {
+            // Unacknowledged stanzas were perhaps never received: treated as undeliverable (XEP-0198 §7) — stored
+            // offline while the session is still bound, so they keep their place before anything sent to the account
+            // later (a clean close or no resumption: the session ends now).
+            sm.ReturnUnwritten(DrainUnwritten());
+            await _server.StreamManagement.FlushBeforeEndAsync(sm).ConfigureAwait(false);
+        }
         session.IsClosed = true;
         if (_server.Sessions.Unbind(session))
         {
             await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
         }
-        if (_sm is { } sm)
+        if (sm is not null)
         {
-            // Unacknowledged stanzas were perhaps never received: treated as undeliverable (XEP-0198 §7).
             sm.ReturnUnwritten(DrainUnwritten());
             await _server.StreamManagement.ForgetAsync(sm).ConfigureAwait(false);
         }

@@ -83,20 +83,31 @@ public sealed class StreamManagementRegistry
     /// <summary>Ends a session for good: unbinds it, broadcasts unavailable presence, and flushes what it was not sent.</summary>
     internal ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
 
-    /// <summary>The connection of a session with SM but no resumption ended: flush its unacknowledged stanzas.</summary>
+    /// <summary>
+    /// Before a session with SM is unbound for good: its unacknowledged stanzas are treated as undelivered (offline
+    /// storage) while it is still bound. Messages routed to it meanwhile join the end of its list and are flushed in
+    /// turn, so the store keeps the order the messages were sent to the client in, and nothing addressed to the
+    /// account after the unbind can be stored ahead of them.
+    /// </summary>
+    internal async ValueTask FlushBeforeEndAsync(StreamManagementState sm)
+    {
+        while (sm.TakeAll() is { Count: > 0 } items) await Undeliverable(sm, items).ConfigureAwait(false);
+    }
+
+    /// <summary>After the unbind: the session is no longer resumable; what reached it in the last instant is flushed and the list sealed.</summary>
     internal ValueTask ForgetAsync(StreamManagementState sm)
     {
         if (sm.ResumeId is { } id) _resumable.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm));
-        return Undeliverable(sm);
+        return Undeliverable(sm, sm.TakeAllAndSeal());
     }
 
     private async ValueTask FlushAsync(StreamManagementState sm, bool unbind)
     {
         var session = sm.Session;
         if (sm.ResumeId is { } id) _resumable.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm));
-        // Store before unbinding, so a login that sees the session gone also finds its messages offline; then once
-        // more for anything routed to the session in between.
-        await Undeliverable(sm).ConfigureAwait(false);
+        // Store before unbinding, so a login that sees the session gone also finds its messages offline, in order;
+        // then once more for anything routed to the session in between.
+        await FlushBeforeEndAsync(sm).ConfigureAwait(false);
         if (unbind)
         {
             session.IsClosed = true;
@@ -105,7 +116,7 @@ public sealed class StreamManagementRegistry
                 await PresenceBroadcaster.BroadcastUnavailableOnCloseAsync(_server, session).ConfigureAwait(false);
             }
         }
-        await Undeliverable(sm).ConfigureAwait(false);
+        await Undeliverable(sm, sm.TakeAllAndSeal()).ConfigureAwait(false);
         if (unbind) await _server.Features.RaiseSessionClosedAsync(session).ConfigureAwait(false);
     }
 
@@ -114,9 +125,8 @@ public sealed class StreamManagementRegistry
     /// undeliverable-message handlers (offline storage) or bounce; iq requests bounce; presence and broadcast
     /// (serialized) notifications are state, superseded by the session's end, and are dropped.
     /// </summary>
-    private async ValueTask Undeliverable(StreamManagementState sm)
+    private async ValueTask Undeliverable(StreamManagementState sm, List<Outbound> items)
     {
-        var items = sm.TakeAll();
         var to = sm.Session.Jid.Bare;
         foreach (var item in items)
         {

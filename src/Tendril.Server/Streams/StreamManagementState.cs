@@ -4,8 +4,9 @@ namespace Tendril.Server.Streams;
 
 /// <summary>
 /// XEP-0198 state of one session; it travels with the session when a new connection resumes it. The outbound side is
-/// one list: first the stanzas written but not yet acknowledged (in the order written), then — only while the session
-/// hibernates — the stanzas routed to it since, never written. Counters are the XEP's 32-bit wrapping 'h' values.
+/// one list: first the stanzas written but not yet acknowledged (in the order written), then — while the session
+/// hibernates or its connection is closing — the stanzas routed to it since, never written. Once the session has ended
+/// for good the list is sealed: nothing more is added (the router bounces instead of losing it). Counters are the XEP's 32-bit wrapping 'h' values.
 /// </summary>
 internal sealed class StreamManagementState
 {
@@ -14,6 +15,7 @@ internal sealed class StreamManagementState
     private uint _sent;
     private uint _acked;
     private bool _requestOutstanding;
+    private bool _sealed;
 
     public StreamManagementState(C2sSession session, string? resumeId)
     {
@@ -79,12 +81,12 @@ internal sealed class StreamManagementState
         }
     }
 
-    /// <summary>While hibernating: keeps a stanza for the next connection; false beyond <paramref name="limit"/>.</summary>
+    /// <summary>While hibernating or closing: keeps a stanza routed to the session; false beyond <paramref name="limit"/> or once sealed.</summary>
     public bool TryAddPending(Outbound item, int limit)
     {
         lock (_gate)
         {
-            if (_unacked.Count >= limit) return false;
+            if (_sealed || _unacked.Count >= limit) return false;
             _unacked.Add(item);
             return true;
         }
@@ -132,6 +134,19 @@ internal sealed class StreamManagementState
     {
         lock (_gate)
         {
+            var rest = new List<Outbound>(_unacked);
+            _unacked.Clear();
+            _acked = _sent;
+            return rest;
+        }
+    }
+
+    /// <summary>The session has ended (unbound): takes what is left and refuses anything added later.</summary>
+    public List<Outbound> TakeAllAndSeal()
+    {
+        lock (_gate)
+        {
+            _sealed = true;
             var rest = new List<Outbound>(_unacked);
             _unacked.Clear();
             _acked = _sent;

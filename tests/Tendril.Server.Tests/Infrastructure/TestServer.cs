@@ -1,22 +1,9 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
 using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Server.Features;
-using Tendril.Server.Features.Blocking;
-using Tendril.Server.Features.Carbons;
-using Tendril.Server.Features.ContactAddresses;
-using Tendril.Server.Features.Disco;
-using Tendril.Server.Features.ExternalServices;
-using Tendril.Server.Features.LastActivity;
-using Tendril.Server.Features.Mam;
-using Tendril.Server.Features.Offline;
-using Tendril.Server.Features.Ping;
-using Tendril.Server.Features.PrivateStorage;
-using Tendril.Server.Features.Roster;
-using Tendril.Server.Features.Session;
-using Tendril.Server.Features.Time;
-using Tendril.Server.Features.VCard;
-using Tendril.Server.Features.Version;
+using Tendril.Server.Hosting;
 using Tendril.Server.Tls;
 using Tendril.Server.Transport;
 using Tendril.Storage;
@@ -24,14 +11,20 @@ using Tendril.Storage.Sqlite;
 
 namespace Tendril.Server.Tests.Infrastructure;
 
-/// <summary>A real server (real SQLite file, real certificate) whose connections run over in-memory streams or sockets.</summary>
+/// <summary>
+/// A real server (real certificate; real storage: a SQLite file in the data folder, or the <see cref="IStorage"/> given,
+/// e.g. PostgreSQL) whose connections run over in-memory streams or sockets.
+/// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
     private static readonly Lazy<X509Certificate2> s_certificate = new(() => CertificateProvider.CreateSelfSigned("localhost"));
     private readonly List<Task> _connections = [];
 
-    private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time)
+    private readonly ServiceProvider _services;
+
+    private TestServer(XmppServer server, IStorage storage, string directory, ManualTimeProvider? time, ServiceProvider services)
     {
+        _services = services;
         Server = server;
         Storage = storage;
         Directory = directory;
@@ -40,7 +33,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public XmppServer Server { get; }
 
-    public SqliteStorage Storage { get; }
+    public IStorage Storage { get; }
 
     public string Directory { get; }
 
@@ -51,8 +44,12 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Keep the data folder on dispose (to start another server on it: a restart).</summary>
     public bool KeepDirectory { get; set; }
 
+    /// <param name="configure">Options to change (component ports, limits…); reloadable ones can also change later through the server.</param>
+    /// <param name="extraFeatures">Test-only features registered after the production ones (a production feature type again would register twice).</param>
     /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
-    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
+    /// <param name="storage">The storage to serve from (initialized here, disposed with the server); a SQLite file in the data folder when null.</param>
+    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null,
+        IStorage? storage = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -61,16 +58,20 @@ public sealed class TestServer : IAsyncDisposable
         options.C2s.Port = 0;
         options.C2s.DirectTlsPort = 0;
         configure?.Invoke(options);
-        var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
+        storage ??= new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
-        IEnumerable<IServerFeature> features = [new DiscoFeature(), new PingFeature(), new VersionFeature(), new LegacySessionFeature(),
-            new Features.StreamManagement.StreamManagementFeature(), new Features.StreamManagement.ClientStateIndicationFeature(), new RosterFeature(), new OfflineFeature(),
-            new EntityTimeFeature(), new LastActivityFeature(), new VCardFeature(), new PrivateStorageFeature(), new BlockingFeature(), new MamFeature(), new CarbonsFeature(),
-            new ContactAddressesFeature(), new ExternalServicesFeature(), new Features.Registration.RegistrationFeature(), new Features.Pep.PepFeature(), new Features.Conversion.AvatarConversionFeature(), new Features.Conversion.BookmarkSyncFeature(), new Features.Push.PushFeature(), .. extraFeatures ?? []];
-        var server = new XmppServer(options, storage, Certificate, features, null, (TimeProvider?)time ?? TimeProvider.System);
+        // The features come from the same registration as the real host (AddTendrilFeatures): one list, one order.
+        var services = new ServiceCollection();
+        services.AddSingleton(options);
+        services.AddSingleton<TimeProvider>((TimeProvider?)time ?? TimeProvider.System);
+        services.AddSingleton<IStorage>(storage);
+        services.AddTendrilFeatures();
+        foreach (var extra in extraFeatures ?? []) services.AddSingleton(extra);
+        var provider = services.BuildServiceProvider();
+        var server = new XmppServer(options, storage, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
-        return new TestServer(server, storage, directory, time);
+        return new TestServer(server, storage, directory, time, provider);
     }
 
     public async Task AddUserAsync(string username, string password)
@@ -104,6 +105,7 @@ public sealed class TestServer : IAsyncDisposable
         Task[] connections;
         lock (_connections) connections = [.. _connections];
         await Task.WhenAny(Task.WhenAll(connections), Task.Delay(TimeSpan.FromSeconds(10)));
+        await _services.DisposeAsync();
         await Storage.DisposeAsync();
         if (KeepDirectory) return;
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }

@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Server.Features.Disco;
 using Tendril.Server.Features.Pep;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Tests.Infrastructure;
@@ -30,21 +31,45 @@ public abstract class PepTestBase : IAsyncLifetime
         await Server.DisposeAsync();
     }
 
-    /// <summary>Logs in with initial presence carrying caps whose features include NODE+notify for each node; answers the server's disco#info.</summary>
+    /// <summary>
+    /// Logs in with initial presence carrying caps whose features include NODE+notify for each node (a real XEP-0115
+    /// sha-1 ver, unique to this login, so the server asks); answers the server's disco#info and waits until the
+    /// verified ver is cached.
+    /// </summary>
     protected async Task<TestClient> LoginAsync(string user, string resource = "r", params string[] notify)
     {
         var c = Server.Connect();
         _clients.Add(c);
         await c.LoginAsync(user, "pw", resource, presence: false);
-        var ver = Guid.NewGuid().ToString("N");
-        await c.SendAsync($"<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test:client' ver='{ver}'/></presence>");
-        var q = await c.WaitForAsync(e => e.Name == "iq" && e.GetAttribute("type") == "get" && e.Element("query", Ns.DiscoInfo) is not null);
-        Assert.Equal("urn:test:client#" + ver, q.Element("query", Ns.DiscoInfo)!.GetAttribute("node"));
-        var features = string.Concat(notify.Select(n => $"<feature var='{n}+notify'/>"));
-        await c.SendAsync($"<iq type='result' id='{q.GetAttribute("id")}' to='localhost'><query xmlns='{Ns.DiscoInfo}' node='urn:test:client#{ver}'><identity category='client' type='pc'/>{features}</query></iq>");
-        for (var i = 0; i < 200 && Pep.Caps.FeaturesOf(ver) is null; i++) await Task.Delay(10);
+        var query = CapsQuery(notify);
+        var ver = EntityCapsHash.ComputeVer(query, "sha-1")!;
+        await c.SendAsync(CapsPresence(ver));
+        await AnswerCapsQueryAsync(c, ver, query);
+        for (var i = 0; i < 1000 && Pep.Caps.FeaturesOf(ver) is null; i++) await Task.Delay(10);
         Assert.NotNull(Pep.Caps.FeaturesOf(ver));
         return c;
+    }
+
+    /// <summary>A client's disco#info: identity client/pc with a unique name (so each login has a ver of its own), NODE+notify features.</summary>
+    protected static XmlElement CapsQuery(IEnumerable<string> notify, string? name = null)
+    {
+        var q = new XmlElement("query", Ns.DiscoInfo);
+        q.AddElement("identity").SetAttribute("category", "client").SetAttribute("type", "pc").SetAttribute("name", name ?? Guid.NewGuid().ToString("N"));
+        q.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
+        foreach (var n in notify) q.AddElement("feature").SetAttribute("var", n + "+notify");
+        return q;
+    }
+
+    protected static string CapsPresence(string ver, string hash = "sha-1") =>
+        $"<presence><c xmlns='http://jabber.org/protocol/caps' hash='{hash}' node='urn:test:client' ver='{ver}'/></presence>";
+
+    /// <summary>Waits for the server's disco#info query for node#ver and answers it with <paramref name="query"/>.</summary>
+    protected static async Task AnswerCapsQueryAsync(TestClient c, string ver, XmlElement query)
+    {
+        var q = await c.WaitForAsync(e => e.Name == "iq" && e.GetAttribute("type") == "get" && e.Element("query", Ns.DiscoInfo) is not null);
+        Assert.Equal("urn:test:client#" + ver, q.Element("query", Ns.DiscoInfo)!.GetAttribute("node"));
+        var answer = query.Clone().SetAttribute("node", "urn:test:client#" + ver);
+        await c.SendAsync($"<iq type='result' id='{q.GetAttribute("id")}' to='localhost'>{answer}</iq>");
     }
 
     /// <summary><paramref name="contact"/> subscribes to <paramref name="owner"/>'s presence and is approved.</summary>

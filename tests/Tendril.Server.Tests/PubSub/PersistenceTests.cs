@@ -24,7 +24,7 @@ public sealed class PersistenceTests : PubSubTestBase
         await r.DisposeAsync();
         await Server.DisposeAsync();
 
-        await using var restarted = await TestServer.StartAsync(extraFeatures: [new PubSubFeature()], directory: directory);
+        await using var restarted = await TestServer.StartAsync(directory: directory);
         await using var j2 = restarted.Connect();
         await j2.LoginAsync("juliet", "pw", "r");
         await using var n2 = restarted.Connect();

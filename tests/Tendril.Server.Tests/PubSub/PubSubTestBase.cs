@@ -19,7 +19,7 @@ public abstract class PubSubTestBase : IAsyncLifetime
 
     public virtual async Task InitializeAsync()
     {
-        Server = await TestServer.StartAsync(extraFeatures: [new PubSubFeature()]);
+        Server = await TestServer.StartAsync();
         foreach (var u in new[] { "juliet", "romeo", "nurse", "tybalt" }) await Server.AddUserAsync(u, "pw");
     }
 

@@ -228,7 +228,7 @@ public sealed class RoutingTests : IAsyncLifetime
         foreach (var f in info.Elements("feature")) vars.Add(f.GetAttribute("var")!);
         string[] expected =
         [
-            Ns.DiscoInfo, Ns.DiscoItems, Ns.Version, Ns.Ping, "msgoffline",
+            Ns.DiscoInfo, Ns.DiscoItems, Ns.Version, Ns.Ping, "msgoffline", "http://jabber.org/protocol/caps",
             "urn:xmpp:time", "jabber:iq:last",
             "vcard-temp", "jabber:iq:private", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "jabber:iq:register",
         ];

@@ -4,6 +4,7 @@ using System.Text;
 using Tendril.Protocol;
 using Tendril.Server.Configuration;
 using Tendril.Server.Tests.Infrastructure;
+using Tendril.Server.Tests.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Tests.ServiceInfo;
@@ -23,6 +24,34 @@ public sealed class ServiceInfoTests : ImTestBase
             new ExternalServiceOptions { Type = "turn", Host = "turn.localhost", Port = 3478, Transport = "udp", Name = "Relay", Secret = "s3cret", TtlSeconds = 600 },
             new ExternalServiceOptions { Type = "turns", Host = "turn.localhost", Port = 5349, Transport = "tcp", Username = "u", Password = "p", Restricted = true },
         ];
+    }
+
+    [Fact]
+    public async Task Stream_features_announce_the_servers_caps_and_the_ver_matches_its_disco_info()
+    {
+        await using var c = Server.Connect();
+        var features = await c.AuthenticateAsync("juliet", "pw");
+        var caps = features.Element("c", "http://jabber.org/protocol/caps");
+        Assert.NotNull(caps);
+        Assert.Equal("sha-1", caps.GetAttribute("hash"));
+        var node = caps.GetAttribute("node")!;
+        var ver = caps.GetAttribute("ver")!;
+        await c.SendAsync("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+        await c.ExpectAsync("iq");
+
+        // XEP-0115 §5.4: what a client verifies — the ver is the hash of the server's disco#info (forms included).
+        var info = (await IqAsync(c, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", "localhost")).Element("query", Ns.DiscoInfo)!;
+        Assert.NotNull(info.Element("x", "jabber:x:data"));
+        Assert.Contains(info.Els("feature"), f => f.GetAttribute("var") == "http://jabber.org/protocol/caps");
+        Assert.Equal(ver, Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(info, "sha-1"));
+
+        // §6.2: node#ver is answered with the same information.
+        var byNode = await IqAsync(c, "get", $"<query xmlns='http://jabber.org/protocol/disco#info' node='{node}#{ver}'/>", "localhost");
+        Assert.Equal("result", byNode.GetAttribute("type"));
+        Assert.Equal(node + "#" + ver, byNode.Element("query", Ns.DiscoInfo)!.GetAttribute("node"));
+        Assert.Equal(ver, Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(byNode.Element("query", Ns.DiscoInfo)!, "sha-1"));
+        var wrong = await IqAsync(c, "get", $"<query xmlns='http://jabber.org/protocol/disco#info' node='{node}#nope'/>", "localhost");
+        Assert.NotNull(wrong.Element("error")!.Element("item-not-found", Ns.Stanzas));
     }
 
     [Fact]

@@ -4,18 +4,19 @@ each chat message with "pong: <body>" and prints one JSON line per message recei
 
 Usage: slixmpp_echo.py HOST PORT JID PASSWORD COUNT
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json, os, sys
+sys.dont_write_bytecode = True  # imported from the source tree: leave no __pycache__ there
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Interop"))  # the shared slix_common
+import slix_common
+from slix_common import args, run
 
-host, port, jid, password, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-logging.basicConfig(level=logging.WARNING)
+host, port, (jid, password, count) = args(3)
+count = int(count)
 
 
-class Echo(slixmpp.ClientXMPP):
+class Echo(slix_common.Client):
     def __init__(self):
         super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
         self.seen = 0
         self.done = asyncio.get_event_loop().create_future()
         self.add_event_handler("session_start", self.on_start)
@@ -38,15 +39,11 @@ class Echo(slixmpp.ClientXMPP):
 
 async def main():
     client = Echo()
-    client.connect((host, port), force_starttls=True)
+    slix_common.connect(client, host, port)
     await asyncio.wait_for(client.done, 180)
     await asyncio.sleep(0.5)  # let the last reply go out
     client.disconnect()
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

@@ -7,23 +7,16 @@ not-acceptable + blocked. A2 unblocks B and B's next message reaches A.
 Usage: slixmpp_carbons_blocking.py HOST PORT JID_A PASS_A JID_B PASS_B
 Prints one JSON line with what the clients observed; exit 0 when every step completed.
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json
+import slix_common
+from slix_common import args, run
 
-host, port = sys.argv[1], int(sys.argv[2])
-jid_a, pw_a, jid_b, pw_b = sys.argv[3:7]
-logging.basicConfig(level=logging.WARNING)
+host, port, (jid_a, pw_a, jid_b, pw_b) = args(4)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slix_common.Client):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        for plugin in ("xep_0030", "xep_0199", "xep_0280", "xep_0191"):
-            self.register_plugin(plugin)
-        self.events, self.waiters = [], []
-        self.ready = asyncio.get_event_loop().create_future()
+        super().__init__(jid, password, plugins=("xep_0030", "xep_0199", "xep_0280", "xep_0191"))
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("carbon_sent", lambda m: self.record(
             {"kind": "carbon_sent", "from": str(m["from"]), "to": str(m["carbon_sent"]["to"]), "body": m["carbon_sent"]["body"]}))
@@ -40,8 +33,7 @@ class Client(slixmpp.ClientXMPP):
         await self.get_roster()
         self.send_presence()
         await self.plugin["xep_0280"].enable()
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_message(self, msg):
         if msg["type"] in ("chat", "normal") and msg["body"]:
@@ -52,23 +44,10 @@ class Client(slixmpp.ClientXMPP):
         app = [child.tag for child in error.xml if child.tag.startswith("{urn:xmpp:blocking:errors}")]
         self.record({"kind": "error", "id": msg["id"], "condition": error["condition"], "type": error["type"], "app": app})
 
-    def record(self, event):
-        self.events.append(event)
-        for pred, fut in list(self.waiters):
-            if not fut.done() and pred(event):
-                fut.set_result(event)
-
-    async def wait(self, pred, timeout=20):
-        for e in self.events:
-            if pred(e):
-                return e
-        fut = asyncio.get_event_loop().create_future()
-        self.waiters.append((pred, fut))
-        return await asyncio.wait_for(fut, timeout)
 
 
 def connect(client):
-    client.connect((host, port), force_starttls=True)
+    slix_common.connect(client, host, port)
 
 
 async def main():
@@ -111,8 +90,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

@@ -4,23 +4,19 @@
 Usage: slixmpp_chat.py HOST PORT JID1 PASS1 JID2 PASS2 MECHANISM [--direct-tls]
 Prints one JSON line with what each client received; exit 0 when both got the other's message.
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json, sys
+import slix_common
+from slix_common import args, run
 
-host, port = sys.argv[1], int(sys.argv[2])
-jid1, pw1, jid2, pw2, mech = sys.argv[3:8]
+host, port, (jid1, pw1, jid2, pw2, mech) = args(5)
 direct_tls = "--direct-tls" in sys.argv
-logging.basicConfig(level=logging.WARNING)
 
 
-class Peer(slixmpp.ClientXMPP):
+class Peer(slix_common.Client):
     def __init__(self, jid, password, peer_bare, text):
         super().__init__(jid, password, sasl_mech=mech)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
         self.peer_bare, self.text = peer_bare, text
         self.received, self.bound_jid, self.mechanism = [], None, None
-        self.ready = asyncio.get_event_loop().create_future()
         self.got = asyncio.get_event_loop().create_future()
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
@@ -34,8 +30,7 @@ class Peer(slixmpp.ClientXMPP):
     async def on_start(self, _):
         self.bound_jid = str(self.boundjid)
         self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_message(self, msg):
         if msg["type"] in ("chat", "normal"):
@@ -48,10 +43,7 @@ async def main():
     a = Peer(jid1, pw1, jid2, "hello from 1")
     b = Peer(jid2, pw2, jid1, "hello from 2")
     for p in (a, b):
-        if direct_tls:
-            p.connect((host, port), disable_starttls=True, force_starttls=False, use_ssl=True)
-        else:
-            p.connect((host, port), force_starttls=True)
+        slix_common.connect(p, host, port, direct_tls)
     await asyncio.wait_for(asyncio.gather(a.ready, b.ready), 20)
     a.send_message(mto=b.bound_jid, mbody="hello from 1", mtype="chat")
     await asyncio.wait_for(b.got, 20)
@@ -67,8 +59,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

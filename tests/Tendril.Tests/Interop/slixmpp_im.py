@@ -5,25 +5,18 @@ presence; B goes offline, A sends a message, B logs in again and receives it wit
 Usage: slixmpp_im.py HOST PORT JID_A PASS_A JID_B PASS_B
 Prints one JSON line with what each client observed; exit 0 when every step completed.
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json
+import slix_common
+from slix_common import args, run, until
 
-host, port = sys.argv[1], int(sys.argv[2])
-jid_a, pw_a, jid_b, pw_b = sys.argv[3:7]
-logging.basicConfig(level=logging.WARNING)
+host, port, (jid_a, pw_a, jid_b, pw_b) = args(4)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slix_common.Client):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        self.register_plugin("xep_0203")
-        self.register_plugin("xep_0199")
+        super().__init__(jid, password, plugins=("xep_0203", "xep_0199"))
         self.auto_authorize = None  # answer subscription requests by hand
         self.auto_subscribe = False
-        self.events, self.waiters = [], []
-        self.ready = asyncio.get_event_loop().create_future()
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("presence_subscribe", lambda p: self.record({"kind": "subscribe", "from": str(p["from"])}))
         self.add_event_handler("presence_subscribed", lambda p: self.record({"kind": "subscribed", "from": str(p["from"])}))
@@ -34,8 +27,7 @@ class Client(slixmpp.ClientXMPP):
     async def on_start(self, _):
         await self.get_roster()
         self.send_presence(pstatus="online as " + self.boundjid.user)
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_message(self, msg):
         if msg["type"] in ("chat", "normal"):
@@ -44,35 +36,13 @@ class Client(slixmpp.ClientXMPP):
                          "stamp": delay["stamp"].isoformat() if delay["stamp"] else None,
                          "delay_from": str(delay["from"]) if delay["from"] else None})
 
-    def record(self, event):
-        self.events.append(event)
-        for pred, fut in list(self.waiters):
-            if not fut.done() and pred(event):
-                fut.set_result(event)
-
-    async def wait(self, pred, timeout=20):
-        for e in self.events:
-            if pred(e):
-                return e
-        fut = asyncio.get_event_loop().create_future()
-        self.waiters.append((pred, fut))
-        return await asyncio.wait_for(fut, timeout)
-
     def subscription(self, jid):
         item = self.client_roster[jid]
         return {"subscription": item["subscription"], "pending_out": bool(item["pending_out"]), "name": item["name"], "groups": list(item["groups"])}
 
 
 def connect(client):
-    client.connect((host, port), force_starttls=True)
-
-
-async def until(check, timeout=10):
-    for _ in range(int(timeout / 0.05)):
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return False
+    slix_common.connect(client, host, port)
 
 
 async def main():
@@ -114,8 +84,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

@@ -6,33 +6,27 @@ pages through its own archive.
 Usage: slixmpp_mam.py HOST PORT JID_A PASS_A JID_B PASS_B
 Prints one JSON line with what the clients observed; exit 0 when every step completed.
 """
-import asyncio, json, ssl, sys, logging
+import asyncio, json
 import slixmpp
+import slix_common
+from slix_common import args, run
 
-host, port = sys.argv[1], int(sys.argv[2])
-jid_a, pw_a, jid_b, pw_b = sys.argv[3:7]
-logging.basicConfig(level=logging.WARNING)
+host, port, (jid_a, pw_a, jid_b, pw_b) = args(4)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slix_common.Client):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        for plugin in ("xep_0030", "xep_0059", "xep_0199", "xep_0313"):
-            self.register_plugin(plugin)
+        super().__init__(jid, password, plugins=("xep_0030", "xep_0059", "xep_0199", "xep_0313"))
         self.bodies = []
         self.stanza_ids = []
         self.got = asyncio.Event()
-        self.ready = asyncio.get_event_loop().create_future()
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
 
     async def on_start(self, _):
         await self.get_roster()
         self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_message(self, msg):
         if msg["type"] in ("chat", "normal") and msg["body"] and msg.xml.find("{urn:xmpp:mam:2}result") is None:
@@ -56,7 +50,7 @@ def body_of(result):
 async def main():
     a, b = Client(jid_a, pw_a), Client(jid_b, pw_b)
     for c in (a, b):
-        c.connect((host, port), force_starttls=True)
+        slix_common.connect(c, host, port)
     await asyncio.wait_for(asyncio.gather(a.ready, b.ready), 20)
     bare_a, bare_b = a.boundjid.bare, b.boundjid.bare
     for i in range(1, 6):
@@ -79,8 +73,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

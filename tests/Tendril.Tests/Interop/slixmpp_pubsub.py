@@ -9,32 +9,27 @@ Accounts juliet, romeo, nurse, tybalt, benvolio @localhost all use PASSWORD.
 4. benvolio logs in again: it must receive the last item ('h1') when it becomes available.
 Prints one JSON line with what each client received; exit 0 on success.
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json
 from slixmpp.xmlstream import ET
+import slix_common
+from slix_common import args, run
 
-host, port, service, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port, (service, password) = args(2)
 NODE = "news"
-logging.basicConfig(level=logging.WARNING)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(slix_common.Client):
     def __init__(self, user):
-        super().__init__(f"{user}@localhost/slix", password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        self.register_plugin("xep_0060")
+        super().__init__(f"{user}@localhost/slix", password, plugins=("xep_0060",))
         self.user = user
         self.items = []
-        self.waiters = []
-        self.ready = asyncio.get_event_loop().create_future()
+        self.item_waiters = []
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("pubsub_publish", self.on_publish)
 
     async def on_start(self, _):
         self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_publish(self, msg):
         item = msg["pubsub_event"]["items"]["item"]
@@ -46,7 +41,7 @@ class Client(slixmpp.ClientXMPP):
             "from": str(msg["from"]),
             "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None,
         })
-        for want, fut in list(self.waiters):
+        for want, fut in list(self.item_waiters):
             if item["id"] == want and not fut.done():
                 fut.set_result(True)
 
@@ -55,13 +50,13 @@ class Client(slixmpp.ClientXMPP):
         if any(i["id"] == item_id for i in self.items):
             fut.set_result(True)
         else:
-            self.waiters.append((item_id, fut))
+            self.item_waiters.append((item_id, fut))
         return fut
 
 
 async def online(user):
     c = Client(user)
-    c.connect((host, port), force_starttls=True)
+    slix_common.connect(c, host, port)
     await asyncio.wait_for(c.ready, 20)
     return c
 
@@ -98,8 +93,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

@@ -6,28 +6,22 @@ full JID, and its session must still work (a message back to B).
 Usage: slixmpp_resume.py HOST PORT JID1 PASS1 JID2 PASS2
 Prints one JSON line; exit 0 on success.
 """
-import asyncio, json, ssl, sys, logging
-import slixmpp
+import asyncio, json
+import slix_common
+from slix_common import args, run
 
-host, port = sys.argv[1], int(sys.argv[2])
-jid1, pw1, jid2, pw2 = sys.argv[3:7]
-logging.basicConfig(level=logging.WARNING)
+host, port, (jid1, pw1, jid2, pw2) = args(4)
 
 
-class Peer(slixmpp.ClientXMPP):
+class Peer(slix_common.Client):
     def __init__(self, jid, password, sm):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        if sm:
-            self.register_plugin("xep_0198")
+        super().__init__(jid, password, plugins=("xep_0198",) if sm else ())
         self.received, self.bound_jid = [], None
         loop = asyncio.get_event_loop()
-        self.ready = loop.create_future()
         self.enabled = loop.create_future()
         self.resumed = loop.create_future()
         self.dropped = loop.create_future()
-        self.waiters = []
+        self.body_waiters = []
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("sm_enabled", lambda *_: self.enabled.done() or self.enabled.set_result(True))
@@ -38,13 +32,12 @@ class Peer(slixmpp.ClientXMPP):
     async def on_start(self, _):
         self.bound_jid = str(self.boundjid)
         self.send_presence()
-        if not self.ready.done():
-            self.ready.set_result(True)
+        self.set_ready()
 
     def on_message(self, msg):
         if msg["type"] in ("chat", "normal") and msg["body"]:
             self.received.append({"from": str(msg["from"]), "body": msg["body"]})
-            for body, fut in list(self.waiters):
+            for body, fut in list(self.body_waiters):
                 if body == msg["body"] and not fut.done():
                     fut.set_result(True)
 
@@ -54,7 +47,7 @@ class Peer(slixmpp.ClientXMPP):
             f.set_result(True)
             return f
         f = asyncio.get_event_loop().create_future()
-        self.waiters.append((body, f))
+        self.body_waiters.append((body, f))
         return f
 
 
@@ -62,7 +55,7 @@ async def main():
     a = Peer(jid1, pw1, sm=True)
     b = Peer(jid2, pw2, sm=False)
     for p in (a, b):
-        p.connect((host, port), force_starttls=True)
+        slix_common.connect(p, host, port)
     await asyncio.wait_for(asyncio.gather(a.ready, b.ready, a.enabled), 20)
     first_jid = a.bound_jid
     b.send_message(mto=first_jid, mbody="before the drop", mtype="chat")
@@ -74,7 +67,7 @@ async def main():
     b.send_message(mto=first_jid, mbody="while dropped 2", mtype="chat")
     await asyncio.sleep(0.5)
 
-    a.connect((host, port), force_starttls=True)
+    slix_common.connect(a, host, port)
     resumed_jid = await asyncio.wait_for(a.resumed, 20)
     await asyncio.wait_for(asyncio.gather(a.wait_body("while dropped 1"), a.wait_body("while dropped 2")), 20)
     a.send_message(mto=b.bound_jid, mbody="back again", mtype="chat")
@@ -87,8 +80,4 @@ async def main():
     await asyncio.sleep(0.2)
 
 
-try:
-    asyncio.get_event_loop().run_until_complete(main())
-except Exception as e:  # report, don't hang
-    print(json.dumps({"error": repr(e)}), flush=True)
-    sys.exit(1)
+run(main)

@@ -13,9 +13,12 @@ namespace Tendril.Server.Features.Pep;
 /// send_last_published_item on_sub_and_presence, auto-create on publish, only the owner creates and publishes — stores
 /// through the shared <see cref="IPubSubStore"/> with the account's bare JID as the service JID. Item events go, besides
 /// explicit subscriptions, to the owner's contacts with a presence subscription (from/both) and the owner's own
-/// resources whose entity capabilities (XEP-0115) include <c>NODE+notify</c> ("implicit subscription", §4.3).
+/// resources whose entity capabilities (XEP-0115) include <c>NODE+notify</c> ("implicit subscription", §4.3) — item,
+/// retract, delete and purge events alike. A client that changes its caps mid-session is asked again and gets the
+/// newest items of the nodes it now wants. The account's nodes are discoverable on its bare JID
+/// (<see cref="IAccountDiscoProvider"/>): the owner sees all, others what the access model lets them see.
 /// </summary>
-public sealed class PepFeature : IServerFeature
+public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
 {
     /// <summary>The pubsub#… features PEP advertises on the account (what the engine implements for PEP nodes).</summary>
     public static readonly IReadOnlyList<string> Features =
@@ -44,12 +47,49 @@ public sealed class PepFeature : IServerFeature
         registry.AddDiscoIdentity(new DiscoIdentity("pubsub", "pep"), IqTarget.Account);
         registry.AddDiscoFeature(PubSubNs.PubSub, IqTarget.Account);
         foreach (var f in Features) registry.AddDiscoFeature(PubSubNs.Feature(f), IqTarget.Account);
+        registry.SetAccountDiscoProvider(this);
         registry.SessionAvailable += session =>
         {
             // The caps round trip goes through this session's own stream: do not wait for it here.
-            _ = Task.Run(() => SendLastItemsAsync(session));
+            _ = Task.Run(() => SendLastItemsOnLoginAsync(session));
             return ValueTask.CompletedTask;
         };
+        registry.SessionClosed += session =>
+        {
+            Caps.Forget(session.Jid);
+            return ValueTask.CompletedTask;
+        };
+        registry.AddOutboundFilter(OnClientStanza);
+    }
+
+    /// <summary>
+    /// A later available presence (not the initial one) whose caps differ from the session's current ones: the client
+    /// changed its features mid-session. The new ver is resolved (a disco#info query unless known) and the newest item
+    /// of each node that became +notify is sent (XEP-0163 §4.3: last published item on a new implicit subscription).
+    /// Synchronous and allocation-free for every other stanza.
+    /// </summary>
+    private ValueTask<StanzaFilterResult> OnClientStanza(C2sSession origin, XmlElement stanza, Jid? to)
+    {
+        if (to is null && origin.IsAvailable && stanza.Name == "presence" && stanza.GetAttribute("type") is null
+            && EntityCapabilities.CapsOf(stanza) is { } caps && EntityCapabilities.CapsOf(origin)?.Ver != caps.Ver)
+        {
+            var before = Caps.FeaturesFor(origin);
+            _ = Task.Run(() => OnCapsChangedAsync(origin, caps, before));
+        }
+        return new(StanzaFilterResult.Continue);
+    }
+
+    private async Task OnCapsChangedAsync(C2sSession session, EntityCapabilities.Caps caps, IReadOnlySet<string>? before)
+    {
+        var after = await Caps.ResolveAsync(session.Jid, caps).ConfigureAwait(false);
+        if (after is null || session.IsClosed) return;
+        HashSet<string>? added = null;
+        foreach (var feature in after)
+        {
+            if (!feature.EndsWith("+notify", StringComparison.Ordinal) || (before is not null && before.Contains(feature))) continue;
+            (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(feature[..^"+notify".Length]);
+        }
+        if (added is not null) await SendLastItemsAsync(session, after, added).ConfigureAwait(false);
     }
 
     /// <summary>The PEP service of a local account (created on first use).</summary>
@@ -127,12 +167,20 @@ public sealed class PepFeature : IServerFeature
         }
     }
 
-    /// <summary>On login: the newest item of every PEP node the session may see and wants (+notify), from its own account and from every contact it is subscribed to.</summary>
-    private async Task SendLastItemsAsync(C2sSession session)
+    private async Task SendLastItemsOnLoginAsync(C2sSession session)
+    {
+        if (await Caps.ResolveAsync(session).ConfigureAwait(false) is { } features) await SendLastItemsAsync(session, features, null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The newest item of every PEP node the session may see and wants (<paramref name="features"/> has NODE+notify;
+    /// only the nodes in <paramref name="only"/> when given), from its own account and from every contact it is
+    /// subscribed to: at login, and when its caps gain +notify features.
+    /// </summary>
+    private async Task SendLastItemsAsync(C2sSession session, IReadOnlySet<string> features, IReadOnlySet<string>? only)
     {
         try
         {
-            await Caps.ResolveAsync(session).ConfigureAwait(false);
             var me = session.Jid.Bare;
             var owners = new List<Jid> { me };
             var roster = await Server.Storage.Rosters.GetAsync(me.Domain, me.Local!).ConfigureAwait(false);
@@ -141,6 +189,23 @@ public sealed class PepFeature : IServerFeature
                 if (item.Subscription is not (RosterSubscription.To or RosterSubscription.Both)) continue;
                 if (Jid.TryParse(item.Jid, out var owner) && owner.Local is not null && owner.Domain == Server.Domain) owners.Add(owner);
             }
+            // The PEP services not in memory yet (the first login after a start): one store call for all of them, not
+            // one per contact.
+            var missing = new List<string>();
+            foreach (var owner in owners)
+            {
+                var service = ServiceFor(owner);
+                if (!service.IsLoaded) missing.Add(service.JidString);
+            }
+            if (missing.Count > 1)
+            {
+                var snapshots = await Server.Storage.PubSub.LoadServicesAsync(missing).ConfigureAwait(false);
+                foreach (var owner in owners)
+                {
+                    var service = ServiceFor(owner);
+                    if (snapshots.TryGetValue(service.JidString, out var snapshot)) await service.LoadFromAsync(snapshot).ConfigureAwait(false);
+                }
+            }
             foreach (var owner in owners)
             {
                 var service = ServiceFor(owner);
@@ -148,7 +213,7 @@ public sealed class PepFeature : IServerFeature
                 foreach (var node in service.Nodes)
                 {
                     if (node.Deleted || node.LastItem is not { } last || node.Config.SendLastPublishedItem != SendLastPublished.OnSubAndPresence) continue;
-                    if (!Caps.Has(session, node.Id + "+notify")) continue;
+                    if ((only is not null && !only.Contains(node.Id)) || !features.Contains(node.Id + "+notify")) continue;
                     try
                     {
                         await service.CheckAccessAsync(node, session.Jid, subscribing: false).ConfigureAwait(false);
@@ -163,6 +228,42 @@ public sealed class PepFeature : IServerFeature
         }
         catch (Exception e) when (e is StorageException or PubSubException)
         {
+        }
+    }
+
+    // ---- discovery of an account's PEP nodes (XEP-0060 §5.2–§5.5 on the bare JID, XEP-0163 §6) ---------------------
+
+    /// <summary>disco#info or disco#items with a node, to an account: the PEP service answers (§5.3 node meta-data, §5.5 item ids).</summary>
+    public async ValueTask HandleNodeQueryAsync(IqRequest request)
+    {
+        var service = ServiceFor(request.To);
+        try
+        {
+            await service.EnsureLoadedAsync().ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            request.ReplyError(Tendril.Protocol.Errors.StanzaErrorCondition.InternalServerError);
+            return;
+        }
+        // A node the requester may not see looks absent: private nodes (XEP-0223 whitelist) stay unknown to others.
+        if (!await service.IsVisibleAsync(request.Payload.GetAttribute("node")!, request.From).ConfigureAwait(false))
+        {
+            request.ReplyError(Tendril.Protocol.Errors.StanzaErrorCondition.ItemNotFound);
+            return;
+        }
+        await service.HandleIqRequestAsync(request).ConfigureAwait(false);
+    }
+
+    /// <summary>disco#items without a node on an account: its PEP nodes the requester may see (the owner all, others by access model).</summary>
+    public async ValueTask AddItemsAsync(Jid account, Jid requester, XmlElement query)
+    {
+        var service = ServiceFor(account);
+        await service.EnsureLoadedAsync().ConfigureAwait(false);
+        foreach (var node in await service.VisibleNodesAsync(requester).ConfigureAwait(false))
+        {
+            var item = query.AddElement("item").SetAttribute("jid", service.JidString).SetAttribute("node", node.Id);
+            if (node.Config.Title.Length > 0) item.SetAttribute("name", node.Config.Title);
         }
     }
 }

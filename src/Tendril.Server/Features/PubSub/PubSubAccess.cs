@@ -51,8 +51,9 @@ public sealed class PubSubServicePolicy
     public bool AutoCreateOnPublish { get; init; }
 
     /// <summary>
-    /// Extra delivery of item events beyond explicit subscriptions (PEP's implicit subscription through presence,
-    /// XEP-0163 §4.3): called with the node and the &lt;items/&gt; event content under the node's gate.
+    /// Extra delivery of events beyond explicit subscriptions (PEP's implicit subscription through presence,
+    /// XEP-0163 §4.3): called under the node's gate with the node and the event content — &lt;items/&gt; (published
+    /// or retracted items), &lt;delete/&gt; (§8.4.2) or &lt;purge/&gt; (§8.5.2).
     /// </summary>
     public Func<PubSubService, PubSubNode, XmlElement, ValueTask>? ImplicitDelivery { get; init; }
 

@@ -58,6 +58,38 @@ public sealed partial class PubSubService
         return query;
     }
 
+    /// <summary>
+    /// Whether <paramref name="requester"/> may see a node in discovery: owners always, others when the access model
+    /// would let them subscribe (§4.5; authorize counts, a request is how one gets in). Deleted or unknown: false.
+    /// </summary>
+    public async ValueTask<bool> IsVisibleAsync(string nodeId, Jid requester) =>
+        _nodes.TryGetValue(nodeId, out var node) && !node.Deleted && await MayDiscoverAsync(node, requester).ConfigureAwait(false);
+
+    /// <summary>The nodes <paramref name="requester"/> may see (<see cref="IsVisibleAsync"/>), by id.</summary>
+    public async ValueTask<List<PubSubNode>> VisibleNodesAsync(Jid requester)
+    {
+        var list = new List<PubSubNode>();
+        foreach (var node in _nodes.Values)
+        {
+            if (!node.Deleted && await MayDiscoverAsync(node, requester).ConfigureAwait(false)) list.Add(node);
+        }
+        list.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return list;
+    }
+
+    private async ValueTask<bool> MayDiscoverAsync(PubSubNode node, Jid requester)
+    {
+        try
+        {
+            await CheckAccessAsync(node, requester, subscribing: true).ConfigureAwait(false);
+            return true;
+        }
+        catch (PubSubException)
+        {
+            return false;
+        }
+    }
+
     private async ValueTask<XmlElement?> DiscoItemsAsync(string? nodeId, Jid from)
     {
         var query = new XmlElement("query", Ns.DiscoItems);

@@ -123,6 +123,8 @@ public sealed partial class PubSubService
                 var e = new XmlElement("delete", PubSubNs.Event).SetAttribute("node", nodeId);
                 if (redirectUri is not null) e.AddElement("redirect").SetAttribute("uri", redirectUri);
                 Notifier.Broadcast(Jid, node.Subscriptions, e);
+                // PEP: contacts with +notify hear of it like of the items (XEP-0163 §4.3 implicit subscription).
+                if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
         }
         finally
@@ -141,7 +143,12 @@ public sealed partial class PubSubService
             await Store.PurgeItemsAsync(JidString, node.Id).ConfigureAwait(false);
             node.LastItem = null;
             // §8.5.2: subscribers learn about the purge (tied to notify_retract, like item removal).
-            if (node.Config.NotifyRetract) Notifier.Broadcast(Jid, node.Subscriptions, new XmlElement("purge", PubSubNs.Event).SetAttribute("node", node.Id));
+            if (node.Config.NotifyRetract)
+            {
+                var e = new XmlElement("purge", PubSubNs.Event).SetAttribute("node", node.Id);
+                Notifier.Broadcast(Jid, node.Subscriptions, e);
+                if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
+            }
         }
         finally
         {
