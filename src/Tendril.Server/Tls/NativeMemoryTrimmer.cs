@@ -61,15 +61,12 @@ internal static class NativeMemoryTrimmer
         s_burstPending = busy;
         ThreadPool.UnsafeQueueUserWorkItem(static compact =>
         {
+            var trimmed = false;
             try
             {
-                if (compact)
-                {
-                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                    Compactions++;
-                }
+                if (compact) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 MallocTrim(0);
-                Trims++;
+                trimmed = true;
             }
             catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
             {
@@ -79,6 +76,9 @@ internal static class NativeMemoryTrimmer
             {
                 Volatile.Write(ref s_running, 0);
             }
+            // Counted after the flag is cleared: whoever sees the count change may start the next round.
+            if (compact) Compactions++;
+            if (trimmed) Trims++;
         }, compact, preferLocal: false);
     }
 
