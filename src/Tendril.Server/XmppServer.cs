@@ -62,6 +62,7 @@ public sealed class XmppServer : IAsyncDisposable
         {
             IqTracker.Sweep(now);
             StreamManagement.Sweep(now);
+            Tls.NativeMemoryTrimmer.MaybeTrim(now);
         });
     }
 

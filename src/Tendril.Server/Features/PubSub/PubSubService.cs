@@ -21,7 +21,9 @@ namespace Tendril.Server.Features.PubSub;
 /// </remarks>
 public sealed partial class PubSubService
 {
-    private readonly ConcurrentDictionary<string, PubSubNode> _nodes = new(StringComparer.Ordinal);
+    // Small initial tables: a PEP service exists per online account and usually holds a handful of nodes; the
+    // defaults (31 buckets, one lock per core) cost ~0.4 KiB per dictionary per account. They grow as needed.
+    private readonly ConcurrentDictionary<string, PubSubNode> _nodes = new(concurrencyLevel: 1, capacity: 4, StringComparer.Ordinal);
     private readonly SemaphoreSlim _loadGate = new(1, 1);
     private readonly SemaphoreSlim _createGate = new(1, 1);
     private readonly Func<XmppServer> _server;
