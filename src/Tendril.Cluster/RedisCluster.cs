@@ -304,26 +304,58 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     // ---- routing table writes ------------------------------------------------------------------------------------
 
     /// <summary>One routing-table change, snapshotted when the core reported it.</summary>
-    private readonly record struct TableWrite(string Mode, Jid Jid, string JidString, SessionRecord Record);
+    private readonly record struct TableWrite(string Mode, Jid Jid, string JidString, SessionRecord Record, TaskCompletionSource? Done);
 
     private readonly System.Threading.Channels.Channel<TableWrite> _writes =
         System.Threading.Channels.Channel.CreateBounded<TableWrite>(new System.Threading.Channels.BoundedChannelOptions(100_000) { SingleReader = true });
     private Task _writer = Task.CompletedTask;
 
-    // The core never waits for Redis: a bind, presence change or unbind is queued (in order) and written by one pump,
-    // so a slow or frozen Redis delays only what other nodes see, never the local stream. A full queue (Redis away for
-    // long) drops the write and marks the node dirty: the resync after the reconnect re-publishes everything.
-    public ValueTask SessionBoundAsync(C2sSession session) => Queue("bind", session);
+    // A bind, presence change or unbind is queued (in order) and written by one pump. Bind and presence wait for their
+    // write at most MaxTableWait — long enough that, normally, the other nodes know the session before its client goes
+    // on (a contact logging in a moment later sees it), short enough that a frozen Redis barely slows a login; the write
+    // still happens, in order, later. Unbinds never wait. A full queue (Redis away for long) drops the write and marks
+    // the node dirty: the resync after the reconnect re-publishes everything.
+    private static readonly TimeSpan MaxTableWait = TimeSpan.FromSeconds(1);
 
-    public ValueTask SessionChangedAsync(C2sSession session) => Queue("update", session);
+    public ValueTask SessionBoundAsync(C2sSession session) => Queue("bind", session, wait: true);
 
-    public ValueTask SessionUnboundAsync(C2sSession session) => Queue("remove", session);
+    public ValueTask SessionChangedAsync(C2sSession session) => Queue("update", session, wait: true);
 
-    private ValueTask Queue(string mode, C2sSession session)
+    public ValueTask SessionUnboundAsync(C2sSession session) => Queue("remove", session, wait: false);
+
+    private ValueTask Queue(string mode, C2sSession session, bool wait)
     {
         var record = mode == "remove" ? default : SessionRecord.Of(NodeId, session);
-        if (!_writes.Writer.TryWrite(new TableWrite(mode, session.Jid, session.JidString, record))) _dirty = true;
-        return ValueTask.CompletedTask;
+        var done = wait ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        if (!_writes.Writer.TryWrite(new TableWrite(mode, session.Jid, session.JidString, record, done)))
+        {
+            _dirty = true;
+            return ValueTask.CompletedTask;
+        }
+        return done is null ? ValueTask.CompletedTask : WaitBoundedAsync(done.Task);
+    }
+
+    private static async ValueTask WaitBoundedAsync(Task done)
+    {
+        try
+        {
+            await done.WaitAsync(MaxTableWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private async Task ReplaceLocalAsync(Jid jid)
+    {
+        try
+        {
+            await _server.ReplaceSessionAsync(jid).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            ClusterLog.ReceiveFailed(Logger, e);
+        }
     }
 
     private async Task WriteTableAsync()
@@ -343,8 +375,9 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     var outcome = await _store.WriteAsync(NodeId, write.Jid, write.Record, write.Mode).ConfigureAwait(false);
                     if (outcome == "!lost")
                     {
-                        // Bound again on another node meanwhile: the newer binding wins (RFC 6120 §7.7.2.2).
-                        await _server.ReplaceSessionAsync(write.Jid).ConfigureAwait(false);
+                        // Bound again on another node meanwhile: the newer binding wins (RFC 6120 §7.7.2.2). Not awaited
+                        // here: closing the session must not hold up the table writes behind it.
+                        _ = ReplaceLocalAsync(write.Jid);
                     }
                     else if (outcome is not null && write.Mode == "bind")
                     {
@@ -360,6 +393,10 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     ClusterLog.ReceiveFailed(Logger, e);
+                }
+                finally
+                {
+                    write.Done?.TrySetResult();
                 }
             }
         }
