@@ -10,15 +10,15 @@ namespace Tendril.Server.Streams;
 /// <remarks>
 /// Replaces an unbounded <c>Channel&lt;Outbound&gt;</c>, whose first 32-slot segment, segment object and two reader
 /// operations cost ~1.4 KiB per connection whether or not anything is ever queued (measured with a heap walk of
-/// 3,000 idle sessions; docs/benchmarks.md). This queue starts at 4 slots, doubles under bursts and shrinks back once
-/// drained, so an idle connection holds ~0.2 KiB. The count bound and slow-consumer policy stay with the caller
-/// (<see cref="C2sStream"/>); this type never refuses an item except after <see cref="Complete"/>.
+/// 3,000 idle sessions; docs/benchmarks.md). This queue starts at 4 slots, doubles under bursts and shrinks back when
+/// the heartbeat finds it empty (<see cref="TrimExcess"/>), so an idle connection holds ~0.2 KiB. The count bound
+/// and slow-consumer policy stay with the caller (<see cref="C2sStream"/>); this type never refuses an item except
+/// after <see cref="Complete"/>.
 /// Continuations run asynchronously: a producer never runs the writer loop inline on its own thread.
 /// </remarks>
 internal sealed class OutboundQueue : IValueTaskSource<bool>
 {
     private const int InitialCapacity = 4;
-    private const int ShrinkAbove = 64;
 
     private Outbound[] _items = new Outbound[InitialCapacity];
     private int _head;
@@ -61,9 +61,6 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
             if (_count == 0)
             {
                 item = default;
-                // A burst grew the ring; give the memory back once drained.
-                if (_items.Length > ShrinkAbove) _items = new Outbound[InitialCapacity];
-                _head = 0;
                 return false;
             }
             item = _items[_head];
@@ -71,6 +68,23 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
             _head = (_head + 1) % _items.Length;
             _count--;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Gives back the memory a burst grew the ring to, when it is empty. Called from the connection's heartbeat (once a
+    /// second), not on every drain: a connection receiving bursts keeps its ring between them instead of growing it
+    /// again each time (which cost ~50 B per routed stanza in RoutingBenchmarks' 1,000-stanza bursts).
+    /// </summary>
+    public void TrimExcess()
+    {
+        lock (this)
+        {
+            if (_count == 0 && _items.Length > InitialCapacity)
+            {
+                _items = new Outbound[InitialCapacity];
+                _head = 0;
+            }
         }
     }
 
