@@ -86,6 +86,10 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             await Redis.SubscribeAsync(_store.Keys.NodeChannel(NodeId), OnRecordsAsync, cancellationToken).ConfigureAwait(false);
             await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
             await RebuildMirrorAsync().ConfigureAwait(false);
+            // The members now (cluster-wide events go to them); a sweep that finds dead nodes purges them here.
+            var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
+            _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);
+            if (sweep.Dead.Count > 0) await OnPurgedAsync(sweep).ConfigureAwait(false);
         }
         catch (Exception e) when (RedisFailure.Is(e))
         {
@@ -471,6 +475,17 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     }
 
     public void OnAccountEvent(string name, Func<Jid, XmlElement, ValueTask> handler) => _accountEvents[name] = handler;
+
+    public void SendClusterEvent(string name, XmlElement payload)
+    {
+        byte[]? bytes = null;
+        foreach (var node in _liveNodes)
+        {
+            if (node == NodeId) continue;
+            bytes ??= EncodeEvent(name, payload);
+            GetOutbox(node).TryEnqueue(new OutboxItem(RecordKind.AccountEvent, RecordFlags.None, _server.Domain, bytes, null));
+        }
+    }
 
     /// <summary>A dead node's queued records come back: stanzas are routed here as undeliverable (offline storage, bounces).</summary>
     internal async Task GiveBackAsync(string node, List<OutboxItem> batch)

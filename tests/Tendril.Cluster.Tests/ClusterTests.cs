@@ -33,7 +33,7 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
 
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
-            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost");
+            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost");
 
     public async Task DisposeAsync()
     {
@@ -277,6 +277,61 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         // §4.6.3: the session ends without unavailable presence; the server sends it to the directed-presence recipient.
         await yuri.DisposeAsync();
         await zoe.WaitPresenceAsync("yuri@localhost/y", "unavailable");
+    }
+
+    [Fact]
+    public async Task A_pubsub_node_created_on_one_node_is_subscribed_on_another_and_its_items_reach_the_subscriber()
+    {
+        const string PubSub = "http://jabber.org/protocol/pubsub";
+        await using var paul = await cluster.ConnectAsync(0, "paul", "p");
+        await using var quin = await cluster.ConnectAsync(1, "quin", "q");
+        await paul.OnlineAsync();
+        await quin.OnlineAsync();
+        var node = "news-" + Guid.NewGuid().ToString("N")[..6];
+
+        var create = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+        create.AddElement("pubsub", PubSub).AddElement("create").SetAttribute("node", node);
+        await paul.SendIqAsync(create);
+
+        // Each node caches the service; the creating node told the others to read it again. Until that arrived the
+        // node may be unknown on node 2: the subscriber retries, as a client would after item-not-found.
+        var deadline = DateTime.UtcNow + ClientSteps.Wait;
+        while (true)
+        {
+            var subscribe = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+            subscribe.AddElement("pubsub", PubSub).AddElement("subscribe").SetAttribute("node", node).SetAttribute("jid", "quin@localhost/q");
+            try
+            {
+                await quin.SendIqAsync(subscribe);
+                break;
+            }
+            catch (XmppStanzaException e) when (e.Message.Contains("item-not-found", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+        // The owner's node learns the subscription the same way: wait until its view lists it.
+        while (true)
+        {
+            var query = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "pubsub.localhost");
+            query.AddElement("pubsub", PubSub + "#owner").AddElement("subscriptions").SetAttribute("node", node);
+            var result = await paul.SendIqAsync(query);
+            var listed = false;
+            if (result.Element("pubsub", PubSub + "#owner")?.Element("subscriptions") is { } subscriptions)
+            {
+                foreach (var e in subscriptions.Elements()) listed |= e.GetAttribute("jid") == "quin@localhost/q";
+            }
+            if (listed) break;
+            Assert.True(DateTime.UtcNow < deadline, "the subscription made on node 2 never reached node 1's view: " + Tendril.Xml.XmlWriter.ToXmlString(result));
+            await Task.Delay(100);
+        }
+
+        var publish = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+        publish.AddElement("pubsub", PubSub).AddElement("publish").SetAttribute("node", node)
+            .AddElement("item").SetAttribute("id", "1").AddElement("entry", "urn:example").Add("across nodes");
+        await paul.SendIqAsync(publish);
+        var ev = await quin.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        Assert.Equal("across nodes", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
     }
 
     [Fact]

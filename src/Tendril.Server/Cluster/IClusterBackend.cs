@@ -56,6 +56,12 @@ public interface IClusterBackend
     /// </summary>
     void SendAccountEvent(Jid account, string name, XmlElement payload);
 
+    /// <summary>
+    /// Sends an event to every other node of the cluster (the handler registered under <paramref name="name"/> runs
+    /// there with the domain's JID as the account): cache invalidations of domain-wide state such as pubsub services.
+    /// </summary>
+    void SendClusterEvent(string name, XmlElement payload);
+
     /// <summary>Registers the handler of account events named <paramref name="name"/> (features call it while registering).</summary>
     void OnAccountEvent(string name, Func<Jid, XmlElement, ValueTask> handler);
 }

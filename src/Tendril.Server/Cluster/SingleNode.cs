@@ -33,5 +33,7 @@ public sealed class SingleNode : IClusterBackend
 
     public void SendAccountEvent(Jid account, string name, XmlElement payload) { }
 
+    public void SendClusterEvent(string name, XmlElement payload) { }
+
     public void OnAccountEvent(string name, Func<Jid, XmlElement, ValueTask> handler) { }
 }

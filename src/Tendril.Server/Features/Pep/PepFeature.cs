@@ -48,6 +48,9 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         registry.AddDiscoFeature(PubSubNs.PubSub, IqTarget.Account);
         foreach (var f in Features) registry.AddDiscoFeature(PubSubNs.Feature(f), IqTarget.Account);
         _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterNotifyAsync);
+        // Another node changed an account's PEP service: drop the copy here (read again from the store on next use).
+        _server.Cluster.OnAccountEvent(PubSubCluster.PepEventName, (_, payload) =>
+            payload.GetAttribute("service") is { } changed && Jid.TryParse(changed, out var owner) && _services.TryGetValue(owner, out var s) ? s.InvalidateAsync() : ValueTask.CompletedTask);
         registry.SetAccountDiscoProvider(this);
         registry.SessionAvailable += session =>
         {
@@ -111,7 +114,9 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
             ImplicitDelivery = DeliverImplicitAsync,
             Changed = NotifyObserversAsync,
         };
-        return new PubSubService(owner, policy, () => Server);
+        var service = new PubSubService(owner, policy, () => Server);
+        if (Server.Cluster.IsClustered) service.ChangedLocally = PubSubCluster.Announce(Server, pep: true);
+        return service;
     }
 
     private async ValueTask NotifyObserversAsync(PubSubService service, string nodeId, XmlElement change)

@@ -41,12 +41,18 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
             };
             var service = new PubSubService(jid, policy, () => Server);
             _services.Add(jid.Domain, service);
+            if (registry.Server.Cluster.IsClustered) service.ChangedLocally = PubSubCluster.Announce(registry.Server);
             registry.AddHostedDomain(jid.Domain, (stanza, from, to, origin) =>
             {
                 if (origin is not null) Attach(origin.Stream.Server);
                 return service.HandleStanzaAsync(stanza, from, to);
             });
             registry.AddDiscoItem(new DiscoItem(jid.Domain, "Publish-Subscribe"));
+        }
+        if (registry.Server.Cluster.IsClustered)
+        {
+            registry.Server.Cluster.OnAccountEvent(PubSubCluster.EventName, (_, payload) =>
+                payload.GetAttribute("service") is { } changed && _services.TryGetValue(changed, out var s) ? s.InvalidateAsync() : ValueTask.CompletedTask);
         }
         registry.SessionAvailable += async session =>
         {

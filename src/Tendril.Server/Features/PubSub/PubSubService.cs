@@ -56,6 +56,28 @@ public sealed partial class PubSubService
 
     private ILogger Logger => _logger ??= _server().LoggerFactory.CreateLogger("Tendril.PubSub");
 
+    /// <summary>
+    /// Called after a successful set request changed the service (nodes, subscriptions, items): in a cluster, the other
+    /// nodes drop their copy of the service and read it again from the shared store on next use.
+    /// </summary>
+    public Action<PubSubService>? ChangedLocally { get; set; }
+
+    /// <summary>Forgets the in-memory state; the next request reads the service from the store again.</summary>
+    public async ValueTask InvalidateAsync()
+    {
+        await _loadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _loaded = false;
+            _nodes.Clear();
+            _subscribedNodes.Clear();
+        }
+        finally
+        {
+            _loadGate.Release();
+        }
+    }
+
     /// <summary>Whether the service's state has been read from the store.</summary>
     public bool IsLoaded => _loaded;
 
@@ -177,6 +199,7 @@ public sealed partial class PubSubService
         if (result is not null) reply.Add(result);
         router.DeliverFromServer(reply, from);
         after.Action?.Invoke();
+        if (type == "set") ChangedLocally?.Invoke(this);
     }
 
     /// <summary>Handles an iq the server routed to this service through an <see cref="IqRequest"/> (PEP at an account's bare JID).</summary>
@@ -202,6 +225,7 @@ public sealed partial class PubSubService
         }
         request.Reply(result);
         after.Action?.Invoke();
+        if (request.IsSet) ChangedLocally?.Invoke(this);
     }
 
     /// <summary>Work that must follow the iq result (the last published item after the subscribe result, §6.1.7).</summary>
