@@ -5,6 +5,7 @@ using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Roster;
+using Tendril.Server.Features.Rsm;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -31,7 +32,7 @@ public sealed class MamFeature : IServerFeature
     public const string Namespace = "urn:xmpp:mam:2";
     public const string ExtendedFeature = "urn:xmpp:mam:2#extended";
     public const string StanzaIdNamespace = "urn:xmpp:sid:0";
-    public const string RsmNamespace = "http://jabber.org/protocol/rsm";
+    public const string RsmNamespace = RsmRequest.Namespace;
     public const string ForwardNamespace = "urn:xmpp:forward:0";
     public const string HintsNamespace = "urn:xmpp:hints";
     private const string DataFormsNamespace = "jabber:x:data";
@@ -228,34 +229,24 @@ public sealed class MamFeature : IServerFeature
         }
 
         var options = _server.Options.Mam;
-        var max = options.DefaultPageSize;
-        if (query.Element("set", RsmNamespace) is { } set)
+        // XEP-0313 §4.1.6 lets a server limit how many ids one query names; more than a page is refused, never cut.
+        if (filter.Ids is { } requestedIds && requestedIds.Count > options.MaxPageSize)
         {
-            if (set.Element("index", RsmNamespace) is not null)
-            {
-                request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported.");
-                return;
-            }
-            if (set.Element("max", RsmNamespace) is { } maxElement)
-            {
-                if (!int.TryParse(maxElement.Text, NumberStyles.None, CultureInfo.InvariantCulture, out max))
-                {
-                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <max/> is not a non-negative integer.");
-                    return;
-                }
-            }
-            if (set.Element("after", RsmNamespace) is { } after)
-            {
-                if (after.Text.Length == 0)
-                {
-                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <after/> is empty.");
-                    return;
-                }
-                filter = filter with { After = after.Text };
-            }
-            if (set.Element("before", RsmNamespace) is { } before) filter = filter with { Before = before.Text };
+            request.ReplyError(StanzaErrorCondition.PolicyViolation,
+                $"At most {options.MaxPageSize.ToString(CultureInfo.InvariantCulture)} ids may be requested at once.");
+            return;
         }
-        filter = filter with { Max = Math.Min(max, options.MaxPageSize) };
+        if (!RsmRequest.TryParse(query, out var rsm, out var rsmError))
+        {
+            request.ReplyError(rsmError!);
+            return;
+        }
+        if (rsm.Index is not null)
+        {
+            request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported; page with <after/> and <before/>.");
+            return;
+        }
+        filter = filter with { Max = Math.Min(rsm.Max ?? options.DefaultPageSize, options.MaxPageSize), After = rsm.After, Before = rsm.Before };
         var flip = query.Element("flip-page", Namespace) is not null;
 
         var owner = request.To;
@@ -293,13 +284,9 @@ public sealed class MamFeature : IServerFeature
         }
 
         var fin = new XmlElement("fin", Namespace).SetAttribute("complete", page.Complete ? "true" : "false");
-        var rsm = fin.AddElement("set", RsmNamespace);
-        if (page.Items.Count > 0)
-        {
-            rsm.AddElement("first", RsmNamespace).Add(page.Items[0].Id);
-            rsm.AddElement("last", RsmNamespace).Add(page.Items[^1].Id);
-        }
-        rsm.AddElement("count", RsmNamespace).Add(page.Count.ToString(CultureInfo.InvariantCulture));
+        // first/last keep archive order under <flip-page/> (XEP-0313 §4.3.1).
+        RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
+            page.Count, rsm.FirstIndex(page.Items.Count, page.Count));
         request.Reply(fin);
     }
 
