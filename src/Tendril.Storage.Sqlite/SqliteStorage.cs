@@ -166,7 +166,7 @@ public sealed class SqliteStorage : IStorage
     {
         ArgumentNullException.ThrowIfNull(domain);
         var command = connection.CreateCommand();
-        command.Transaction = transaction;
+        if (transaction is not null) command.Transaction = transaction; // CreateCommand already enlists the open one
         command.CommandText = sql;
         command.Parameters.AddWithValue("$domain", domain);
         if (username is not null) command.Parameters.AddWithValue("$username", username);
