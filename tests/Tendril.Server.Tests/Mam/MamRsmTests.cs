@@ -67,10 +67,10 @@ public sealed class MamRsmTests : ImTestBase
         Assert.Equal(first[2], set1.Element("last", Rsm)!.Text);
         Assert.Equal("7", set1.Element("count", Rsm)!.Text);
 
-        // The last page starts at position 7 - 3 = 4 (XEP-0059 §2.5).
+        // The last page (XEP-0059 §2.5): no index (see RsmRequest.FirstIndex: backward-paging clients stop on it).
         var (last, bodies, iqLast) = await QueryAsync(juliet, rsm: "<max>3</max><before/>");
         Assert.Equal(["m5", "m6", "m7"], bodies);
-        Assert.Equal("4", Set(iqLast).Element("first", Rsm)!.GetAttribute("index"));
+        Assert.Null(Set(iqLast).Element("first", Rsm)!.GetAttribute("index"));
         Assert.Equal(last[0], Set(iqLast).Element("first", Rsm)!.Text);
 
         // A page after an id: the position is not claimed.

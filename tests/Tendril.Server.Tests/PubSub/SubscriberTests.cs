@@ -98,11 +98,11 @@ public sealed class SubscriberTests : PubSubTestBase
         Tendril.Xml.XmlElement Set(Tendril.Xml.XmlElement reply) => reply.Element("pubsub", PS)!.Element("set", PubSubNs.Rsm)!;
         List<string?> Ids(Tendril.Xml.XmlElement reply) => [.. reply.Element("pubsub", PS)!.Element("items")!.Els("item").Select(i => i.GetAttribute("id"))];
 
-        // First page: index 0; last page (empty <before/>, XEP-0059 §2.5): index count - page size; after an id: none.
+        // First page: index 0; last page (empty <before/>, XEP-0059 §2.5) and after an id: none.
         Assert.Equal("0", Set(await OkAsync(r, "get", Items("<max>2</max>"))).Element("first", PubSubNs.Rsm)!.GetAttribute("index"));
         var last = await OkAsync(r, "get", Items("<max>2</max><before/>"));
         Assert.Equal(["i2", "i1"], Ids(last));
-        Assert.Equal(("i2", "3", "i1", "5"), (Set(last).Element("first", PubSubNs.Rsm)!.Text, Set(last).Element("first", PubSubNs.Rsm)!.GetAttribute("index"),
+        Assert.Equal(("i2", (string?)null, "i1", "5"), (Set(last).Element("first", PubSubNs.Rsm)!.Text, Set(last).Element("first", PubSubNs.Rsm)!.GetAttribute("index"),
             Set(last).Element("last", PubSubNs.Rsm)!.Text, Set(last).Element("count", PubSubNs.Rsm)!.Text));
         Assert.Null(Set(await OkAsync(r, "get", Items("<max>2</max><after>i4</after>"))).Element("first", PubSubNs.Rsm)!.GetAttribute("index"));
         var countOnly = await OkAsync(r, "get", Items("<max>0</max>"));

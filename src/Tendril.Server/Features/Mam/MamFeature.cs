@@ -286,7 +286,7 @@ public sealed class MamFeature : IServerFeature
         var fin = new XmlElement("fin", Namespace).SetAttribute("complete", page.Complete ? "true" : "false");
         // first/last keep archive order under <flip-page/> (XEP-0313 §4.3.1).
         RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
-            page.Count, rsm.FirstIndex(page.Items.Count, page.Count));
+            page.Count, rsm.FirstIndex());
         request.Reply(fin);
     }
 

@@ -221,7 +221,7 @@ public sealed partial class PubSubService
         if (hasSet)
         {
             RsmResult.Write(result, page.Items.Count > 0 ? page.Items[0].ItemId : null, page.Items.Count > 0 ? page.Items[^1].ItemId : null,
-                page.Count, rsm.FirstIndex(page.Items.Count, page.Count));
+                page.Count, rsm.FirstIndex());
         }
         return result;
     }

@@ -68,16 +68,13 @@ public sealed record RsmRequest(int? Max, string? After, string? Before, int? In
         int.TryParse(text.AsSpan().Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     /// <summary>
-    /// The position of the page's first item in the whole result set when this request determines it without asking
-    /// the store: 0 for the first page (no after/before), <c>count - itemCount</c> for the last page (§2.5). Null when
-    /// the page follows or precedes a UID (the position of that UID is not known here).
+    /// The position of the page's first item in the whole result set (the optional first@index, §2.1) when this
+    /// request determines it without asking the store: 0 for the first page (no after/before). Null otherwise: after or
+    /// before a UID the position is not known here, and for the last page (§2.5) it would be <c>count - items</c>, but
+    /// clients that page backwards stop as soon as index + items = count (slixmpp's XEP-0059 ResultIterator does,
+    /// whatever the direction), so stating it there ends their backward paging after one page.
     /// </summary>
-    public int? FirstIndex(int itemCount, int count)
-    {
-        if (After is null && Before is null) return 0;
-        if (LastPage) return Math.Max(0, count - itemCount);
-        return null;
-    }
+    public int? FirstIndex() => After is null && Before is null ? 0 : null;
 }
 
 /// <summary>The &lt;set/&gt; of a result (XEP-0059 §2.1).</summary>
