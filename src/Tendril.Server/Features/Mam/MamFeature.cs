@@ -35,7 +35,6 @@ public sealed class MamFeature : IServerFeature
     public const string RsmNamespace = RsmRequest.Namespace;
     public const string ForwardNamespace = "urn:xmpp:forward:0";
     public const string HintsNamespace = "urn:xmpp:hints";
-    private const string DataFormsNamespace = "jabber:x:data";
 
     private XmppServer _server = null!;
     private RosterQueries _roster = null!;
@@ -181,7 +180,7 @@ public sealed class MamFeature : IServerFeature
         }
 
         var filter = new ArchiveQuery();
-        if (query.Element("x", DataFormsNamespace) is { } x)
+        if (DataForm.Find(query) is { } x)
         {
             var fields = DataForm.ReadSubmit(x, Namespace);
             if (fields is null)
@@ -205,7 +204,7 @@ public sealed class MamFeature : IServerFeature
                         break;
                     case "start" or "end":
                         if (value.Length == 0) break;
-                        if (!TryParseDateTime(value, out var instant))
+                        if (!XmppDateTime.TryParse(value, out var instant))
                         {
                             request.ReplyError(StanzaErrorCondition.BadRequest, $"'{name}' is not an XEP-0082 date and time.");
                             return;
@@ -278,7 +277,7 @@ public sealed class MamFeature : IServerFeature
             if (queryId is not null) result.SetAttribute("queryid", queryId);
             result.SetAttribute("id", item.Id);
             var forwarded = result.AddElement("forwarded", ForwardNamespace);
-            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", FormatStamp(item.Timestamp));
+            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", XmppDateTime.Format(item.Timestamp));
             forwarded.Add(original);
             Deliver(request, message);
         }
@@ -294,18 +293,6 @@ public sealed class MamFeature : IServerFeature
     {
         if (request.Origin is { } origin) origin.TryDeliver(message);
         else _server.Router.DeliverFromServer(message, request.From);
-    }
-
-    private static string FormatStamp(DateTimeOffset instant) =>
-        instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    /// <summary>XEP-0082 DateTime: a time zone (Z or ±hh:mm) is required; fractions of a second are optional.</summary>
-    private static bool TryParseDateTime(string text, out DateTimeOffset instant)
-    {
-        instant = default;
-        if (!(text.EndsWith('Z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':'))) return false;
-        if (text.Length < 20 || text[10] != 'T') return false;
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out instant);
     }
 
     // ---- preferences ----------------------------------------------------------------------------------------------
