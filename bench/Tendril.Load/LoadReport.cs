@@ -82,7 +82,7 @@ public sealed class LoadReport(LoadOptions options, LoadRunner runner, string[] 
         {
             rows.Add(("server RSS start / connected / peak / end", $"{MiB(s.Start.RssKiB)} / {MiB(ServerRssConnectedKiB)} / {MiB(s.PeakRssKiB)} / {MiB(s.Last.RssKiB)}"));
             if (runner.LoginsOk > 0)
-                rows.Add(("server RSS per connection", $"{F((ServerRssConnectedKiB - s.Start.RssKiB) / (double)runner.LoginsOk, "0.0")} KiB"));
+                rows.Add(("server RSS per connection, connected / end", $"{F((ServerRssConnectedKiB - s.Start.RssKiB) / (double)runner.LoginsOk, "0.0")} / {F((s.Last.RssKiB - s.Start.RssKiB) / (double)runner.LoginsOk, "0.0")} KiB"));
             rows.Add(("server CPU connect / scenario", $"{CpuLine(s, "connect")} ({F(Percent(CpuSeconds(s, "connect"), ConnectSeconds), "0")}%) / {CpuLine(s, "scenario")} ({F(Percent(CpuSeconds(s, "scenario"), ScenarioSeconds), "0")}%)"));
         }
         if (Self is { } me)

@@ -58,6 +58,7 @@ public sealed class XmppServer : IAsyncDisposable
         {
             IqTracker.Sweep(now);
             StreamManagement.Sweep(now);
+            Tls.NativeMemoryTrimmer.MaybeTrim(now);
         });
     }
 

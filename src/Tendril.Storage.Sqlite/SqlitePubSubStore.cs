@@ -18,45 +18,66 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
         return await storage.ReadAsync("load pubsub service", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: true); // one snapshot for the four queries
-            var nodes = new List<PubSubNodeRecord>();
-            using (var command = Command(connection, "SELECT node, config, creator, created_at FROM pubsub_nodes WHERE service = $service;", service))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    nodes.Add(new PubSubNodeRecord(service, reader.GetString(0), ReadMap(reader.GetString(1)), reader.GetString(2),
-                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
-                }
-            }
-            var subscriptions = new List<PubSubSubscriptionRecord>();
-            using (var command = Command(connection, "SELECT node, jid, subid, state, options FROM pubsub_subscriptions WHERE service = $service;", service))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    subscriptions.Add(new PubSubSubscriptionRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                        ParseState(reader.GetString(3)), ReadMap(reader.GetString(4))));
-                }
-            }
-            var affiliations = new List<PubSubAffiliationRecord>();
-            using (var command = Command(connection, "SELECT node, jid, affiliation FROM pubsub_affiliations WHERE service = $service;", service))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read()) affiliations.Add(new PubSubAffiliationRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2)));
-            }
-            var last = new List<PubSubItemRecord>();
-            using (var command = Command(connection, $"""
-                SELECT {ItemColumns} FROM pubsub_items i
-                WHERE i.service = $service
-                  AND i.seq = (SELECT MAX(seq) FROM pubsub_items WHERE service = i.service AND node = i.node);
-                """, service))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read()) last.Add(ReadItem(reader));
-            }
+            var snapshot = Load(connection, service);
             transaction.Commit();
-            return new PubSubServiceSnapshot(nodes, subscriptions, affiliations, last);
+            return snapshot;
         }, cancellationToken);
+    }
+
+    /// <summary>Several services in one work item and one snapshot (a local file: four indexed queries per service, no round trips).</summary>
+    public async ValueTask<IReadOnlyDictionary<string, PubSubServiceSnapshot>> LoadServicesAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var names = services.Distinct(StringComparer.Ordinal).ToArray();
+        return await storage.ReadAsync<IReadOnlyDictionary<string, PubSubServiceSnapshot>>("load pubsub services", connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: true);
+            var result = new Dictionary<string, PubSubServiceSnapshot>(names.Length, StringComparer.Ordinal);
+            foreach (var name in names) result[name] = Load(connection, name);
+            transaction.Commit();
+            return result;
+        }, cancellationToken);
+    }
+
+    private static PubSubServiceSnapshot Load(SqliteConnection connection, string service)
+    {
+        var nodes = new List<PubSubNodeRecord>();
+        using (var command = Command(connection, "SELECT node, config, creator, created_at FROM pubsub_nodes WHERE service = $service;", service))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                nodes.Add(new PubSubNodeRecord(service, reader.GetString(0), ReadMap(reader.GetString(1)), reader.GetString(2),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+            }
+        }
+        var subscriptions = new List<PubSubSubscriptionRecord>();
+        using (var command = Command(connection, "SELECT node, jid, subid, state, options FROM pubsub_subscriptions WHERE service = $service;", service))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                subscriptions.Add(new PubSubSubscriptionRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                    ParseState(reader.GetString(3)), ReadMap(reader.GetString(4))));
+            }
+        }
+        var affiliations = new List<PubSubAffiliationRecord>();
+        using (var command = Command(connection, "SELECT node, jid, affiliation FROM pubsub_affiliations WHERE service = $service;", service))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read()) affiliations.Add(new PubSubAffiliationRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        }
+        var last = new List<PubSubItemRecord>();
+        using (var command = Command(connection, $"""
+            SELECT {ItemColumns} FROM pubsub_items i
+            WHERE i.service = $service
+              AND i.seq = (SELECT MAX(seq) FROM pubsub_items WHERE service = i.service AND node = i.node);
+            """, service))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read()) last.Add(ReadItem(reader));
+        }
+        return new PubSubServiceSnapshot(nodes, subscriptions, affiliations, last);
     }
 
     public async ValueTask<bool> CreateNodeAsync(PubSubNodeRecord node, CancellationToken cancellationToken = default)

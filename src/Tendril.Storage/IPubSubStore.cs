@@ -61,6 +61,22 @@ public interface IPubSubStore
     /// <summary>Loads a whole service: nodes, subscriptions, affiliations and the newest item of every node (a fixed number of queries, however many nodes).</summary>
     ValueTask<PubSubServiceSnapshot> LoadServiceAsync(string service, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Loads several services at once (e.g. the PEP services of a user's contacts at login): one entry per requested
+    /// service, an empty snapshot for a service with no nodes. Backends answer in a fixed number of queries however many
+    /// services are asked; this default loads them one by one.
+    /// </summary>
+    async ValueTask<IReadOnlyDictionary<string, PubSubServiceSnapshot>> LoadServicesAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var result = new Dictionary<string, PubSubServiceSnapshot>(services.Count, StringComparer.Ordinal);
+        foreach (var service in services)
+        {
+            if (!result.ContainsKey(service)) result[service] = await LoadServiceAsync(service, cancellationToken).ConfigureAwait(false);
+        }
+        return result;
+    }
+
     /// <summary>Creates a node with its creator as owner (one transaction); false when the node exists.</summary>
     ValueTask<bool> CreateNodeAsync(PubSubNodeRecord node, CancellationToken cancellationToken = default);
 

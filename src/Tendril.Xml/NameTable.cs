@@ -63,7 +63,9 @@ internal sealed class NameTable
     {
         private const int Size = 128;
         private const int MaxCachedLength = 64;
-        private readonly Entry?[] _slots = new Entry?[Size];
+        // Allocated on the first miss: most streams only ever use names of the static table (a heap walk of 3,000
+        // idle sessions found every cache empty), and 128 slots are 1 KiB per connection.
+        private Entry?[]? _slots;
 
         /// <summary>Returns a string for <paramref name="utf8"/> (valid UTF-8), shared when possible.</summary>
         public string Get(ReadOnlySpan<byte> utf8)
@@ -73,11 +75,12 @@ internal sealed class NameTable
             var known = Shared.Lookup(utf8, hash);
             if (known is not null) return known;
             if (utf8.Length > MaxCachedLength) return Encoding.UTF8.GetString(utf8);
+            var slots = _slots ??= new Entry?[Size];
             var slot = (int)((uint)hash % Size);
-            var e = _slots[slot];
+            var e = slots[slot];
             if (e is not null && utf8.SequenceEqual(e.Utf8)) return e.Value;
             var s = Encoding.UTF8.GetString(utf8);
-            _slots[slot] = new Entry(utf8.ToArray(), s, null);
+            slots[slot] = new Entry(utf8.ToArray(), s, null);
             return s;
         }
 

@@ -653,7 +653,17 @@ public sealed partial class XmlStreamParser
                 return false;
             case Unit.RootStart:
             {
-                var root = ParseStreamHeader(unit, out var selfClosing);
+                XmlElement root;
+                bool selfClosing;
+                LeaseScratch();
+                try
+                {
+                    root = ParseStreamHeader(unit, out selfClosing);
+                }
+                finally
+                {
+                    ReturnScratch();
+                }
                 _rootOpen = true;
                 if (selfClosing)
                 {
@@ -670,7 +680,16 @@ public sealed partial class XmlStreamParser
                 return true;
             case Unit.Stanza:
             {
-                var stanza = ParseStanza(unit);
+                XmlElement stanza;
+                LeaseScratch();
+                try
+                {
+                    stanza = ParseStanza(unit);
+                }
+                finally
+                {
+                    ReturnScratch();
+                }
                 ev = new XmlStreamEvent(XmlStreamEventKind.Stanza, stanza, _rootDefaultNamespace);
                 return true;
             }

@@ -57,9 +57,22 @@ public static class Cli
         var domain = new Argument<string>("DOMAIN") { Description = "The XMPP domain to host, e.g. example.org." };
         var data = new Option<string?>("--data", "-d") { Description = "Data folder (default: data).", HelpName = "DIR" };
         var force = new Option<bool>("--force", "-f") { Description = "Overwrite an existing configuration file and certificate." };
-        var init = new Command("init", "Write a tendril.json for DOMAIN and a self-signed certificate into the data folder.") { domain, data, force };
+        var storage = new Option<string?>("--storage")
+        {
+            Description = "Storage backend: sqlite (default, a file in the data folder) or postgres.",
+            HelpName = "sqlite|postgres",
+        };
+        storage.AcceptOnlyFromAmong("sqlite", "postgres");
+        var postgres = new Option<string?>("--postgres")
+        {
+            Description = "PostgreSQL connection string (implies --storage postgres), e.g. \"Host=db;Database=tendril;Username=tendril\". "
+                + "Keep the password out of it: use ~/.pgpass or Tendril__Storage__PostgresConnectionString.",
+            HelpName = "CONNECTION",
+        };
+        var init = new Command("init", "Write a tendril.json for DOMAIN and a self-signed certificate into the data folder.") { domain, data, force, storage, postgres };
         init.SetAction((parse, ct) => Guard(context, () => InitCommand.RunAsync(context,
-            parse.GetValue(config), parse.GetRequiredValue(domain), parse.GetValue(data), parse.GetValue(force))));
+            parse.GetValue(config), parse.GetRequiredValue(domain), parse.GetValue(data), parse.GetValue(force),
+            parse.GetValue(storage), parse.GetValue(postgres))));
         root.Add(init);
 
         var serve = new Command("serve", "Run the server until Ctrl+C or SIGTERM.");

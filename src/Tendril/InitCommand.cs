@@ -9,8 +9,25 @@ namespace Tendril;
 /// <summary><c>tendril init DOMAIN</c>: writes a commented tendril.json with every default and a self-signed certificate.</summary>
 internal static class InitCommand
 {
-    public static async Task<int> RunAsync(CliContext context, string? configOption, string domainText, string? dataOption, bool force)
+    public static async Task<int> RunAsync(CliContext context, string? configOption, string domainText, string? dataOption, bool force,
+        string? storageOption = null, string? postgresOption = null)
     {
+        var provider = storageOption ?? (postgresOption is null ? StorageOptions.Sqlite : StorageOptions.Postgres);
+        if (postgresOption is not null && provider != StorageOptions.Postgres)
+            throw new CliException(ExitCodes.Usage, "--postgres needs --storage postgres (or no --storage).");
+        var connectionString = postgresOption ?? "";
+        if (connectionString.Length > 0)
+        {
+            try
+            {
+                new Tendril.Storage.Postgres.PostgresStorageOptions(connectionString).Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException(ExitCodes.UserError, e.Message, e);
+            }
+        }
+
         string domain;
         try
         {
@@ -35,7 +52,7 @@ internal static class InitCommand
 
         var folder = Path.GetDirectoryName(configPath);
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
-        await File.WriteAllTextAsync(configPath, Render(domain, dataDirectory));
+        await File.WriteAllTextAsync(configPath, Render(domain, dataDirectory, provider, connectionString));
 
         using (var certificate = CertificateProvider.CreateSelfSigned(domain))
         {
@@ -45,12 +62,14 @@ internal static class InitCommand
         }
         await context.Stdout.WriteLineAsync($"  {Path.GetFullPath(certificatePath)}");
         await context.Stdout.WriteLineAsync($"  {Path.GetFullPath(keyPath)}");
+        if (provider == StorageOptions.Postgres && connectionString.Length == 0)
+            await context.Stdout.WriteLineAsync("Storage is PostgreSQL: set Tendril__Storage__PostgresConnectionString (or edit the file) before serving.");
         await context.Stdout.WriteLineAsync($"Next: tendril adduser you@{domain}, then tendril serve.");
         return ExitCodes.Ok;
     }
 
     /// <summary>The configuration file, with the defaults of <see cref="TendrilOptions"/> (JSON with comments, which the .NET JSON configuration provider accepts).</summary>
-    internal static string Render(string domain, string dataDirectory)
+    internal static string Render(string domain, string dataDirectory, string provider = StorageOptions.Sqlite, string postgresConnectionString = "")
     {
         var d = new TendrilOptions();
         static string S(string value) => JsonSerializer.Serialize(value);
@@ -100,9 +119,13 @@ internal static class InitCommand
                   "OutboundQueueStanzas": {{I(d.Limits.OutboundQueueStanzas)}}
                 },
                 "Storage": {
-                  "Provider": {{S(d.Storage.Provider)}},
+                  // "sqlite" (a file, no setup) or "postgres" (several nodes, or an existing PostgreSQL).
+                  "Provider": {{S(provider)}},
                   // Relative to DataDirectory.
-                  "SqlitePath": {{S(d.Storage.SqlitePath)}}
+                  "SqlitePath": {{S(d.Storage.SqlitePath)}},
+                  // Npgsql connection string for "postgres", e.g. "Host=db;Database=tendril;Username=tendril".
+                  // Keep the password in ~/.pgpass or in Tendril__Storage__PostgresConnectionString, not here.
+                  "PostgresConnectionString": {{S(postgresConnectionString)}}
                 },
                 "Offline": {
                   // Messages kept per account while it is offline; beyond it senders get service-unavailable.

@@ -6,11 +6,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tendril.Server.Hosting;
 using Tendril.Storage;
-using Tendril.Storage.Sqlite;
 
 namespace Tendril;
 
-/// <summary><c>tendril serve</c>: the generic host with console logging, SQLite storage and the XMPP server.</summary>
+/// <summary><c>tendril serve</c>: the generic host with console logging, the configured storage and the XMPP server.</summary>
 internal static class ServeCommand
 {
     public static async Task<int> RunAsync(CliContext context, string? configOption, CancellationToken cancellationToken)
@@ -69,9 +68,8 @@ internal static class ServeCommand
             console.IncludeScopes = false;
         });
 
-        var databasePath = CliConfiguration.DatabasePath(options);
-        builder.Services.AddSingleton<IStorage>(services =>
-            new SqliteStorage(databasePath, services.GetRequiredService<ILogger<SqliteStorage>>()));
+        StorageFactory.Validate(options); // a malformed PostgreSQL connection string fails here, before the host starts
+        builder.Services.AddSingleton<IStorage>(services => StorageFactory.Create(options, services.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
@@ -83,7 +81,8 @@ internal static class ServeCommand
         try
         {
             await host.Services.GetRequiredService<IStorage>().InitializeAsync(cancellationToken);
-            logger.LogInformation("Tendril starting for {Domain} (data folder {DataDirectory})", options.Domain, Path.GetFullPath(options.DataDirectory));
+            logger.LogInformation("Tendril starting for {Domain} (data folder {DataDirectory}, storage {Storage})", options.Domain,
+                Path.GetFullPath(options.DataDirectory), StorageFactory.Describe(options));
             await host.RunAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -98,7 +97,7 @@ internal static class ServeCommand
         finally
         {
             // RunAsync disposes the host too; disposing again is harmless. The container must be disposed
-            // asynchronously because SqliteStorage is IAsyncDisposable only.
+            // asynchronously because the storage is IAsyncDisposable only.
             await host.DisposeAsync();
         }
         return ExitCodes.Ok;

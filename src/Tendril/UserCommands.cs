@@ -2,7 +2,6 @@ using Tendril.Protocol;
 using Tendril.Protocol.Sasl;
 using Tendril.Server.Configuration;
 using Tendril.Storage;
-using Tendril.Storage.Sqlite;
 
 namespace Tendril;
 
@@ -148,20 +147,7 @@ internal sealed class UserCommands
         }
     }
 
-    private async Task<SqliteStorage> OpenStorageAsync()
-    {
-        var storage = new SqliteStorage(CliConfiguration.DatabasePath(_options));
-        try
-        {
-            await storage.InitializeAsync(_cancellationToken);
-            return storage;
-        }
-        catch
-        {
-            await storage.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<IStorage> OpenStorageAsync() => StorageFactory.OpenAsync(_options, _cancellationToken);
 
     private static string Bare(Jid jid) => $"{jid.Local}@{jid.Domain}";
 }

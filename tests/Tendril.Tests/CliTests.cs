@@ -95,6 +95,31 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Init_writes_a_postgres_config_when_asked()
+    {
+        var result = await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--postgres", "Host=db.example.org;Database=tendril;Username=tendril");
+        Assert.True(result.ExitCode == 0, result.Err);
+        var options = new TendrilOptions();
+        new ConfigurationBuilder().AddJsonFile(ConfigPath).Build().GetSection(TendrilOptions.SectionName).Bind(options);
+        options.Validate();
+        Assert.Equal("postgres", options.Storage.Provider);
+        Assert.Equal("Host=db.example.org;Database=tendril;Username=tendril", options.Storage.PostgresConnectionString);
+
+        // --storage postgres without a connection string: written empty, with a hint; the default stays sqlite.
+        result = await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--storage", "postgres");
+        Assert.True(result.ExitCode == 0, result.Err);
+        Assert.Contains("Tendril__Storage__PostgresConnectionString", result.Out, StringComparison.Ordinal);
+        options = new TendrilOptions();
+        new ConfigurationBuilder().AddJsonFile(ConfigPath).Build().GetSection(TendrilOptions.SectionName).Bind(options);
+        Assert.Equal("postgres", options.Storage.Provider);
+        Assert.Throws<InvalidOperationException>(options.Validate); // serve refuses until the connection string is set
+
+        Assert.Equal(2, (await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--storage", "mysql")).ExitCode);
+        Assert.Equal(2, (await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--storage", "sqlite", "--postgres", "Host=x")).ExitCode);
+        Assert.Equal(1, (await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--postgres", "NoSuchKeyword=1")).ExitCode);
+    }
+
+    [Fact]
     public async Task Init_refuses_to_overwrite_without_force()
     {
         Assert.Equal(0, (await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath)).ExitCode);

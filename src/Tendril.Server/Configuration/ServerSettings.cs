@@ -58,7 +58,8 @@ internal sealed class ServerSettings
             || old.C2s.DirectTlsEnabled != now.C2s.DirectTlsEnabled) restart.Add("C2s listeners");
         if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port
             || old.Http.HttpsEnabled != now.Http.HttpsEnabled || old.Http.HttpsPort != now.Http.HttpsPort) restart.Add("Http listener");
-        if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath) restart.Add("Storage");
+        if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath
+            || old.Storage.PostgresConnectionString != now.Storage.PostgresConnectionString) restart.Add("Storage");
         if (old.Upload.Enabled != now.Upload.Enabled || old.Upload.Domain != now.Upload.Domain) restart.Add("Upload service domain");
         // The pubsub feature builds its services at start (it implements no IReloadableFeature yet).
         if (old.PubSub.Enabled != now.PubSub.Enabled || !old.PubSub.Services.SequenceEqual(now.PubSub.Services)

@@ -142,7 +142,10 @@ public sealed class TendrilOptions
             else if (jid.Domain == Domain.ToLowerInvariant() || !componentDomains.Add(jid.Domain)) problems.Add($"{key}:Domain '{c.Domain}' is the server's own domain or listed twice");
             if (string.IsNullOrEmpty(c.Secret)) problems.Add($"{key}:Secret is empty");
         }
-        if (Storage.Provider is not "sqlite") problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite)");
+        if (Storage.Provider is not (StorageOptions.Sqlite or StorageOptions.Postgres))
+            problems.Add($"Tendril:Storage:Provider '{Storage.Provider}' is not supported (sqlite, postgres)");
+        if (Storage.Provider == StorageOptions.Postgres && string.IsNullOrWhiteSpace(Storage.PostgresConnectionString))
+            problems.Add("Tendril:Storage:PostgresConnectionString is empty (Provider is postgres)");
         if (problems.Count > 0) throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", problems));
     }
 }
@@ -222,11 +225,21 @@ public sealed class StreamManagementOptions
 
 public sealed class StorageOptions
 {
-    /// <summary>Storage backend: "sqlite" (embedded default).</summary>
-    public string Provider { get; set; } = "sqlite";
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    /// <summary>Storage backend: "sqlite" (embedded default) or "postgres".</summary>
+    public string Provider { get; set; } = Sqlite;
 
     /// <summary>SQLite database file; relative to the data folder. Default tendril.db.</summary>
     public string SqlitePath { get; set; } = "tendril.db";
+
+    /// <summary>
+    /// Npgsql connection string when <see cref="Provider"/> is "postgres", e.g.
+    /// <c>Host=db.example.org;Database=tendril;Username=tendril;Password=…</c>. A secret: prefer the environment
+    /// (<c>Tendril__Storage__PostgresConnectionString</c>) to the file.
+    /// </summary>
+    public string PostgresConnectionString { get; set; } = "";
 }
 
 public sealed class HttpOptions

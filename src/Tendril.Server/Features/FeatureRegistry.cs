@@ -213,9 +213,16 @@ public sealed class FeatureRegistry
 
     internal async ValueTask<StanzaFilterResult> FilterOutboundAsync(Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to)
     {
-        foreach (var filter in _outboundFilters)
+        try
         {
-            if (await filter(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+            foreach (var filter in _outboundFilters)
+            {
+                if (await filter(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+            }
+        }
+        catch (Tendril.Storage.StorageException ex)
+        {
+            return FilterFailed(stanza, ex);
         }
         return StanzaFilterResult.Continue;
     }
@@ -229,11 +236,36 @@ public sealed class FeatureRegistry
 
     private async ValueTask<StanzaFilterResult> RunInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to)
     {
-        foreach (var filter in _inboundFilters)
+        try
         {
-            if (await filter(stanza, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+            foreach (var filter in _inboundFilters)
+            {
+                if (await filter(stanza, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
+            }
+        }
+        catch (Tendril.Storage.StorageException ex)
+        {
+            return FilterFailed(stanza, ex);
         }
         return StanzaFilterResult.Continue;
+    }
+
+    /// <summary>
+    /// A filter could not read what it decides on (a blocklist, archive preferences: the database is down). It cannot
+    /// say the stanza may pass, so the stanza is not delivered; the sender of a message or iq gets
+    /// internal-server-error of type 'wait' (RFC 6120 §8.3.2: retry after waiting), as for a failed offline store, and
+    /// the sender's stream stays up. Presence is dropped (its sender expects no answer).
+    /// </summary>
+    private StanzaFilterResult FilterFailed(XmlElement stanza, Tendril.Storage.StorageException ex)
+    {
+        var server = Server;
+        Logging.ServerLog.FilterFailed(server.StreamLogger, stanza.Name, ex);
+        if (stanza.Name != "presence")
+        {
+            server.Router.BounceError(stanza, new Tendril.Protocol.Errors.StanzaError(Tendril.Protocol.Errors.StanzaErrorCondition.InternalServerError,
+                Tendril.Protocol.Errors.StanzaErrorType.Wait, "The stanza could not be processed; try again later."));
+        }
+        return StanzaFilterResult.Drop;
     }
 
     /// <summary>Raised after a session has bound a resource.</summary>

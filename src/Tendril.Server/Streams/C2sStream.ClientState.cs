@@ -88,7 +88,7 @@ public sealed partial class C2sStream
         foreach (var buffered in _csiBuffer)
         {
             Interlocked.Increment(ref _queued);
-            if (!_outbound.Writer.TryWrite(buffered))
+            if (!_outbound.TryWrite(buffered))
             {
                 Interlocked.Decrement(ref _queued);
                 TryKeepForResumption(buffered);

@@ -15,7 +15,7 @@ public sealed partial class C2sStream
     {
         if (_writerStarted) throw new InvalidOperationException("The writer loop owns the queue.");
         var count = 0;
-        while (_outbound.Reader.TryRead(out var item))
+        while (_outbound.TryRead(out var item))
         {
             switch (item.Kind)
             {

@@ -21,6 +21,7 @@ public sealed partial class C2sStream
     internal void OnHeartbeat(DateTimeOffset now)
     {
         if (IsClosing) return;
+        _outbound.TrimExcess();
         var limits = _server.Options.Limits;
         var nowTicks = now.UtcTicks;
         var tlsStarted = Volatile.Read(ref _tlsStartedTicks);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using Tendril.Protocol;
 using Tendril.Xml;
 
@@ -53,14 +52,14 @@ internal sealed class TlsBarrier
 /// </summary>
 public sealed partial class C2sStream
 {
-    private Channel<Outbound> _outbound = null!;
+    private OutboundQueue _outbound = null!;
     private int _queued;
     private bool _writerStarted;
     private bool _headerSent;
 
     private void InitializeOutput()
     {
-        _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        _outbound = new OutboundQueue();
     }
 
     /// <summary>The queue limit in force (reloadable: read at every enqueue).</summary>
@@ -85,7 +84,7 @@ public sealed partial class C2sStream
             Interlocked.Decrement(ref _queued);
             return false;
         }
-        if (_outbound.Writer.TryWrite(item)) return true;
+        if (_outbound.TryWrite(item)) return true;
         Interlocked.Decrement(ref _queued);
         return false;
     }
@@ -100,7 +99,7 @@ public sealed partial class C2sStream
             Interlocked.Decrement(ref _queued);
             return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too many unread stanzas."), "slow consumer");
         }
-        if (!_outbound.Writer.TryWrite(new Outbound(OutboundKind.Own, element))) Interlocked.Decrement(ref _queued);
+        if (!_outbound.TryWrite(new Outbound(OutboundKind.Own, element))) Interlocked.Decrement(ref _queued);
         return ValueTask.CompletedTask;
     }
 
@@ -114,12 +113,12 @@ public sealed partial class C2sStream
     /// <summary>Sends &lt;stream:features/&gt; (or another stream-namespace element).</summary>
     internal void SendStreamElement(XmlElement element) => EnqueueControl(new Outbound(OutboundKind.StreamElement, element));
 
-    private void EnqueueControl(Outbound item) => _outbound.Writer.TryWrite(item);
+    private void EnqueueControl(Outbound item) => _outbound.TryWrite(item);
 
     private TlsBarrier EnqueueBarrier()
     {
         var barrier = new TlsBarrier();
-        if (!_outbound.Writer.TryWrite(new Outbound(OutboundKind.Barrier, barrier))) barrier.Flushed.TrySetResult();
+        if (!_outbound.TryWrite(new Outbound(OutboundKind.Barrier, barrier))) barrier.Flushed.TrySetResult();
         return barrier;
     }
 
@@ -132,7 +131,7 @@ public sealed partial class C2sStream
     private async Task WriterLoopAsync()
     {
         _writerStarted = true;
-        var reader = _outbound.Reader;
+        var reader = _outbound;
         var output = _transport.Output;
         var metrics = _server.Metrics;
         try

@@ -179,7 +179,7 @@ public sealed partial class C2sStream
         foreach (var item in items)
         {
             Interlocked.Increment(ref _queued);
-            if (!_outbound.Writer.TryWrite(item)) Interlocked.Decrement(ref _queued);
+            if (!_outbound.TryWrite(item)) Interlocked.Decrement(ref _queued);
         }
     }
 
@@ -226,7 +226,7 @@ public sealed partial class C2sStream
     private List<Outbound> DrainUnwritten()
     {
         var list = new List<Outbound>();
-        while (_outbound.Reader.TryRead(out var item))
+        while (_outbound.TryRead(out var item))
         {
             if (item.Kind is OutboundKind.Routed or OutboundKind.Serialized or OutboundKind.Own) list.Add(item);
         }

@@ -294,7 +294,7 @@ public sealed partial class C2sStream
             // A failed handshake cannot carry a stream error: the connection is just closed.
             SetCloseReason("TLS handshake failed: " + ex.Message);
             Interlocked.Exchange(ref _closing, 1);
-            _outbound.Writer.TryComplete();
+            _outbound.Complete();
             return false;
         }
         finally
@@ -329,7 +329,7 @@ public sealed partial class C2sStream
             EnqueueControl(new Outbound(OutboundKind.Raw, BuildHeader(null)));
         }
         EnqueueControl(new Outbound(OutboundKind.End, null));
-        _outbound.Writer.TryComplete();
+        _outbound.Complete();
         _shutdownClose.TrySetResult();
         State = ClosedState.Instance;
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }

@@ -83,6 +83,7 @@ public sealed class StreamTransport : XmppTransport
             throw;
         }
         Tls.OpenSslIdleBuffers.TryEnable(ssl);
+        Tls.NativeMemoryTrimmer.NoteChurn();
         _stream = ssl;
         _tlsProtocol = ssl.SslProtocol;
         _isSecure = true;
@@ -95,5 +96,6 @@ public sealed class StreamTransport : XmppTransport
         try { await Input.CompleteAsync().ConfigureAwait(false); } catch (InvalidOperationException) { }
         try { await Output.CompleteAsync().ConfigureAwait(false); } catch (InvalidOperationException) { } catch (IOException) { }
         try { await _stream.DisposeAsync().ConfigureAwait(false); } catch (IOException) { } catch (ObjectDisposedException) { }
+        if (_isSecure) Tls.NativeMemoryTrimmer.NoteChurn();
     }
 }

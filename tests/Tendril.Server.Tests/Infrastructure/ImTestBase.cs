@@ -19,9 +19,12 @@ public abstract class ImTestBase : IAsyncLifetime
     {
     }
 
+    /// <summary>Starts the server (a SQLite one; a subclass may pass another storage to <see cref="TestServer.StartAsync"/>).</summary>
+    protected virtual Task<TestServer> StartServerAsync() => TestServer.StartAsync(Configure);
+
     public virtual async Task InitializeAsync()
     {
-        Server = await TestServer.StartAsync(Configure);
+        Server = await StartServerAsync();
         await Server.AddUserAsync("juliet", "pw");
         await Server.AddUserAsync("romeo", "pw");
         await Server.AddUserAsync("nurse", "pw");

@@ -11,7 +11,10 @@ using Tendril.Storage.Sqlite;
 
 namespace Tendril.Server.Tests.Infrastructure;
 
-/// <summary>A real server (real SQLite file, real certificate) whose connections run over in-memory streams or sockets.</summary>
+/// <summary>
+/// A real server (real certificate; real storage: a SQLite file in the data folder, or the <see cref="IStorage"/> given,
+/// e.g. PostgreSQL) whose connections run over in-memory streams or sockets.
+/// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
     private static readonly Lazy<X509Certificate2> s_certificate = new(() => CertificateProvider.CreateSelfSigned("localhost"));
@@ -19,7 +22,7 @@ public sealed class TestServer : IAsyncDisposable
 
     private readonly ServiceProvider _services;
 
-    private TestServer(XmppServer server, SqliteStorage storage, string directory, ManualTimeProvider? time, ServiceProvider services)
+    private TestServer(XmppServer server, IStorage storage, string directory, ManualTimeProvider? time, ServiceProvider services)
     {
         _services = services;
         Server = server;
@@ -30,7 +33,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public XmppServer Server { get; }
 
-    public SqliteStorage Storage { get; }
+    public IStorage Storage { get; }
 
     public string Directory { get; }
 
@@ -44,7 +47,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <param name="configure">Options to change (component ports, limits…); reloadable ones can also change later through the server.</param>
     /// <param name="extraFeatures">Test-only features registered after the production ones (a production feature type again would register twice).</param>
     /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
-    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null)
+    /// <param name="storage">The storage to serve from (initialized here, disposed with the server); a SQLite file in the data folder when null.</param>
+    public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null,
+        IStorage? storage = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -53,7 +58,7 @@ public sealed class TestServer : IAsyncDisposable
         options.C2s.Port = 0;
         options.C2s.DirectTlsPort = 0;
         configure?.Invoke(options);
-        var storage = new SqliteStorage(Path.Combine(directory, "tendril.db"));
+        storage ??= new SqliteStorage(Path.Combine(directory, "tendril.db"));
         await storage.InitializeAsync();
         var time = manualTime ? new ManualTimeProvider() : null;
         // The features come from the same registration as the real host (AddTendrilFeatures): one list, one order.

@@ -85,7 +85,12 @@ public sealed class BlockingFeature : IServerFeature
             return StanzaFilterResult.Drop;
         }
         // Stanzas the server sends on behalf of a local user (presence broadcast, probe answers) to someone the user blocked.
-        if (from.Local is not null && from.Domain == _server.Domain && Matches(await GetListAsync(from.Bare).ConfigureAwait(false), to))
+        // Not read for an unavailable presence on behalf of an account with no session (the answer to a probe of an
+        // offline contact): it tells the recipient only what a block must make it believe anyway (§3.3: the user
+        // appears offline), and reading it would cost a login one blocklist query per offline contact.
+        if (from.Local is not null && from.Domain == _server.Domain
+            && !(stanza.Name == "presence" && stanza.GetAttribute("type") == "unavailable" && _server.Sessions.FindAll(from.Bare).Length == 0)
+            && Matches(await GetListAsync(from.Bare).ConfigureAwait(false), to))
         {
             return StanzaFilterResult.Drop;
         }

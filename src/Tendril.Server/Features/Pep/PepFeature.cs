@@ -189,6 +189,23 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
                 if (item.Subscription is not (RosterSubscription.To or RosterSubscription.Both)) continue;
                 if (Jid.TryParse(item.Jid, out var owner) && owner.Local is not null && owner.Domain == Server.Domain) owners.Add(owner);
             }
+            // The PEP services not in memory yet (the first login after a start): one store call for all of them, not
+            // one per contact.
+            var missing = new List<string>();
+            foreach (var owner in owners)
+            {
+                var service = ServiceFor(owner);
+                if (!service.IsLoaded) missing.Add(service.JidString);
+            }
+            if (missing.Count > 1)
+            {
+                var snapshots = await Server.Storage.PubSub.LoadServicesAsync(missing).ConfigureAwait(false);
+                foreach (var owner in owners)
+                {
+                    var service = ServiceFor(owner);
+                    if (snapshots.TryGetValue(service.JidString, out var snapshot)) await service.LoadFromAsync(snapshot).ConfigureAwait(false);
+                }
+            }
             foreach (var owner in owners)
             {
                 var service = ServiceFor(owner);

@@ -13,10 +13,10 @@ public sealed partial class PubSubService
 {
     // Bare JID → ids of nodes where that account (bare or one of its full JIDs) holds a subscription. May hold stale
     // entries after unsubscribing or deletion; the node's own subscriptions are checked before sending.
-    private readonly ConcurrentDictionary<Jid, ConcurrentDictionary<string, byte>> _subscribedNodes = new(BareJidComparer.Instance);
+    private readonly ConcurrentDictionary<Jid, ConcurrentDictionary<string, byte>> _subscribedNodes = new(concurrencyLevel: 1, capacity: 4, BareJidComparer.Instance);
 
     private void IndexSubscriber(PubSubNode node, Jid jid) =>
-        _subscribedNodes.GetOrAdd(jid.Bare, static _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal)).TryAdd(node.Id, 0);
+        _subscribedNodes.GetOrAdd(jid.Bare, static _ => new ConcurrentDictionary<string, byte>(concurrencyLevel: 1, capacity: 4, StringComparer.Ordinal)).TryAdd(node.Id, 0);
 
     private void IndexAllSubscribers()
     {

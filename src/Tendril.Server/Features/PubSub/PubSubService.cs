@@ -21,7 +21,9 @@ namespace Tendril.Server.Features.PubSub;
 /// </remarks>
 public sealed partial class PubSubService
 {
-    private readonly ConcurrentDictionary<string, PubSubNode> _nodes = new(StringComparer.Ordinal);
+    // Small initial tables: a PEP service exists per online account and usually holds a handful of nodes; the
+    // defaults (31 buckets, one lock per core) cost ~0.4 KiB per dictionary per account. They grow as needed.
+    private readonly ConcurrentDictionary<string, PubSubNode> _nodes = new(concurrencyLevel: 1, capacity: 4, StringComparer.Ordinal);
     private readonly SemaphoreSlim _loadGate = new(1, 1);
     private readonly SemaphoreSlim _createGate = new(1, 1);
     private readonly Func<XmppServer> _server;
@@ -54,6 +56,9 @@ public sealed partial class PubSubService
 
     private ILogger Logger => _logger ??= _server().LoggerFactory.CreateLogger("Tendril.PubSub");
 
+    /// <summary>Whether the service's state has been read from the store.</summary>
+    public bool IsLoaded => _loaded;
+
     /// <summary>Loads the service from the store once (later calls return at once).</summary>
     public async ValueTask EnsureLoadedAsync(CancellationToken cancellationToken = default)
     {
@@ -62,37 +67,60 @@ public sealed partial class PubSubService
         try
         {
             if (_loaded) return;
-            var snapshot = await Store.LoadServiceAsync(JidString, cancellationToken).ConfigureAwait(false);
-            foreach (var n in snapshot.Nodes)
-            {
-                _nodes[n.Node] = new PubSubNode(n.Node, NodeConfig.FromMap(n.Config, Policy.MaxItemsLimit), n.Creator, n.CreatedAt);
-            }
-            foreach (var group in snapshot.Affiliations.GroupBy(a => a.Node))
-            {
-                if (_nodes.TryGetValue(group.Key, out var node))
-                    node.Affiliations = group.ToImmutableDictionary(a => a.Jid, a => a.Affiliation, StringComparer.Ordinal);
-            }
-            foreach (var group in snapshot.Subscriptions.GroupBy(s => s.Node))
-            {
-                if (!_nodes.TryGetValue(group.Key, out var node)) continue;
-                var list = ImmutableArray.CreateBuilder<PubSubSubscription>();
-                foreach (var s in group)
-                {
-                    if (Jid.TryParse(s.Jid, out var jid)) list.Add(new PubSubSubscription(jid, s.SubId, s.State, s.Options));
-                }
-                node.Subscriptions = list.ToImmutable();
-            }
-            foreach (var item in snapshot.LastItems)
-            {
-                if (_nodes.TryGetValue(item.Node, out var node)) node.LastItem = new PubSubItem(item, null);
-            }
-            IndexAllSubscribers();
-            _loaded = true;
+            Apply(await Store.LoadServiceAsync(JidString, cancellationToken).ConfigureAwait(false));
         }
         finally
         {
             _loadGate.Release();
         }
+    }
+
+    /// <summary>
+    /// Takes a snapshot read for this service along with others (<see cref="IPubSubStore.LoadServicesAsync"/>, one
+    /// query for many services); ignored when the service is loaded already.
+    /// </summary>
+    public async ValueTask LoadFromAsync(PubSubServiceSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (_loaded) return;
+        await _loadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (!_loaded) Apply(snapshot);
+        }
+        finally
+        {
+            _loadGate.Release();
+        }
+    }
+
+    private void Apply(PubSubServiceSnapshot snapshot)
+    {
+        foreach (var n in snapshot.Nodes)
+        {
+            _nodes[n.Node] = new PubSubNode(n.Node, NodeConfig.FromMap(n.Config, Policy.MaxItemsLimit), n.Creator, n.CreatedAt);
+        }
+        foreach (var group in snapshot.Affiliations.GroupBy(a => a.Node))
+        {
+            if (_nodes.TryGetValue(group.Key, out var node))
+                node.Affiliations = group.ToImmutableDictionary(a => a.Jid, a => a.Affiliation, StringComparer.Ordinal);
+        }
+        foreach (var group in snapshot.Subscriptions.GroupBy(s => s.Node))
+        {
+            if (!_nodes.TryGetValue(group.Key, out var node)) continue;
+            var list = ImmutableArray.CreateBuilder<PubSubSubscription>();
+            foreach (var s in group)
+            {
+                if (Jid.TryParse(s.Jid, out var jid)) list.Add(new PubSubSubscription(jid, s.SubId, s.State, s.Options));
+            }
+            node.Subscriptions = list.ToImmutable();
+        }
+        foreach (var item in snapshot.LastItems)
+        {
+            if (_nodes.TryGetValue(item.Node, out var node)) node.LastItem = new PubSubItem(item, null);
+        }
+        IndexAllSubscribers();
+        _loaded = true;
     }
 
     /// <summary>The nodes, in no particular order (after <see cref="EnsureLoadedAsync"/>).</summary>

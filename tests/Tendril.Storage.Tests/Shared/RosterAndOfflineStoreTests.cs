@@ -1,29 +1,21 @@
-namespace Tendril.Storage.Sqlite.Tests;
+using Tendril.Tests.Support;
 
-public sealed class RosterAndOfflineStoreTests : IAsyncLifetime
+namespace Tendril.Storage.Tests;
+
+public abstract class RosterAndOfflineStoreTests : StorageTestBase
 {
     private const string D = "example.org";
-    private readonly TempDirectory _dir = new();
-    private SqliteStorage _storage = null!;
 
-    public async Task InitializeAsync()
+    protected override async Task SeedAsync()
     {
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
-        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
-        await _storage.Accounts.CreateAsync(Accounts.Make("romeo"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        _dir.Dispose();
+        await Storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
     }
 
     [Fact]
     public async Task Roster_items_round_trip_and_every_change_bumps_the_version()
     {
-        var rosters = _storage.Rosters;
+        var rosters = Storage.Rosters;
         Assert.Equal(0, await rosters.GetVersionAsync(D, "juliet"));
         Assert.Empty((await rosters.GetAsync(D, "juliet")).Items);
 
@@ -58,13 +50,13 @@ public sealed class RosterAndOfflineStoreTests : IAsyncLifetime
     [Fact]
     public async Task Setting_an_item_for_a_missing_account_fails()
     {
-        await Assert.ThrowsAsync<StorageException>(async () => await _storage.Rosters.SetItemAsync(D, "nobody", RosterItem.Create("a@b")));
+        await Assert.ThrowsAsync<StorageException>(async () => await Storage.Rosters.SetItemAsync(D, "nobody", RosterItem.Create("a@b")));
     }
 
     [Fact]
     public async Task Pending_subscriptions_are_kept_with_their_stanza_until_removed()
     {
-        var rosters = _storage.Rosters;
+        var rosters = Storage.Rosters;
         var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
         await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("romeo@example.org", "<presence type='subscribe'/>", at));
         await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("nurse@example.org", "<presence type='subscribe'><status>hi</status></presence>", at.AddSeconds(1)));
@@ -84,7 +76,7 @@ public sealed class RosterAndOfflineStoreTests : IAsyncLifetime
     [Fact]
     public async Task Offline_messages_are_kept_in_order_within_the_quota()
     {
-        var offline = _storage.Offline;
+        var offline = Storage.Offline;
         var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
         for (var i = 0; i < 3; i++)
         {
@@ -111,30 +103,39 @@ public sealed class RosterAndOfflineStoreTests : IAsyncLifetime
     [Fact]
     public async Task Deleting_an_account_deletes_its_roster_pending_requests_and_offline_messages()
     {
-        await _storage.Rosters.SetItemAsync(D, "juliet", RosterItem.Create("romeo@example.org"));
-        await _storage.Rosters.SetPendingAsync(D, "juliet", new PendingSubscription("nurse@example.org", "<presence/>", DateTimeOffset.UtcNow));
-        await _storage.Offline.StoreAsync(D, "juliet", "<message/>", DateTimeOffset.UtcNow, 10);
-        await _storage.Rosters.SetItemAsync(D, "romeo", RosterItem.Create("juliet@example.org"));
+        await Storage.Rosters.SetItemAsync(D, "juliet", RosterItem.Create("romeo@example.org"));
+        await Storage.Rosters.SetPendingAsync(D, "juliet", new PendingSubscription("nurse@example.org", "<presence/>", DateTimeOffset.UtcNow));
+        await Storage.Offline.StoreAsync(D, "juliet", "<message/>", DateTimeOffset.UtcNow, 10);
+        await Storage.Rosters.SetItemAsync(D, "romeo", RosterItem.Create("juliet@example.org"));
 
-        Assert.True(await _storage.Accounts.DeleteAsync(D, "juliet"));
-        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
-        Assert.Empty((await _storage.Rosters.GetAsync(D, "juliet")).Items);
-        Assert.Equal(0, await _storage.Rosters.GetVersionAsync(D, "juliet"));
-        Assert.Empty(await _storage.Rosters.ListPendingAsync(D, "juliet"));
-        Assert.Equal(0, await _storage.Offline.CountAsync(D, "juliet"));
-        Assert.Single((await _storage.Rosters.GetAsync(D, "romeo")).Items); // others keep theirs
+        Assert.True(await Storage.Accounts.DeleteAsync(D, "juliet"));
+        await Storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        Assert.Empty((await Storage.Rosters.GetAsync(D, "juliet")).Items);
+        Assert.Equal(0, await Storage.Rosters.GetVersionAsync(D, "juliet"));
+        Assert.Empty(await Storage.Rosters.ListPendingAsync(D, "juliet"));
+        Assert.Equal(0, await Storage.Offline.CountAsync(D, "juliet"));
+        Assert.Single((await Storage.Rosters.GetAsync(D, "romeo")).Items); // others keep theirs
     }
 
     [Fact]
     public async Task Rosters_and_offline_messages_survive_reopening()
     {
-        await _storage.Rosters.SetItemAsync(D, "juliet", new RosterItem("romeo@example.org", "Romeo", RosterSubscription.To, false, false, ["G"]));
-        await _storage.Offline.StoreAsync(D, "juliet", "<message><body>kept</body></message>", DateTimeOffset.UtcNow, 10);
-        await _storage.DisposeAsync();
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
-        Assert.Equal(SqliteMigrations.LatestVersion, _storage.SchemaVersion);
-        Assert.Equal(RosterSubscription.To, (await _storage.Rosters.GetItemAsync(D, "juliet", "romeo@example.org"))!.Subscription);
-        Assert.Contains("kept", (await _storage.Offline.ListAsync(D, "juliet", 10))[0].Stanza, StringComparison.Ordinal);
+        await Storage.Rosters.SetItemAsync(D, "juliet", new RosterItem("romeo@example.org", "Romeo", RosterSubscription.To, false, false, ["G"]));
+        await Storage.Offline.StoreAsync(D, "juliet", "<message><body>kept</body></message>", DateTimeOffset.UtcNow, 10);
+        await ReopenAsync();
+        Assert.Equal(Backend.LatestSchemaVersion, Backend.SchemaVersion(Storage));
+        Assert.Equal(RosterSubscription.To, (await Storage.Rosters.GetItemAsync(D, "juliet", "romeo@example.org"))!.Subscription);
+        Assert.Contains("kept", (await Storage.Offline.ListAsync(D, "juliet", 10))[0].Stanza, StringComparison.Ordinal);
     }
+}
+
+public sealed class SqliteRosterAndOfflineStoreTests : RosterAndOfflineStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => Task.FromResult<IStorageBackend>(new SqliteBackend());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresRosterAndOfflineStoreTests(PostgresFixture postgres) : RosterAndOfflineStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => PostgresBackend.CreateAsync(postgres.Server);
 }

@@ -1,29 +1,21 @@
-namespace Tendril.Storage.Sqlite.Tests;
+using Tendril.Tests.Support;
 
-public sealed class AccountDataStoreTests : IAsyncLifetime
+namespace Tendril.Storage.Tests;
+
+public abstract class AccountDataStoreTests : StorageTestBase
 {
     private const string D = "example.org";
-    private readonly TempDirectory _dir = new();
-    private SqliteStorage _storage = null!;
 
-    public async Task InitializeAsync()
+    protected override async Task SeedAsync()
     {
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
-        await _storage.Accounts.CreateAsync(Accounts.Make("juliet"));
-        await _storage.Accounts.CreateAsync(Accounts.Make("romeo"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        _dir.Dispose();
+        await Storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
     }
 
     [Fact]
     public async Task Values_round_trip_per_account_and_store()
     {
-        var data = _storage.AccountData;
+        var data = Storage.AccountData;
         Assert.Null(await data.GetAsync(D, "juliet", "vcard", ""));
         Assert.True(await data.PutAsync(D, "juliet", "vcard", "", "<vCard/>"));
         Assert.True(await data.PutAsync(D, "juliet", "vcard", "", "<vCard>2</vCard>"));
@@ -42,14 +34,25 @@ public sealed class AccountDataStoreTests : IAsyncLifetime
     [Fact]
     public async Task Nothing_is_stored_for_a_missing_account_and_deleting_an_account_deletes_its_data()
     {
-        var data = _storage.AccountData;
+        var data = Storage.AccountData;
         Assert.False(await data.PutAsync(D, "nobody", "vcard", "", "<vCard/>"));
         Assert.Null(await data.GetAsync(D, "nobody", "vcard", ""));
 
         Assert.True(await data.PutAsync(D, "romeo", "private", "a:b", "<x xmlns='a:b'/>"));
-        Assert.True(await _storage.Accounts.DeleteAsync(D, "romeo"));
+        Assert.True(await Storage.Accounts.DeleteAsync(D, "romeo"));
         Assert.Empty(await data.ListAsync(D, "romeo", "private"));
-        await _storage.Accounts.CreateAsync(Accounts.Make("romeo"));
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
         Assert.Null(await data.GetAsync(D, "romeo", "private", "a:b"));
     }
+}
+
+public sealed class SqliteAccountDataStoreTests : AccountDataStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => Task.FromResult<IStorageBackend>(new SqliteBackend());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresAccountDataStoreTests(PostgresFixture postgres) : AccountDataStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => PostgresBackend.CreateAsync(postgres.Server);
 }

@@ -1,28 +1,16 @@
-namespace Tendril.Storage.Sqlite.Tests;
+using Tendril.Tests.Support;
 
-public sealed class PubSubStoreTests : IAsyncLifetime
+namespace Tendril.Storage.Tests;
+
+public abstract class PubSubStoreTests : StorageTestBase
 {
     private const string Service = "pubsub.example.org";
     private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
-    private readonly TempDirectory _dir = new();
-    private SqliteStorage _storage = null!;
-
-    public async Task InitializeAsync()
-    {
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        _dir.Dispose();
-    }
 
     private static Dictionary<string, IReadOnlyList<string>> Config(string access = "open") =>
         new() { ["pubsub#access_model"] = [access], ["pubsub#max_items"] = ["10"] };
 
-    private IPubSubStore Store => _storage.PubSub;
+    private IPubSubStore Store => Storage.PubSub;
 
     private async Task CreateAsync(string node = "news") =>
         Assert.True(await Store.CreateNodeAsync(new PubSubNodeRecord(Service, node, Config(), "juliet@example.org", At)));
@@ -108,15 +96,46 @@ public sealed class PubSubStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Several_services_load_at_once_each_with_its_own_nodes()
+    {
+        await CreateAsync();
+        await Store.PublishItemAsync(Item("a"), 10);
+        await Store.PublishItemAsync(Item("b", n: 1), 10);
+        const string pep = "juliet@example.org";
+        Assert.True(await Store.CreateNodeAsync(new PubSubNodeRecord(pep, "urn:xmpp:avatar:metadata", Config("presence"), pep, At)));
+        await Store.SetSubscriptionAsync(new PubSubSubscriptionRecord(pep, "urn:xmpp:avatar:metadata", "romeo@example.org", "s", PubSubSubscriptionState.Subscribed, new Dictionary<string, IReadOnlyList<string>>()));
+
+        var all = await Store.LoadServicesAsync([Service, pep, "nobody@example.org", pep]);
+        Assert.Equal(3, all.Count);
+        Assert.Equal("news", Assert.Single(all[Service].Nodes).Node);
+        Assert.Equal("b", Assert.Single(all[Service].LastItems).ItemId);
+        Assert.Empty(all[Service].Subscriptions);
+        Assert.Equal("urn:xmpp:avatar:metadata", Assert.Single(all[pep].Nodes).Node);
+        Assert.Equal("romeo@example.org", Assert.Single(all[pep].Subscriptions).Jid);
+        Assert.Equal(pep, Assert.Single(all[pep].Affiliations).Jid);
+        Assert.Empty(all["nobody@example.org"].Nodes);
+        Assert.Empty(await Store.LoadServicesAsync([]));
+    }
+
+    [Fact]
     public async Task Pubsub_data_survives_reopening()
     {
         await CreateAsync();
         await Store.PublishItemAsync(Item("a"), 10);
-        await _storage.DisposeAsync();
-        _storage = new SqliteStorage(_dir.File("tendril.db"));
-        await _storage.InitializeAsync();
+        await ReopenAsync();
         var snapshot = await Store.LoadServiceAsync(Service);
         Assert.Single(snapshot.Nodes);
         Assert.Equal("a", Assert.Single(snapshot.LastItems).ItemId);
     }
+}
+
+public sealed class SqlitePubSubStoreTests : PubSubStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => Task.FromResult<IStorageBackend>(new SqliteBackend());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresPubSubStoreTests(PostgresFixture postgres) : PubSubStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => PostgresBackend.CreateAsync(postgres.Server);
 }

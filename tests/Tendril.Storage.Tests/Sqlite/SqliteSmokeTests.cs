@@ -1,6 +1,8 @@
-namespace Tendril.Storage.Sqlite.Tests;
+using Tendril.Storage.Sqlite;
 
-public sealed class SmokeTests
+namespace Tendril.Storage.Tests;
+
+public sealed class SqliteSmokeTests
 {
     [Fact]
     public async Task Native_sqlite_library_loads()

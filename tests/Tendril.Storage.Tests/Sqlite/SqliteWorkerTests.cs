@@ -1,32 +1,14 @@
 using System.Diagnostics;
+using Tendril.Storage.Sqlite;
 
-namespace Tendril.Storage.Sqlite.Tests;
+namespace Tendril.Storage.Tests;
 
-public sealed class ConcurrencyTests : IDisposable
+/// <summary>SQLite-only: the worker threads and their bounded queues.</summary>
+public sealed class SqliteWorkerTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
-
-    [Fact]
-    public async Task Many_concurrent_tasks_create_read_and_list()
-    {
-        await using var storage = new SqliteStorage(_dir.File("tendril.db"));
-        await storage.InitializeAsync();
-        const int count = 300;
-        var tasks = Enumerable.Range(0, count).Select(i => Task.Run(async () =>
-        {
-            var name = $"user{i:D4}";
-            Assert.True(await storage.Accounts.CreateAsync(Accounts.Make(name, seed: (byte)i)));
-            Assert.NotNull(await storage.Accounts.FindAsync("example.org", name));
-            Assert.False(await storage.Accounts.CreateAsync(Accounts.Make(name)));
-            if (i % 3 == 0) Assert.True(await storage.Accounts.DeleteAsync("example.org", name));
-            await storage.Accounts.ListAsync("example.org");
-        }));
-        await Task.WhenAll(tasks);
-        var expected = Enumerable.Range(0, count).Where(i => i % 3 != 0).Select(i => $"user{i:D4}").ToList();
-        Assert.Equal(expected, await storage.Accounts.ListAsync("example.org"));
-    }
 
     [Fact]
     public async Task Work_runs_on_dedicated_threads_not_the_callers()

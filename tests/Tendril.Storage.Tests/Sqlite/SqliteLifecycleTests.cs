@@ -1,8 +1,10 @@
 using Microsoft.Data.Sqlite;
+using Tendril.Storage.Sqlite;
 
-namespace Tendril.Storage.Sqlite.Tests;
+namespace Tendril.Storage.Tests;
 
-public sealed class StorageLifecycleTests : IDisposable
+/// <summary>SQLite-only: the database file, its PRAGMAs and migrations.</summary>
+public sealed class SqliteLifecycleTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
@@ -14,22 +16,6 @@ public sealed class StorageLifecycleTests : IDisposable
         cmd.CommandText = sql;
         return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }, default);
-
-    [Fact]
-    public async Task Accounts_persist_across_reopening()
-    {
-        var path = _dir.File("tendril.db");
-        var account = Accounts.Make("juliet");
-        await using (var first = new SqliteStorage(path))
-        {
-            await first.InitializeAsync();
-            Assert.True(await first.Accounts.CreateAsync(account));
-        }
-        await using var second = new SqliteStorage(path);
-        await second.InitializeAsync();
-        Accounts.AssertSame(account, await second.Accounts.FindAsync("example.org", "juliet"));
-        Assert.False(await second.Accounts.CreateAsync(account));
-    }
 
     [Fact]
     public async Task Migrations_are_applied_once_and_are_idempotent_on_restart()
@@ -132,17 +118,6 @@ public sealed class StorageLifecycleTests : IDisposable
         await using var storage = new SqliteStorage(_dir.File("tendril.db"));
         await storage.InitializeAsync();
         await Assert.ThrowsAsync<StorageException>(() => Scalar<int>(storage, "DELETE FROM accounts;"));
-    }
-
-    [Fact]
-    public async Task Calls_before_initialize_or_after_dispose_are_refused()
-    {
-        var storage = new SqliteStorage(_dir.File("tendril.db"));
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => await storage.Accounts.ListAsync("example.org"));
-        await storage.InitializeAsync();
-        await storage.DisposeAsync();
-        await storage.DisposeAsync(); // idempotent
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await storage.Accounts.ListAsync("example.org"));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using Tendril.Protocol.Sasl;
 
-namespace Tendril.Storage.Sqlite.Tests;
+namespace Tendril.Storage.Tests;
 
 /// <summary>A fresh temporary folder, deleted on dispose.</summary>
 internal sealed class TempDirectory : IDisposable

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+
+namespace Tendril.Storage.Postgres;
+
+/// <summary>
+/// <see cref="IArchiveStore"/> over <c>archive_messages</c> (archive order = <c>seq</c>) and <c>archive_preferences</c>.
+/// A query is one statement — boundary lookups, the total count and the page — so one round trip and one snapshot (a
+/// concurrent append or sweep cannot make them disagree). The page is read with one row more than asked, which tells
+/// whether it is complete.
+/// </summary>
+internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveStore
+{
+    private static readonly ArchivePage NotFound = new(ArchiveQueryStatus.ItemNotFound, [], false, 0);
+
+    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(message);
+        var slash = message.With.IndexOf('/', StringComparison.Ordinal);
+        var bare = slash < 0 ? message.With : message.With[..slash];
+        return await storage.RunAsync("append archive message", async connection =>
+        {
+            await using var command = connection.Command("""
+                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+                SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $1 AND username = $2);
+                """);
+            command.Parameters.Param(domain).Param(username).Param(message.Id).Param(message.Timestamp.ToUnixTimeMilliseconds())
+                .Param(bare).Param(message.With).Param((short)message.Direction).Param(message.Stanza);
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) == 1;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ArchivePage> QueryAsync(string domain, string username, ArchiveQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Max);
+        var parameters = new List<NpgsqlParameter> { new NpgsqlParameter<string> { TypedValue = domain }, new NpgsqlParameter<string> { TypedValue = username } };
+        string Arg<T>(T value)
+        {
+            parameters.Add(new NpgsqlParameter<T> { TypedValue = value });
+            return "$" + parameters.Count.ToString(CultureInfo.InvariantCulture);
+        }
+        string Lookup(string? id) => id is null
+            ? "NULL::bigint"
+            : $"(SELECT seq FROM archive_messages WHERE domain = $1 AND username = $2 AND archive_id = {Arg(id)})";
+
+        var bounds = $"SELECT {Lookup(query.AfterId)} AS after_id, {Lookup(query.BeforeId)} AS before_id, " +
+                     $"{Lookup(query.After)} AS page_after, {Lookup(string.IsNullOrEmpty(query.Before) ? null : query.Before)} AS page_before";
+        var where = new StringBuilder("m.domain = $1 AND m.username = $2");
+        if (query.With is not null)
+            where.Append(query.With.Contains('/', StringComparison.Ordinal) ? " AND m.with_full = " : " AND m.with_bare = ").Append(Arg(query.With));
+        if (query.Start is { } start) where.Append(" AND m.stamp >= ").Append(Arg(start.ToUnixTimeMilliseconds()));
+        if (query.End is { } end) where.Append(" AND m.stamp <= ").Append(Arg(end.ToUnixTimeMilliseconds()));
+        if (query.AfterId is not null) where.Append(" AND m.seq > b.after_id");
+        if (query.BeforeId is not null) where.Append(" AND m.seq < b.before_id");
+        if (query.Ids is { } ids)
+        {
+            // At most 500 ids, as the SQLite backend.
+            where.Append(ids.Count == 0 ? " AND false" : " AND m.archive_id = ANY(" + Arg(ids.Take(500).ToArray()) + ")");
+        }
+        var backwards = query.Before is not null;
+        var page = backwards
+            ? (query.Before!.Length > 0 ? " AND m.seq < b.page_before" : "")
+            : (query.After is not null ? " AND m.seq > b.page_after" : "");
+        var direction = backwards ? "DESC" : "ASC";
+        var sql = $"""
+            WITH b AS ({bounds}),
+            c AS (SELECT COUNT(*) AS n FROM archive_messages m, b WHERE {where}),
+            p AS (SELECT m.seq, m.archive_id, m.stamp, m.with_full, m.direction, m.stanza FROM archive_messages m, b
+                  WHERE {where}{page} ORDER BY m.seq {direction} LIMIT {Arg((long)query.Max + 1)})
+            SELECT b.after_id, b.before_id, b.page_after, b.page_before, c.n, p.archive_id, p.stamp, p.with_full, p.direction, p.stanza
+            FROM b CROSS JOIN c LEFT JOIN p ON true
+            ORDER BY p.seq {direction};
+            """;
+        return await storage.RunAsync("query archive", async connection =>
+        {
+            await using var command = connection.Command(sql);
+            foreach (var p in parameters) command.Parameters.Add(p.Clone());
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            var items = new List<ArchivedMessage>();
+            var count = 0;
+            var first = true;
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                if (first)
+                {
+                    first = false;
+                    // XEP-0313 §4.3.2: an unknown id named by after/before/after-id/before-id is item-not-found.
+                    if ((query.AfterId is not null && reader.IsDBNull(0)) || (query.BeforeId is not null && reader.IsDBNull(1))
+                        || (query.After is not null && reader.IsDBNull(2)) || (!string.IsNullOrEmpty(query.Before) && reader.IsDBNull(3)))
+                        return NotFound;
+                    count = (int)reader.GetInt64(4);
+                }
+                if (reader.IsDBNull(5)) continue; // no page row (empty page)
+                items.Add(new ArchivedMessage(reader.GetString(5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)), reader.GetString(7),
+                    (ArchiveDirection)reader.GetInt16(8), reader.GetString(9)));
+            }
+            var complete = items.Count <= query.Max;
+            if (!complete) items.RemoveAt(items.Count - 1);
+            if (backwards) items.Reverse();
+            return new ArchivePage(ArchiveQueryStatus.Ok, items, complete, count);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ArchivePreferences?> GetPreferencesAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        return await storage.RunAsync("get archive preferences", async connection =>
+        {
+            await using var command = connection.Command("SELECT default_mode, always_jids, never_jids FROM archive_preferences WHERE domain = $1 AND username = $2;");
+            command.Parameters.Param(domain).Param(username);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            if (!await reader.ReadAsync().ConfigureAwait(false)) return null;
+            return new ArchivePreferences((ArchiveDefault)reader.GetInt16(0), reader.GetFieldValue<string[]>(1), reader.GetFieldValue<string[]>(2));
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(preferences);
+        var always = preferences.Always as string[] ?? [.. preferences.Always];
+        var never = preferences.Never as string[] ?? [.. preferences.Never];
+        return await storage.RunAsync("set archive preferences", async connection =>
+        {
+            await using var command = connection.Command("""
+                INSERT INTO archive_preferences (domain, username, default_mode, always_jids, never_jids)
+                SELECT $1, $2, $3, $4, $5
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $1 AND username = $2)
+                ON CONFLICT (domain, username) DO UPDATE SET
+                    default_mode = excluded.default_mode, always_jids = excluded.always_jids, never_jids = excluded.never_jids;
+                """);
+            command.Parameters.Param(domain).Param(username).Param((short)preferences.Default).Param(always).Param(never);
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) >= 1;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
+    {
+        return await storage.RunAsync("expire archive messages", async connection =>
+        {
+            await using var command = connection.Command("DELETE FROM archive_messages WHERE stamp < $1;");
+            command.Parameters.Param(cutoff.ToUnixTimeMilliseconds());
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+}

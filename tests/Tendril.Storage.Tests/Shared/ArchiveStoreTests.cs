@@ -1,0 +1,80 @@
+using Tendril.Tests.Support;
+
+namespace Tendril.Storage.Tests;
+
+public abstract class ArchiveStoreTests : StorageTestBase
+{
+    private const string D = "example.org";
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    protected override async Task SeedAsync()
+    {
+        await Storage.Accounts.CreateAsync(Accounts.Make("juliet"));
+    }
+
+    private async Task AppendAsync(int n, string with = "romeo@example.org/r")
+    {
+        Assert.True(await Storage.Archive.AppendAsync(D, "juliet", new ArchivedMessage("id" + n, T0.AddMinutes(n), with, ArchiveDirection.Incoming, $"<message>{n}</message>")));
+    }
+
+    private static string[] Ids(ArchivePage page) => [.. page.Items.Select(i => i.Id)];
+
+    [Fact]
+    public async Task Pages_forwards_backwards_and_by_filters()
+    {
+        for (var i = 1; i <= 5; i++) await AppendAsync(i, i % 2 == 0 ? "nurse@example.org" : "romeo@example.org/r");
+        Assert.False(await Storage.Archive.AppendAsync(D, "nobody", new ArchivedMessage("x", T0, "a@b", ArchiveDirection.Outgoing, "<message/>")));
+
+        var first = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 2 });
+        Assert.Equal(["id1", "id2"], Ids(first));
+        Assert.False(first.Complete);
+        Assert.Equal(5, first.Count);
+        var last = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 2, Before = "" });
+        Assert.Equal(["id4", "id5"], Ids(last));
+        var before = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 2, Before = "id2" });
+        Assert.Equal(["id1"], Ids(before));
+        Assert.True(before.Complete);
+        var after = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 2, After = "id3" });
+        Assert.Equal(["id4", "id5"], Ids(after));
+        Assert.True(after.Complete);
+
+        Assert.Equal(["id1", "id3", "id5"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { With = "romeo@example.org" })));
+        Assert.Equal(["id2", "id4"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { With = "nurse@example.org" })));
+        Assert.Empty(Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { With = "romeo@example.org/other" })));
+        Assert.Equal(["id2", "id3"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Start = T0.AddMinutes(2), End = T0.AddMinutes(3) })));
+        Assert.Equal(["id3"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { AfterId = "id2", BeforeId = "id4" })));
+        Assert.Equal(["id1", "id5"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Ids = ["id5", "id1", "nope"] })));
+        Assert.Equal(ArchiveQueryStatus.ItemNotFound, (await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { After = "nope" })).Status);
+    }
+
+    [Fact]
+    public async Task Preferences_retention_and_account_deletion()
+    {
+        Assert.Null(await Storage.Archive.GetPreferencesAsync(D, "juliet"));
+        Assert.True(await Storage.Archive.SetPreferencesAsync(D, "juliet", new ArchivePreferences(ArchiveDefault.Roster, ["a@example.org"], ["b@example.org"])));
+        var prefs = await Storage.Archive.GetPreferencesAsync(D, "juliet");
+        Assert.Equal(ArchiveDefault.Roster, prefs!.Default);
+        Assert.Equal(["a@example.org"], prefs.Always);
+        Assert.Equal(["b@example.org"], prefs.Never);
+        Assert.False(await Storage.Archive.SetPreferencesAsync(D, "nobody", ArchivePreferences.Initial));
+
+        for (var i = 1; i <= 3; i++) await AppendAsync(i);
+        Assert.Equal(2, await Storage.Archive.DeleteOlderThanAsync(T0.AddMinutes(3)));
+        Assert.Equal(["id3"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery())));
+
+        Assert.True(await Storage.Accounts.DeleteAsync(D, "juliet"));
+        Assert.Empty(Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery())));
+        Assert.Null(await Storage.Archive.GetPreferencesAsync(D, "juliet"));
+    }
+}
+
+public sealed class SqliteArchiveStoreTests : ArchiveStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => Task.FromResult<IStorageBackend>(new SqliteBackend());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresArchiveStoreTests(PostgresFixture postgres) : ArchiveStoreTests
+{
+    protected override Task<IStorageBackend> CreateBackendAsync() => PostgresBackend.CreateAsync(postgres.Server);
+}
