@@ -83,7 +83,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
             {
                 if (ids.Count == 0) return new ArchivePage(ArchiveQueryStatus.Ok, [], true, 0);
                 // Every id, in one parameter (a JSON array), so no count runs into SQLite's parameter limit and none is
-                // dropped; the feature bounds how many a query may name (XEP-0313 §4.1.6).
+                // dropped; the feature bounds how many a query may name (XEP-0313 #extended ids field).
                 where.Append(" AND archive_id IN (SELECT value FROM json_each($ids))");
                 command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids as IReadOnlyList<string> ?? [.. ids], SqliteJson.Default.IReadOnlyListString));
             }

@@ -6,7 +6,7 @@ using Tendril.Xml;
 namespace Tendril.Server.Tests.Mam;
 
 /// <summary>
-/// XEP-0059 request validation and the result &lt;set/&gt; (first@index) through MAM, and the XEP-0313 §4.1.6 ids
+/// XEP-0059 request validation and the result &lt;set/&gt; (first@index) through MAM, and the XEP-0313 #extended ids
 /// limit: a page's worth of ids is answered in full, more is refused with policy-violation, never cut short.
 /// MaxPageSize is raised above the 500 the store once cut ids lists at.
 /// </summary>

@@ -23,7 +23,8 @@ namespace Tendril.Server.Features.Mam;
 /// ids a client put in claiming to be by a local entity are removed first (XEP-0359 §4).</item>
 /// <item>Queries (§4): form fields with, start, end, before-id, after-id and ids (#extended), RSM max/after/before
 /// (empty before: the last page), &lt;flip-page/&gt; (the page's results are sent in reverse order; first/last keep
-/// their RSM meaning). A max above <c>Mam:MaxPageSize</c> is reduced to it.</item>
+/// their RSM meaning). A max above <c>Mam:MaxPageSize</c> is reduced to it; more ids than that is policy-violation.
+/// The &lt;set/&gt; is read and written by <see cref="RsmRequest"/>/<see cref="RsmResult"/>, as in pubsub.</item>
 /// <item>Preferences (§6): default always/never/roster and always/never JID lists.</item>
 /// </list>
 /// </summary>
@@ -228,7 +229,8 @@ public sealed class MamFeature : IServerFeature
         }
 
         var options = _server.Options.Mam;
-        // XEP-0313 §4.1.6 lets a server limit how many ids one query names; more than a page is refused, never cut.
+        // XEP-0313 #extended ids: the server bounds how many ids one query names; more than a page is refused with
+        // policy-violation (an explicit limit the client can act on), never cut short.
         if (filter.Ids is { } requestedIds && requestedIds.Count > options.MaxPageSize)
         {
             request.ReplyError(StanzaErrorCondition.PolicyViolation,
