@@ -61,8 +61,8 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
         if (query.BeforeId is not null) where.Append(" AND m.seq < b.before_id");
         if (query.Ids is { } ids)
         {
-            // At most 500 ids, as the SQLite backend.
-            where.Append(ids.Count == 0 ? " AND false" : " AND m.archive_id = ANY(" + Arg(ids.Take(500).ToArray()) + ")");
+            // Every id in one array parameter, none dropped; the feature bounds how many a query may name (XEP-0313).
+            where.Append(ids.Count == 0 ? " AND false" : " AND m.archive_id = ANY(" + Arg(ids.ToArray()) + ")");
         }
         var backwards = query.Before is not null;
         var page = backwards

@@ -11,10 +11,7 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         ArgumentNullException.ThrowIfNull(key);
         return await storage.ReadAsync("get account data", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT value FROM account_data WHERE domain = $domain AND username = $username AND store = $store AND key = $key;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT value FROM account_data WHERE domain = $domain AND username = $username AND store = $store AND key = $key;", domain, username);
             command.Parameters.AddWithValue("$store", store);
             command.Parameters.AddWithValue("$key", key);
             return command.ExecuteScalar() as string;
@@ -28,10 +25,7 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         ArgumentNullException.ThrowIfNull(store);
         return await storage.ReadAsync<IReadOnlyList<KeyValuePair<string, string>>>("list account data", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT key, value FROM account_data WHERE domain = $domain AND username = $username AND store = $store ORDER BY key;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT key, value FROM account_data WHERE domain = $domain AND username = $username AND store = $store ORDER BY key;", domain, username);
             command.Parameters.AddWithValue("$store", store);
             using var reader = command.ExecuteReader();
             var list = new List<KeyValuePair<string, string>>();
@@ -49,22 +43,14 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         return await storage.WriteAsync("set account data", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            using (var exists = connection.CreateCommand())
+            using (var exists = SqliteStorage.Command(connection, "SELECT 1 FROM accounts WHERE domain = $domain AND username = $username;", domain, username, transaction))
             {
-                exists.Transaction = transaction;
-                exists.CommandText = "SELECT 1 FROM accounts WHERE domain = $domain AND username = $username;";
-                exists.Parameters.AddWithValue("$domain", domain);
-                exists.Parameters.AddWithValue("$username", username);
                 if (exists.ExecuteScalar() is null) return false;
             }
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 INSERT INTO account_data (domain, username, store, key, value) VALUES ($domain, $username, $store, $key, $value)
                 ON CONFLICT (domain, username, store, key) DO UPDATE SET value = excluded.value;
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username, transaction: transaction);
             command.Parameters.AddWithValue("$store", store);
             var key = command.Parameters.Add("$key", Microsoft.Data.Sqlite.SqliteType.Text);
             var value = command.Parameters.Add("$value", Microsoft.Data.Sqlite.SqliteType.Text);
@@ -89,11 +75,7 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         return await storage.WriteAsync("delete account data", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM account_data WHERE domain = $domain AND username = $username AND store = $store AND key = $key;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "DELETE FROM account_data WHERE domain = $domain AND username = $username AND store = $store AND key = $key;", domain, username, transaction: transaction);
             command.Parameters.AddWithValue("$store", store);
             var key = command.Parameters.Add("$key", Microsoft.Data.Sqlite.SqliteType.Text);
             var deleted = 0;
@@ -114,10 +96,7 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         ArgumentNullException.ThrowIfNull(store);
         return await storage.WriteAsync("clear account data", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM account_data WHERE domain = $domain AND username = $username AND store = $store;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "DELETE FROM account_data WHERE domain = $domain AND username = $username AND store = $store;", domain, username);
             command.Parameters.AddWithValue("$store", store);
             return command.ExecuteNonQuery();
         }, cancellationToken);

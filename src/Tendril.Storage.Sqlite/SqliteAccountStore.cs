@@ -19,10 +19,7 @@ internal sealed class SqliteAccountStore(SqliteStorage storage) : IAccountStore
         ArgumentNullException.ThrowIfNull(username);
         return await storage.ReadAsync("find account", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {Columns} FROM accounts WHERE domain = $domain AND username = $username;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, $"SELECT {Columns} FROM accounts WHERE domain = $domain AND username = $username;", domain, username);
             using var reader = command.ExecuteReader();
             if (!reader.Read()) return null;
             return new Account(
@@ -40,15 +37,12 @@ internal sealed class SqliteAccountStore(SqliteStorage storage) : IAccountStore
         CheckCredentials(account.Sha1, account.Sha256);
         return await storage.WriteAsync("create account", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"""
+            using var command = SqliteStorage.Command(connection, $"""
                 INSERT INTO accounts (domain, username, {Columns})
                 VALUES ($domain, $username, $created_at, $sha1_salt, $sha1_iterations, $sha1_stored_key, $sha1_server_key,
                         $sha256_salt, $sha256_iterations, $sha256_stored_key, $sha256_server_key)
                 ON CONFLICT (domain, username) DO NOTHING;
-                """;
-            command.Parameters.AddWithValue("$domain", account.Domain);
-            command.Parameters.AddWithValue("$username", account.Username);
+                """, account.Domain, account.Username);
             command.Parameters.AddWithValue("$created_at", account.CreatedAt.ToUnixTimeMilliseconds());
             AddCredential(command, "sha1", account.Sha1);
             AddCredential(command, "sha256", account.Sha256);
@@ -63,17 +57,14 @@ internal sealed class SqliteAccountStore(SqliteStorage storage) : IAccountStore
         CheckCredentials(sha1, sha256);
         return await storage.WriteAsync("update credentials", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 UPDATE accounts SET
                     sha1_salt = $sha1_salt, sha1_iterations = $sha1_iterations,
                     sha1_stored_key = $sha1_stored_key, sha1_server_key = $sha1_server_key,
                     sha256_salt = $sha256_salt, sha256_iterations = $sha256_iterations,
                     sha256_stored_key = $sha256_stored_key, sha256_server_key = $sha256_server_key
                 WHERE domain = $domain AND username = $username;
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username);
             AddCredential(command, "sha1", sha1);
             AddCredential(command, "sha256", sha256);
             return command.ExecuteNonQuery() == 1;
@@ -87,10 +78,7 @@ internal sealed class SqliteAccountStore(SqliteStorage storage) : IAccountStore
         // Per-account tables of later migrations reference accounts with ON DELETE CASCADE (foreign_keys = ON).
         return await storage.WriteAsync("delete account", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM accounts WHERE domain = $domain AND username = $username;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "DELETE FROM accounts WHERE domain = $domain AND username = $username;", domain, username);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
     }
@@ -100,9 +88,7 @@ internal sealed class SqliteAccountStore(SqliteStorage storage) : IAccountStore
         ArgumentNullException.ThrowIfNull(domain);
         return await storage.ReadAsync<IReadOnlyList<string>>("list accounts", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT username FROM accounts WHERE domain = $domain;";
-            command.Parameters.AddWithValue("$domain", domain);
+            using var command = SqliteStorage.Command(connection, "SELECT username FROM accounts WHERE domain = $domain;", domain);
             using var reader = command.ExecuteReader();
             var names = new List<string>();
             while (reader.Read()) names.Add(reader.GetString(0));

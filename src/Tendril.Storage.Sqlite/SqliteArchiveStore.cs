@@ -20,14 +20,11 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         var bare = slash < 0 ? message.With : message.With[..slash];
         return await storage.WriteAsync("append archive message", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
                 SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
                 WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username);
             command.Parameters.AddWithValue("$id", message.Id);
             command.Parameters.AddWithValue("$stamp", message.Timestamp.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$bare", bare);
@@ -55,10 +52,8 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
             if (query.After is not null && (afterSeq = Seq(connection, domain, username, query.After)) is null) return NotFound;
             if (!string.IsNullOrEmpty(query.Before) && (beforeSeq = Seq(connection, domain, username, query.Before)) is null) return NotFound;
 
-            using var command = connection.CreateCommand();
+            using var command = SqliteStorage.Command(connection, "", domain, username); // the SQL is built below
             var where = new StringBuilder("domain = $domain AND username = $username");
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
             if (query.With is not null)
             {
                 where.Append(query.With.Contains('/', StringComparison.Ordinal) ? " AND with_full = $with" : " AND with_bare = $with");
@@ -87,16 +82,10 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
             if (query.Ids is { } ids)
             {
                 if (ids.Count == 0) return new ArchivePage(ArchiveQueryStatus.Ok, [], true, 0);
-                where.Append(" AND archive_id IN (");
-                var i = 0;
-                foreach (var id in ids.Take(500))
-                {
-                    var name = "$i" + i.ToString(CultureInfo.InvariantCulture);
-                    if (i++ > 0) where.Append(',');
-                    where.Append(name);
-                    command.Parameters.AddWithValue(name, id);
-                }
-                where.Append(')');
+                // Every id, in one parameter (a JSON array), so no count runs into SQLite's parameter limit and none is
+                // dropped; the feature bounds how many a query may name (XEP-0313 #extended ids field).
+                where.Append(" AND archive_id IN (SELECT value FROM json_each($ids))");
+                command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids as IReadOnlyList<string> ?? [.. ids], SqliteJson.Default.IReadOnlyListString));
             }
 
             command.CommandText = $"SELECT COUNT(*) FROM archive_messages WHERE {where};";
@@ -135,10 +124,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
 
     private static long? Seq(SqliteConnection connection, string domain, string username, string id)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq FROM archive_messages WHERE domain = $domain AND username = $username AND archive_id = $id;";
-        command.Parameters.AddWithValue("$domain", domain);
-        command.Parameters.AddWithValue("$username", username);
+        using var command = SqliteStorage.Command(connection, "SELECT seq FROM archive_messages WHERE domain = $domain AND username = $username AND archive_id = $id;", domain, username);
         command.Parameters.AddWithValue("$id", id);
         return command.ExecuteScalar() is long seq ? seq : null;
     }
@@ -149,10 +135,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         ArgumentNullException.ThrowIfNull(username);
         return await storage.ReadAsync("get archive preferences", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT default_mode, always_jids, never_jids FROM archive_preferences WHERE domain = $domain AND username = $username;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT default_mode, always_jids, never_jids FROM archive_preferences WHERE domain = $domain AND username = $username;", domain, username);
             using var reader = command.ExecuteReader();
             if (!reader.Read()) return null;
             return new ArchivePreferences((ArchiveDefault)reader.GetInt32(0),
@@ -170,14 +153,11 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         var never = JsonSerializer.Serialize(preferences.Never, SqliteJson.Default.IReadOnlyListString);
         return await storage.WriteAsync("set archive preferences", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 INSERT OR REPLACE INTO archive_preferences (domain, username, default_mode, always_jids, never_jids)
                 SELECT $domain, $username, $mode, $always, $never
                 WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username);
             command.Parameters.AddWithValue("$mode", (int)preferences.Default);
             command.Parameters.AddWithValue("$always", always);
             command.Parameters.AddWithValue("$never", never);

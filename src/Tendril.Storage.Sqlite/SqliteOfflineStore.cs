@@ -16,23 +16,17 @@ internal sealed class SqliteOfflineStore(SqliteStorage storage) : IOfflineStore
         ArgumentNullException.ThrowIfNull(stanza);
         return await storage.WriteAsync("store offline message", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 INSERT INTO offline_messages (domain, username, stored_at, stanza)
                 SELECT $domain, $username, $stored_at, $stanza
                 WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username)
                   AND (SELECT COUNT(*) FROM offline_messages WHERE domain = $domain AND username = $username) < $max;
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username);
             command.Parameters.AddWithValue("$stored_at", storedAt.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$stanza", stanza);
             command.Parameters.AddWithValue("$max", maxPerUser);
             if (command.ExecuteNonQuery() == 1) return OfflineStoreResult.Stored;
-            using var exists = connection.CreateCommand();
-            exists.CommandText = "SELECT 1 FROM accounts WHERE domain = $domain AND username = $username;";
-            exists.Parameters.AddWithValue("$domain", domain);
-            exists.Parameters.AddWithValue("$username", username);
+            using var exists = SqliteStorage.Command(connection, "SELECT 1 FROM accounts WHERE domain = $domain AND username = $username;", domain, username);
             return exists.ExecuteScalar() is null ? OfflineStoreResult.NoSuchAccount : OfflineStoreResult.QuotaExceeded;
         }, cancellationToken);
     }
@@ -43,10 +37,7 @@ internal sealed class SqliteOfflineStore(SqliteStorage storage) : IOfflineStore
         ArgumentNullException.ThrowIfNull(username);
         return await storage.ReadAsync("count offline messages", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM offline_messages WHERE domain = $domain AND username = $username;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT COUNT(*) FROM offline_messages WHERE domain = $domain AND username = $username;", domain, username);
             return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         }, cancellationToken);
     }
@@ -58,10 +49,7 @@ internal sealed class SqliteOfflineStore(SqliteStorage storage) : IOfflineStore
         ArgumentOutOfRangeException.ThrowIfNegative(max);
         return await storage.ReadAsync<IReadOnlyList<OfflineMessage>>("list offline messages", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT id, stored_at, stanza FROM offline_messages WHERE domain = $domain AND username = $username ORDER BY id LIMIT $max;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT id, stored_at, stanza FROM offline_messages WHERE domain = $domain AND username = $username ORDER BY id LIMIT $max;", domain, username);
             command.Parameters.AddWithValue("$max", max);
             using var reader = command.ExecuteReader();
             var list = new List<OfflineMessage>();
@@ -83,8 +71,7 @@ internal sealed class SqliteOfflineStore(SqliteStorage storage) : IOfflineStore
             // Batches keep the parameter count well under SQLite's limit.
             foreach (var chunk in ids.Chunk(500))
             {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
+                using var command = SqliteStorage.Command(connection, "", domain, username, transaction); // the SQL follows the chunk
                 var sql = new StringBuilder("DELETE FROM offline_messages WHERE domain = $domain AND username = $username AND id IN (");
                 for (var i = 0; i < chunk.Length; i++)
                 {
@@ -95,8 +82,6 @@ internal sealed class SqliteOfflineStore(SqliteStorage storage) : IOfflineStore
                 }
                 sql.Append(");");
                 command.CommandText = sql.ToString();
-                command.Parameters.AddWithValue("$domain", domain);
-                command.Parameters.AddWithValue("$username", username);
                 deleted += command.ExecuteNonQuery();
             }
             transaction.Commit();

@@ -19,11 +19,7 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         {
             using var transaction = connection.BeginTransaction(deferred: true);
             var version = ReadVersion(connection, transaction, domain, username);
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username ORDER BY jid;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username ORDER BY jid;", domain, username, transaction: transaction);
             using var reader = command.ExecuteReader();
             var items = new List<RosterItem>();
             while (reader.Read()) items.Add(ReadItem(reader));
@@ -37,10 +33,7 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         ArgumentNullException.ThrowIfNull(jid);
         return await storage.ReadAsync("get roster item", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, $"SELECT {ItemColumns} FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;", domain, username);
             command.Parameters.AddWithValue("$jid", jid);
             using var reader = command.ExecuteReader();
             return reader.Read() ? ReadItem(reader) : null;
@@ -61,18 +54,14 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         return await storage.WriteAsync("set roster item", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            using (var command = connection.CreateCommand())
-            {
-                command.Transaction = transaction;
-                command.CommandText = $"""
+            using (var command = SqliteStorage.Command(connection, $"""
                     INSERT INTO roster_items (domain, username, {ItemColumns})
                     VALUES ($domain, $username, $jid, $name, $subscription, $ask, $approved, $groups)
                     ON CONFLICT (domain, username, jid) DO UPDATE SET
                         name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
                         approved = excluded.approved, groups = excluded.groups;
-                    """;
-                command.Parameters.AddWithValue("$domain", domain);
-                command.Parameters.AddWithValue("$username", username);
+                    """, domain, username, transaction))
+            {
                 command.Parameters.AddWithValue("$jid", item.Jid);
                 command.Parameters.AddWithValue("$name", (object?)item.Name ?? DBNull.Value);
                 command.Parameters.AddWithValue("$subscription", (int)item.Subscription);
@@ -94,12 +83,8 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         return await storage.WriteAsync<long?>("remove roster item", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            using (var command = connection.CreateCommand())
+            using (var command = SqliteStorage.Command(connection, "DELETE FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;", domain, username, transaction))
             {
-                command.Transaction = transaction;
-                command.CommandText = "DELETE FROM roster_items WHERE domain = $domain AND username = $username AND jid = $jid;";
-                command.Parameters.AddWithValue("$domain", domain);
-                command.Parameters.AddWithValue("$username", username);
                 command.Parameters.AddWithValue("$jid", jid);
                 if (command.ExecuteNonQuery() == 0) return null;
             }
@@ -115,14 +100,11 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         ArgumentNullException.ThrowIfNull(pending);
         await storage.WriteAsync("set pending subscription", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            using var command = SqliteStorage.Command(connection, """
                 INSERT INTO roster_pending_in (domain, username, jid, stanza, received_at)
                 VALUES ($domain, $username, $jid, $stanza, $received_at)
                 ON CONFLICT (domain, username, jid) DO UPDATE SET stanza = excluded.stanza;
-                """;
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+                """, domain, username);
             command.Parameters.AddWithValue("$jid", pending.Jid);
             command.Parameters.AddWithValue("$stanza", pending.Stanza);
             command.Parameters.AddWithValue("$received_at", pending.ReceivedAt.ToUnixTimeMilliseconds());
@@ -136,10 +118,7 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         ArgumentNullException.ThrowIfNull(jid);
         return await storage.WriteAsync("remove pending subscription", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "DELETE FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;", domain, username);
             command.Parameters.AddWithValue("$jid", jid);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
@@ -151,10 +130,7 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         ArgumentNullException.ThrowIfNull(jid);
         return await storage.ReadAsync("get pending subscription", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username AND jid = $jid;", domain, username);
             command.Parameters.AddWithValue("$jid", jid);
             using var reader = command.ExecuteReader();
             return reader.Read() ? ReadPending(reader) : null;
@@ -166,10 +142,7 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         Check(domain, username);
         return await storage.ReadAsync<IReadOnlyList<PendingSubscription>>("list pending subscriptions", connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username ORDER BY received_at, jid;";
-            command.Parameters.AddWithValue("$domain", domain);
-            command.Parameters.AddWithValue("$username", username);
+            using var command = SqliteStorage.Command(connection, "SELECT jid, stanza, received_at FROM roster_pending_in WHERE domain = $domain AND username = $username ORDER BY received_at, jid;", domain, username);
             using var reader = command.ExecuteReader();
             var list = new List<PendingSubscription>();
             while (reader.Read()) list.Add(ReadPending(reader));
@@ -179,26 +152,18 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
 
     private static long ReadVersion(SqliteConnection connection, SqliteTransaction? transaction, string domain, string username)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT version FROM roster_versions WHERE domain = $domain AND username = $username;";
-        command.Parameters.AddWithValue("$domain", domain);
-        command.Parameters.AddWithValue("$username", username);
+        using var command = SqliteStorage.Command(connection, "SELECT version FROM roster_versions WHERE domain = $domain AND username = $username;", domain, username, transaction: transaction);
         var value = command.ExecuteScalar();
         return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
     }
 
     private static long BumpVersion(SqliteConnection connection, SqliteTransaction transaction, string domain, string username)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        using var command = SqliteStorage.Command(connection, """
             INSERT INTO roster_versions (domain, username, version) VALUES ($domain, $username, 1)
             ON CONFLICT (domain, username) DO UPDATE SET version = version + 1
             RETURNING version;
-            """;
-        command.Parameters.AddWithValue("$domain", domain);
-        command.Parameters.AddWithValue("$username", username);
+            """, domain, username, transaction: transaction);
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 

@@ -157,6 +157,22 @@ public sealed class SqliteStorage : IStorage
         return EnqueueAsync(_writes, operation, work, cancellationToken);
     }
 
+    /// <summary>
+    /// A command for <paramref name="sql"/> with the account key bound: <c>$domain</c>, and <c>$username</c> when given
+    /// (the set-up every per-account statement of the stores repeats), enlisted in <paramref name="transaction"/> when
+    /// given. The caller disposes it; a caller that builds its SQL afterwards passes "" and sets CommandText later.
+    /// </summary>
+    internal static SqliteCommand Command(SqliteConnection connection, string sql, string domain, string? username = null, SqliteTransaction? transaction = null)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        var command = connection.CreateCommand();
+        if (transaction is not null) command.Transaction = transaction; // CreateCommand already enlists the open one
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$domain", domain);
+        if (username is not null) command.Parameters.AddWithValue("$username", username);
+        return command;
+    }
+
     private void EnsureReady()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

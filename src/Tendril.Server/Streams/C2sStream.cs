@@ -179,7 +179,7 @@ public sealed partial class C2sStream
             var tls = false;
             try
             {
-                while (!IsClosing && !_stopReading && _parser.TryRead(ref buffer, out var ev))
+                while (!IsClosing && !_stopReading && _framing.TryRead(_parser, ref buffer, out var ev))
                 {
                     await DispatchAsync(ev).ConfigureAwait(false);
                     if (_restartRequested)

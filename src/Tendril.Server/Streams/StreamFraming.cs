@@ -19,6 +19,13 @@ internal class StreamFraming
     /// <summary>Parse the input in fragment mode (every top-level element is an event, no stream root).</summary>
     public virtual bool FragmentMode => false;
 
+    /// <summary>
+    /// Reads the next event from <paramref name="buffer"/> with the stream's <paramref name="parser"/> — the one parse of
+    /// the input. Same contract as <see cref="XmlStreamParser.TryRead"/>: <paramref name="buffer"/> is sliced to what
+    /// was not consumed; <see cref="XmlParseException"/> on bad input. TCP input is one continuous document.
+    /// </summary>
+    public virtual bool TryRead(XmlStreamParser parser, ref ReadOnlySequence<byte> buffer, out XmlStreamEvent ev) => parser.TryRead(ref buffer, out ev);
+
     /// <summary>Maps a parsed event to the stream event the states understand (the framing's open/close elements).</summary>
     public virtual XmlStreamEvent MapInput(XmlStreamEvent ev) => ev;
 
@@ -94,15 +101,55 @@ internal class StreamFraming
 /// <c>&lt;close/&gt;</c> (§3.6), every element declares its namespaces because each message is parsed on its own
 /// (§3.3.3; features and errors carry <c>xmlns:stream</c>). <see cref="EndMessage"/> writes a 0xFF byte — never
 /// valid in UTF-8, so it cannot occur inside XML — which the transport turns into a message boundary.
+/// <para>Input: the WebSocket transport marks the end of every received message with the same byte, and
+/// <see cref="TryRead"/> parses each message once, requiring exactly one complete element in it (§3.3.3). BOSH
+/// (<see cref="Bosh"/>) feeds elements it has already parsed out of its &lt;body/&gt;, unmarked.</para>
 /// </summary>
 internal sealed class WebSocketFraming : StreamFraming
 {
     public const string Namespace = "urn:ietf:params:xml:ns:xmpp-framing";
     public const byte Boundary = 0xFF;
 
-    public static WebSocketFraming Instance { get; } = new();
+    /// <summary>RFC 7395: input in messages, each ended by <see cref="Boundary"/>.</summary>
+    public static WebSocketFraming Instance { get; } = new(messageInput: true);
+
+    /// <summary>XEP-0206: the same framing elements and output, input a plain sequence of elements.</summary>
+    public static WebSocketFraming Bosh { get; } = new(messageInput: false);
+
+    private readonly bool _messageInput;
+
+    private WebSocketFraming(bool messageInput) => _messageInput = messageInput;
 
     public override bool FragmentMode => true;
+
+    public override bool TryRead(XmlStreamParser parser, ref ReadOnlySequence<byte> buffer, out XmlStreamEvent ev)
+    {
+        if (!_messageInput) return parser.TryRead(ref buffer, out ev);
+        // Nothing is consumed until a whole message is there; the transport has already bounded its size.
+        if (buffer.PositionOf(Boundary) is not { } end)
+        {
+            ev = default;
+            return false;
+        }
+        var message = buffer.Slice(0, end);
+        // Each message is a standalone document (§3.3.3): a fresh parse, which must end with the message.
+        parser.Reset();
+        if (!parser.TryRead(ref message, out ev) || !IsBlank(message))
+        {
+            throw new XmlParseException(XmlParseError.NotWellFormed, "Every WebSocket message must be exactly one complete XML element (RFC 7395 §3.3.3).");
+        }
+        buffer = buffer.Slice(buffer.GetPosition(1, end));
+        return true;
+    }
+
+    private static bool IsBlank(ReadOnlySequence<byte> rest)
+    {
+        foreach (var segment in rest)
+        {
+            if (!segment.Span.Trim(" \t\r\n"u8).IsEmpty) return false;
+        }
+        return true;
+    }
 
     public override XmlStreamEvent MapInput(XmlStreamEvent ev)
     {

@@ -9,15 +9,16 @@ namespace Tendril.Server.Transport;
 
 /// <summary>
 /// RFC 7395: a WebSocket presented to <see cref="C2sStream"/> as the pipes it reads and writes. One receive loop
-/// checks that every text message is exactly one complete XML element (§3.3.3) and feeds it to the input pipe; one
-/// send loop cuts the output at the framing's message boundaries and sends one message per top-level element.
+/// feeds every text message to the input pipe followed by <see cref="WebSocketFraming.Boundary"/>, so the stream's
+/// parser — the only one — sees where each message ends and requires exactly one complete XML element in it (§3.3.3,
+/// <see cref="WebSocketFraming.TryRead"/>); size, message type and whitespace keepalives are checked here. One send
+/// loop cuts the output at the framing's message boundaries and sends one message per top-level element.
 /// </summary>
 public sealed class WebSocketTransport : XmppTransport
 {
     private readonly WebSocket _socket;
     private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
     private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
-    private readonly XmlStreamParser _checker;
     private readonly int _maxMessageBytes;
     private readonly bool _isSecure;
     private Task _receive = Task.CompletedTask;
@@ -31,7 +32,6 @@ public sealed class WebSocketTransport : XmppTransport
         Kind = "websocket";
         RemoteEndPoint = remoteEndPoint;
         _isSecure = isSecure;
-        _checker = new XmlStreamParser(parserOptions with { FragmentMode = true });
         _maxMessageBytes = parserOptions.MaxStanzaBytes;
     }
 
@@ -83,48 +83,20 @@ public sealed class WebSocketTransport : XmppTransport
                     failed = true;
                     continue;
                 }
-                var check = Check(message.WrittenMemory);
-                if (check == MessageCheck.Blank) continue;
-                if (check != MessageCheck.OneElement)
-                {
-                    await FailAsync(StreamErrorCondition.NotWellFormed, check == MessageCheck.BadXml
-                        ? "The message is not well-formed XML."
-                        : "Every WebSocket message must be exactly one complete XML element (RFC 7395 §3.3.3).").ConfigureAwait(false);
-                    failed = true;
-                    continue;
-                }
-                await _input.Writer.WriteAsync(message.WrittenMemory).ConfigureAwait(false);
+                // A whitespace-only message is a keepalive, not an element: nothing for the stream.
+                if (message.WrittenSpan.Trim(" \t\r\n"u8).IsEmpty) continue;
+                var writer = _input.Writer;
+                writer.Write(message.WrittenSpan);
+                writer.GetSpan(1)[0] = WebSocketFraming.Boundary;
+                writer.Advance(1);
+                // The stream stopped reading (it closed): discard the rest until the client answers our close.
+                if ((await writer.FlushAsync().ConfigureAwait(false)).IsCompleted) failed = true;
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
         }
         await _input.Writer.CompleteAsync().ConfigureAwait(false);
-    }
-
-    private enum MessageCheck
-    {
-        OneElement,
-        Blank,
-        NotOneElement,
-        BadXml,
-    }
-
-    private MessageCheck Check(ReadOnlyMemory<byte> message)
-    {
-        var span = message.Span;
-        if (span.Trim(" \t\r\n"u8).IsEmpty) return MessageCheck.Blank;
-        _checker.Reset();
-        var buffer = new ReadOnlySequence<byte>(message);
-        try
-        {
-            if (!_checker.TryRead(ref buffer, out _)) return MessageCheck.NotOneElement;
-        }
-        catch (XmlParseException)
-        {
-            return MessageCheck.BadXml;
-        }
-        return buffer.IsSingleSegment && buffer.FirstSpan.Trim(" \t\r\n"u8).IsEmpty ? MessageCheck.OneElement : MessageCheck.NotOneElement;
     }
 
     private async ValueTask FailAsync(StreamErrorCondition condition, string text)

@@ -76,7 +76,7 @@ internal sealed class BoshSession : XmppTransport
 
     public override bool IsSecure => _isSecure;
 
-    internal override StreamFraming Framing => WebSocketFraming.Instance;
+    internal override StreamFraming Framing => WebSocketFraming.Bosh;
 
     internal override void Attach(C2sStream stream)
     {

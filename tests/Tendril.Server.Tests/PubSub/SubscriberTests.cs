@@ -88,6 +88,39 @@ public sealed class SubscriberTests : PubSubTestBase
     }
 
     [Fact]
+    public async Task Rsm_validation_index_and_last_page_match_mam()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateAsync(j, "news");
+        for (var i = 1; i <= 5; i++) await PublishAsync(j, "news", $"<entry xmlns='urn:test'>{i}</entry>", "i" + i);
+        string Items(string set) => $"<pubsub xmlns='{PS}'><items node='news'/><set xmlns='http://jabber.org/protocol/rsm'>{set}</set></pubsub>";
+        Tendril.Xml.XmlElement Set(Tendril.Xml.XmlElement reply) => reply.Element("pubsub", PS)!.Element("set", PubSubNs.Rsm)!;
+        List<string?> Ids(Tendril.Xml.XmlElement reply) => [.. reply.Element("pubsub", PS)!.Element("items")!.Els("item").Select(i => i.GetAttribute("id"))];
+
+        // First page: index 0; last page (empty <before/>, XEP-0059 §2.5) and after an id: none.
+        Assert.Equal("0", Set(await OkAsync(r, "get", Items("<max>2</max>"))).Element("first", PubSubNs.Rsm)!.GetAttribute("index"));
+        var last = await OkAsync(r, "get", Items("<max>2</max><before/>"));
+        Assert.Equal(["i2", "i1"], Ids(last));
+        Assert.Equal(("i2", (string?)null, "i1", "5"), (Set(last).Element("first", PubSubNs.Rsm)!.Text, Set(last).Element("first", PubSubNs.Rsm)!.GetAttribute("index"),
+            Set(last).Element("last", PubSubNs.Rsm)!.Text, Set(last).Element("count", PubSubNs.Rsm)!.Text));
+        Assert.Null(Set(await OkAsync(r, "get", Items("<max>2</max><after>i4</after>"))).Element("first", PubSubNs.Rsm)!.GetAttribute("index"));
+        var countOnly = await OkAsync(r, "get", Items("<max>0</max>"));
+        Assert.Empty(Ids(countOnly));
+        Assert.Null(Set(countOnly).Element("first", PubSubNs.Rsm));
+        Assert.Equal("5", Set(countOnly).Element("count", PubSubNs.Rsm)!.Text);
+
+        // The same refusals as MAM: bad max or index, empty after; an unknown before is item-not-found (§2.4).
+        await ErrorAsync(r, "get", Items("<max>-1</max>"), "modify", "bad-request");
+        await ErrorAsync(r, "get", Items("<max>two</max>"), "modify", "bad-request");
+        await ErrorAsync(r, "get", Items("<after/>"), "modify", "bad-request");
+        await ErrorAsync(r, "get", Items("<index>x</index>"), "modify", "bad-request");
+        await ErrorAsync(r, "get", Items("<index>1</index>"), "cancel", "feature-not-implemented", "unsupported", "rsm");
+        await ErrorAsync(r, "get", Items("<before>gone</before>"), "cancel", "item-not-found");
+        Assert.Equal(5, Ids(await OkAsync(r, "get", $"<pubsub xmlns='{PS}'><items node='news'/></pubsub>")).Count);
+    }
+
+    [Fact]
     public async Task Items_all_by_id_latest_n_and_rsm_pages()
     {
         var j = await LoginAsync("juliet");

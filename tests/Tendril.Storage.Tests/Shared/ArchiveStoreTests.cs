@@ -48,6 +48,21 @@ public abstract class ArchiveStoreTests : StorageTestBase
     }
 
     [Fact]
+    public async Task An_ids_list_of_any_length_is_honoured_in_full()
+    {
+        for (var i = 1; i <= 3; i++) await AppendAsync(i);
+        // 1,200 ids with the real ones at the end: beyond any fixed cut (the stores once kept the first 500) and beyond
+        // SQLite's default parameter limit of 999.
+        var ids = new List<string>();
+        for (var i = 0; i < 1_197; i++) ids.Add("unknown-" + i);
+        ids.AddRange(["id3", "id1", "id2"]);
+        var page = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Ids = ids, Max = 10 });
+        Assert.Equal(["id1", "id2", "id3"], Ids(page));
+        Assert.Equal(3, page.Count);
+        Assert.True(page.Complete);
+    }
+
+    [Fact]
     public async Task Preferences_retention_and_account_deletion()
     {
         Assert.Null(await Storage.Archive.GetPreferencesAsync(D, "juliet"));

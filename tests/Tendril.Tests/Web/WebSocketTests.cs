@@ -136,6 +136,52 @@ public sealed class WebSocketTests
     }
 
     [Fact]
+    public async Task One_parse_per_message_accepts_split_frames_and_keepalives_and_refuses_trailing_content()
+    {
+        await using var server = await StartAsync("juliet");
+
+        // One message sent as several WebSocket frames (split inside a tag and a name), then a whitespace keepalive,
+        // then two pings in two messages sent back to back: each message is one element, answered in order.
+        using (var ws = await ConnectAsync(server))
+        {
+            await LoginAsync(ws, "juliet");
+            var iq = Encoding.UTF8.GetBytes("<iq xmlns='jabber:client' type='get' id='split' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+            await ws.SendAsync(iq.AsMemory(0, 3), WebSocketMessageType.Text, false, CancellationToken.None);
+            await ws.SendAsync(iq.AsMemory(3, 40), WebSocketMessageType.Text, false, CancellationToken.None);
+            await ws.SendAsync(iq.AsMemory(43), WebSocketMessageType.Text, true, CancellationToken.None);
+            await SendAsync(ws, " \r\n ");
+            await SendAsync(ws, "<iq xmlns='jabber:client' type='get' id='a' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+            await SendAsync(ws, "<iq xmlns='jabber:client' type='get' id='b' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq> ");
+            var answers = new List<string?>();
+            for (var i = 0; i < 3; i++)
+            {
+                var (raw, e) = await ReceiveAsync(ws);
+                Assert.False(e.Is("error", Ns.Streams), raw);
+                answers.Add(e.GetAttribute("id"));
+            }
+            Assert.Equal(["split", "a", "b"], answers);
+        }
+
+        // Text after the element in the same message (§3.3.3: exactly one element).
+        using (var ws = await ConnectAsync(server))
+        {
+            await OpenAsync(ws);
+            await ReceiveAsync(ws);
+            await SendAsync(ws, "<presence xmlns='jabber:client'/>trailing");
+            await ExpectStreamErrorAsync(ws, "not-well-formed");
+        }
+
+        // The single parse applies the RFC 6120 §11 restrictions as on TCP.
+        using (var ws = await ConnectAsync(server))
+        {
+            await OpenAsync(ws);
+            await ReceiveAsync(ws);
+            await SendAsync(ws, "<!-- a comment -->");
+            await ExpectStreamErrorAsync(ws, "restricted-xml");
+        }
+    }
+
+    [Fact]
     public async Task Wss_on_the_https_port_counts_as_secure_without_loopback_trust()
     {
         // RequireTls is on (the default) and loopback is not trusted: only the HTTPS listener makes the stream secure.
@@ -182,6 +228,24 @@ public sealed class WebSocketTests
         await SendAsync(ws, $"<close xmlns='{Framing}'/>");
         await ReceiveUntilAsync(ws, e => e.Name == "close");
         await ExpectClosedAsync(ws);
+    }
+
+    /// <summary>Opens the stream, logs in with SCRAM-SHA-256, restarts and binds resource "web".</summary>
+    private static async Task LoginAsync(ClientWebSocket ws, string user)
+    {
+        await OpenAsync(ws);
+        await ReceiveAsync(ws); // features
+        var scram = new ScramClient(ScramHash.Sha256, user, Password);
+        await SendAsync(ws, $"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{Convert.ToBase64String(scram.CreateClientFirst())}</auth>");
+        var (_, challenge) = await ReceiveAsync(ws);
+        await SendAsync(ws, $"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{Convert.ToBase64String(scram.CreateClientFinal(Convert.FromBase64String(challenge.Text)))}</response>");
+        var (raw, success) = await ReceiveAsync(ws);
+        Assert.True(success.Is("success", Ns.Sasl), raw);
+        await OpenAsync(ws);
+        await ReceiveAsync(ws); // features
+        await SendAsync(ws, "<iq xmlns='jabber:client' type='set' id='bind' to='localhost'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>web</resource></bind></iq>");
+        var (_, bound) = await ReceiveAsync(ws);
+        Assert.Equal("result", bound.GetAttribute("type"));
     }
 
     internal static Uri Url(TendrilProcess server) => new($"ws://127.0.0.1:{server.HttpPort}/xmpp-websocket");

@@ -1,3 +1,4 @@
+using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.ContactAddresses;
@@ -10,20 +11,16 @@ namespace Tendril.Server.Features.ContactAddresses;
 public sealed class ContactAddressesFeature : IServerFeature
 {
     public const string FormType = "http://jabber.org/network/serverinfo";
-    private const string DataNamespace = "jabber:x:data";
 
     public void Register(FeatureRegistry registry)
     {
         var options = registry.Server.Options.ContactAddresses;
         if (!options.All().Any(a => a.Uris.Count > 0)) return;
-        var form = new XmlElement("x", DataNamespace).SetAttribute("type", "result");
-        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add(FormType);
+        var fields = new List<DataForm.Field>();
         foreach (var (name, uris) in options.All())
         {
-            if (uris.Count == 0) continue;
-            var field = form.AddElement("field").SetAttribute("var", name.ToLowerInvariant() + "-addresses");
-            foreach (var uri in uris) field.AddElement("value").Add(uri);
+            if (uris.Count > 0) fields.Add(new DataForm.Field(name.ToLowerInvariant() + "-addresses", "list-multi", [.. uris]));
         }
-        registry.AddDiscoInfoForm(form);
+        registry.AddDiscoInfoForm(DataForm.Build("result", FormType, fields));
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Tendril.Protocol;
+using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.Disco;
@@ -48,16 +49,16 @@ public static class EntityCapsHash
         if (features.Distinct(StringComparer.Ordinal).Count() != features.Count) return null;
         features.Sort(string.CompareOrdinal);
         var forms = new List<(string FormType, XmlElement Form)>();
-        foreach (var x in query.Elements("x", "jabber:x:data"))
+        foreach (var x in query.Elements("x", DataForm.Namespace))
         {
             XmlElement? formType = null;
-            foreach (var field in x.Elements("field", "jabber:x:data"))
+            foreach (var field in x.Elements("field", DataForm.Namespace))
             {
                 if (field.GetAttribute("var") == "FORM_TYPE") formType = field;
             }
             if (formType is null) continue; // a form without FORM_TYPE is not part of the hash
             if (formType.GetAttribute("type") != "hidden") return null;
-            forms.Add((formType.Element("value", "jabber:x:data")?.Text ?? "", x));
+            forms.Add((formType.Element("value", DataForm.Namespace)?.Text ?? "", x));
         }
         if (forms.Select(f => f.FormType).Distinct(StringComparer.Ordinal).Count() != forms.Count) return null;
         forms.Sort((a, b) => string.CompareOrdinal(a.FormType, b.FormType));
@@ -69,12 +70,12 @@ public static class EntityCapsHash
         {
             s.Append(formType).Append('<');
             var fields = new List<(string Var, List<string> Values)>();
-            foreach (var field in form.Elements("field", "jabber:x:data"))
+            foreach (var field in form.Elements("field", DataForm.Namespace))
             {
                 var var = field.GetAttribute("var") ?? "";
                 if (var == "FORM_TYPE") continue;
                 var values = new List<string>();
-                foreach (var v in field.Elements("value", "jabber:x:data")) values.Add(v.Text);
+                foreach (var v in field.Elements("value", DataForm.Namespace)) values.Add(v.Text);
                 values.Sort(string.CompareOrdinal);
                 fields.Add((var, values));
             }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Configuration;
 using Tendril.Xml;
@@ -98,7 +99,7 @@ public sealed class ExternalServicesFeature : IServerFeature
             var username = expires.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) + ":" + request.From.Bare;
             var password = Convert.ToBase64String(HMACSHA1.HashData(Encoding.UTF8.GetBytes(service.Secret), Encoding.UTF8.GetBytes(username)));
             e.SetAttribute("username", username).SetAttribute("password", password)
-                .SetAttribute("expires", expires.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+                .SetAttribute("expires", XmppDateTime.Format(expires));
         }
         else
         {

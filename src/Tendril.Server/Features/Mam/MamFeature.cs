@@ -5,6 +5,7 @@ using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Features.Roster;
+using Tendril.Server.Features.Rsm;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -22,7 +23,8 @@ namespace Tendril.Server.Features.Mam;
 /// ids a client put in claiming to be by a local entity are removed first (XEP-0359 §4).</item>
 /// <item>Queries (§4): form fields with, start, end, before-id, after-id and ids (#extended), RSM max/after/before
 /// (empty before: the last page), &lt;flip-page/&gt; (the page's results are sent in reverse order; first/last keep
-/// their RSM meaning). A max above <c>Mam:MaxPageSize</c> is reduced to it.</item>
+/// their RSM meaning). A max above <c>Mam:MaxPageSize</c> is reduced to it; more ids than that is policy-violation.
+/// The &lt;set/&gt; is read and written by <see cref="RsmRequest"/>/<see cref="RsmResult"/>, as in pubsub.</item>
 /// <item>Preferences (§6): default always/never/roster and always/never JID lists.</item>
 /// </list>
 /// </summary>
@@ -31,10 +33,9 @@ public sealed class MamFeature : IServerFeature
     public const string Namespace = "urn:xmpp:mam:2";
     public const string ExtendedFeature = "urn:xmpp:mam:2#extended";
     public const string StanzaIdNamespace = "urn:xmpp:sid:0";
-    public const string RsmNamespace = "http://jabber.org/protocol/rsm";
+    public const string RsmNamespace = RsmRequest.Namespace;
     public const string ForwardNamespace = "urn:xmpp:forward:0";
     public const string HintsNamespace = "urn:xmpp:hints";
-    private const string DataFormsNamespace = "jabber:x:data";
 
     private XmppServer _server = null!;
     private RosterQueries _roster = null!;
@@ -180,7 +181,7 @@ public sealed class MamFeature : IServerFeature
         }
 
         var filter = new ArchiveQuery();
-        if (query.Element("x", DataFormsNamespace) is { } x)
+        if (DataForm.Find(query) is { } x)
         {
             var fields = DataForm.ReadSubmit(x, Namespace);
             if (fields is null)
@@ -204,7 +205,7 @@ public sealed class MamFeature : IServerFeature
                         break;
                     case "start" or "end":
                         if (value.Length == 0) break;
-                        if (!TryParseDateTime(value, out var instant))
+                        if (!XmppDateTime.TryParse(value, out var instant))
                         {
                             request.ReplyError(StanzaErrorCondition.BadRequest, $"'{name}' is not an XEP-0082 date and time.");
                             return;
@@ -228,34 +229,25 @@ public sealed class MamFeature : IServerFeature
         }
 
         var options = _server.Options.Mam;
-        var max = options.DefaultPageSize;
-        if (query.Element("set", RsmNamespace) is { } set)
+        // XEP-0313 #extended ids: the server bounds how many ids one query names; more than a page is refused with
+        // policy-violation (an explicit limit the client can act on), never cut short.
+        if (filter.Ids is { } requestedIds && requestedIds.Count > options.MaxPageSize)
         {
-            if (set.Element("index", RsmNamespace) is not null)
-            {
-                request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported.");
-                return;
-            }
-            if (set.Element("max", RsmNamespace) is { } maxElement)
-            {
-                if (!int.TryParse(maxElement.Text, NumberStyles.None, CultureInfo.InvariantCulture, out max))
-                {
-                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <max/> is not a non-negative integer.");
-                    return;
-                }
-            }
-            if (set.Element("after", RsmNamespace) is { } after)
-            {
-                if (after.Text.Length == 0)
-                {
-                    request.ReplyError(StanzaErrorCondition.BadRequest, "RSM <after/> is empty.");
-                    return;
-                }
-                filter = filter with { After = after.Text };
-            }
-            if (set.Element("before", RsmNamespace) is { } before) filter = filter with { Before = before.Text };
+            request.ReplyError(StanzaErrorCondition.PolicyViolation,
+                $"At most {options.MaxPageSize.ToString(CultureInfo.InvariantCulture)} ids may be requested at once.");
+            return;
         }
-        filter = filter with { Max = Math.Min(max, options.MaxPageSize) };
+        if (!RsmRequest.TryParse(query, out var rsm, out var rsmError))
+        {
+            request.ReplyError(rsmError!);
+            return;
+        }
+        if (rsm.Index is not null)
+        {
+            request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported; page with <after/> and <before/>.");
+            return;
+        }
+        filter = filter with { Max = Math.Min(rsm.Max ?? options.DefaultPageSize, options.MaxPageSize), After = rsm.After, Before = rsm.Before };
         var flip = query.Element("flip-page", Namespace) is not null;
 
         var owner = request.To;
@@ -287,19 +279,15 @@ public sealed class MamFeature : IServerFeature
             if (queryId is not null) result.SetAttribute("queryid", queryId);
             result.SetAttribute("id", item.Id);
             var forwarded = result.AddElement("forwarded", ForwardNamespace);
-            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", FormatStamp(item.Timestamp));
+            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", XmppDateTime.Format(item.Timestamp));
             forwarded.Add(original);
             Deliver(request, message);
         }
 
         var fin = new XmlElement("fin", Namespace).SetAttribute("complete", page.Complete ? "true" : "false");
-        var rsm = fin.AddElement("set", RsmNamespace);
-        if (page.Items.Count > 0)
-        {
-            rsm.AddElement("first", RsmNamespace).Add(page.Items[0].Id);
-            rsm.AddElement("last", RsmNamespace).Add(page.Items[^1].Id);
-        }
-        rsm.AddElement("count", RsmNamespace).Add(page.Count.ToString(CultureInfo.InvariantCulture));
+        // first/last keep archive order under <flip-page/> (XEP-0313 §4.3.1).
+        RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
+            page.Count, rsm.FirstIndex());
         request.Reply(fin);
     }
 
@@ -307,18 +295,6 @@ public sealed class MamFeature : IServerFeature
     {
         if (request.Origin is { } origin) origin.TryDeliver(message);
         else _server.Router.DeliverFromServer(message, request.From);
-    }
-
-    private static string FormatStamp(DateTimeOffset instant) =>
-        instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    /// <summary>XEP-0082 DateTime: a time zone (Z or ±hh:mm) is required; fractions of a second are optional.</summary>
-    private static bool TryParseDateTime(string text, out DateTimeOffset instant)
-    {
-        instant = default;
-        if (!(text.EndsWith('Z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':'))) return false;
-        if (text.Length < 20 || text[10] != 'T') return false;
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out instant);
     }
 
     // ---- preferences ----------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ public sealed class OfflineFeature : IServerFeature
         var copy = message.Clone();
         copy.Add(new XmlElement("delay", Ns.Delay)
             .SetAttribute("from", _server.Domain)
-            .SetAttribute("stamp", now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .SetAttribute("stamp", XmppDateTime.Format(now))
             .Add("Offline Storage"));
         OfflineStoreResult result;
         try

@@ -2,16 +2,27 @@ using Tendril.Xml;
 
 namespace Tendril.Server.Features.PubSub;
 
-/// <summary>The few XEP-0004 data form operations pubsub needs: read a submitted form, write a form or result.</summary>
+/// <summary>
+/// The XEP-0004 data form operations the server needs — read a submitted form, write a form or result — used by every
+/// feature that sends or reads one (pubsub, MAM, push, HTTP upload and contact addresses in disco#info, XEP-0128), so
+/// no feature writes <c>jabber:x:data</c> by hand.
+/// </summary>
 public static class DataForm
 {
+    public const string Namespace = "jabber:x:data";
+
     /// <summary>A field of a form being built.</summary>
     public sealed record Field(string Var, string Type, IReadOnlyList<string> Values, string? Label = null, IReadOnlyList<string>? Options = null);
 
-    /// <summary>Builds &lt;x xmlns='jabber:x:data' type=TYPE&gt; with a hidden FORM_TYPE and the fields.</summary>
-    public static XmlElement Build(string type, string formType, IEnumerable<Field> fields)
+    /// <summary>
+    /// Builds &lt;x xmlns='jabber:x:data' type=TYPE&gt;: the optional title and instructions first (XEP-0004 §3.1 order),
+    /// then a hidden FORM_TYPE and the fields (field types and labels only where the form type carries them).
+    /// </summary>
+    public static XmlElement Build(string type, string formType, IEnumerable<Field> fields, string? title = null, string? instructions = null)
     {
-        var x = new XmlElement("x", PubSubNs.DataForms).SetAttribute("type", type);
+        var x = new XmlElement("x", Namespace).SetAttribute("type", type);
+        if (title is not null) x.AddElement("title").Add(title);
+        if (instructions is not null) x.AddElement("instructions").Add(instructions);
         var ft = x.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden");
         ft.AddElement("value").Add(formType);
         foreach (var f in fields)

@@ -15,7 +15,7 @@ public static class PubSubNs
     public const string SubscribeAuthorization = "http://jabber.org/protocol/pubsub#subscribe_authorization";
     public const string PublishOptions = "http://jabber.org/protocol/pubsub#publish-options";
     public const string MetaData = "http://jabber.org/protocol/pubsub#meta-data";
-    public const string DataForms = "jabber:x:data";
+    public const string DataForms = DataForm.Namespace;
     public const string Rsm = "http://jabber.org/protocol/rsm";
     public const string Shim = "http://jabber.org/protocol/shim";
 

@@ -26,7 +26,7 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
         if (delayedSince is { } stamp)
         {
             message.AddElement("delay", Ns.Delay).SetAttribute("from", service.ToString())
-                .SetAttribute("stamp", stamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+                .SetAttribute("stamp", XmppDateTime.Format(stamp));
         }
         return message;
     }

@@ -50,7 +50,7 @@ public sealed partial class PubSubService
             new("pubsub#title", "text-single", [config.Title]),
             new("pubsub#owner", "jid-multi", [.. node.Owners.Select(o => o.ToString())]),
             new("pubsub#creator", "jid-single", [node.Creator]),
-            new("pubsub#creation_date", "text-single", [node.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)]),
+            new("pubsub#creation_date", "text-single", [XmppDateTime.Format(node.CreatedAt)]),
             new("pubsub#access_model", "list-single", [NodeConfig.Name(config.AccessModel)]),
             new("pubsub#publish_model", "list-single", [NodeConfig.Name(config.PublishModel)]),
             new("pubsub#num_subscribers", "text-single", [node.Subscriptions.Count(s => s.IsActive).ToString(CultureInfo.InvariantCulture)]),

@@ -168,12 +168,8 @@ public sealed partial class PubSubService
             new("pubsub#node", "text-single", [node.Id], "Node ID"),
             new("pubsub#subscriber_jid", "jid-single", [subscription.Jid.ToString()], "Subscriber Address"),
             new("pubsub#allow", "boolean", ["false"], "Allow this JID to subscribe to this pubsub node?"),
-        ]);
-        var title = new XmlElement("title", PubSubNs.DataForms).Add("PubSub subscriber request");
-        var instructions = new XmlElement("instructions", PubSubNs.DataForms).Add("To approve this entity's subscription request, set pubsub#allow to true and submit.");
-        var withHeader = new XmlElement("x", PubSubNs.DataForms).SetAttribute("type", "form").Add(title).Add(instructions);
-        foreach (var child in form.Children) withHeader.Add(child);
-        message.Add(withHeader);
+        ], "PubSub subscriber request", "To approve this entity's subscription request, set pubsub#allow to true and submit.");
+        message.Add(form);
         return Notifier.SendAsync(message, Jid, owner);
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tendril.Protocol;
+using Tendril.Server.Features.Rsm;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -203,37 +204,24 @@ public sealed partial class PubSubService
             foreach (var record in await Store.GetItemsByIdAsync(JidString, nodeId, ids).ConfigureAwait(false)) items.Add(ItemElement(record, includePayload: true));
             return result;
         }
-        var set = pubsub.Element("set", PubSubNs.Rsm);
-        int? max = maxItems;
-        string? after = null, before = null;
-        if (set is not null)
+        var hasSet = pubsub.Element("set", PubSubNs.Rsm) is not null;
+        if (!RsmRequest.TryParse(pubsub, out var rsm, out var rsmError)) throw new PubSubException(rsmError!);
+        if (rsm.Index is not null) throw PubSubErrors.Unsupported("rsm", "RSM <index/> is not supported; page with <after/> and <before/>.");
+        int? max = rsm.Max is { } asked ? (maxItems is { } cap ? Math.Min(cap, asked) : asked) : maxItems;
+        var page = await Store.GetItemsAsync(JidString, nodeId, max, rsm.After, rsm.Before).ConfigureAwait(false);
+        if ((rsm.After is not null || rsm.Before is { Length: > 0 }) && page.Items.Count == 0)
         {
-            if (set.Element("max")?.Text is { } maxText)
-            {
-                if (!int.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) throw PubSubErrors.BadRequest("Bad RSM <max/>.");
-                max = maxItems is { } cap ? Math.Min(cap, n) : n;
-            }
-            after = set.Element("after")?.Text;
-            before = set.Element("before")?.Text;
-            if (set.Element("index") is not null) throw PubSubErrors.Unsupported("rsm", "RSM <index/> is not supported; page with <after/> and <before/>.");
-        }
-        var page = await Store.GetItemsAsync(JidString, nodeId, max, after, before).ConfigureAwait(false);
-        if ((after is { Length: > 0 } || before is { Length: > 0 }) && page.Items.Count == 0 && page.Count > 0)
-        {
-            var reference = after ?? before!;
+            // XEP-0059 §2.4: a page relative to an item the set does not hold is item-not-found. (An empty page after
+            // a known item is only the end of the set.)
+            var reference = rsm.After ?? rsm.Before!;
             if ((await Store.GetItemsByIdAsync(JidString, nodeId, [reference]).ConfigureAwait(false)).Count == 0)
-                throw PubSubErrors.ItemNotFound($"No item '{reference}' to page from."); // XEP-0059 §2.5
+                throw PubSubErrors.ItemNotFound($"No item '{reference}' to page from.");
         }
         foreach (var record in page.Items) items.Add(ItemElement(record, includePayload: true));
-        if (set is not null)
+        if (hasSet)
         {
-            var answer = result.AddElement("set", PubSubNs.Rsm);
-            if (page.Items.Count > 0)
-            {
-                answer.AddElement("first").Add(page.Items[0].ItemId);
-                answer.AddElement("last").Add(page.Items[^1].ItemId);
-            }
-            answer.AddElement("count").Add(page.Count.ToString(CultureInfo.InvariantCulture));
+            RsmResult.Write(result, page.Items.Count > 0 ? page.Items[0].ItemId : null, page.Items.Count > 0 ? page.Items[^1].ItemId : null,
+                page.Count, rsm.FirstIndex());
         }
         return result;
     }

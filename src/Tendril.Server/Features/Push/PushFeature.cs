@@ -66,7 +66,7 @@ public sealed class PushFeature : IServerFeature
             return;
         }
         var value = "";
-        var form = request.Payload.Element("x", PubSubNs.DataForms);
+        var form = DataForm.Find(request.Payload);
         if (form is not null)
         {
             if (DataForm.ReadSubmit(form, PublishOptionsFormType) is null)

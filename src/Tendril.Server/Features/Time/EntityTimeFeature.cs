@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Xml;
 
@@ -25,12 +26,12 @@ public sealed class EntityTimeFeature : IServerFeature
             request.ReplyError(StanzaErrorCondition.BadRequest);
             return ValueTask.CompletedTask;
         }
-        var utc = request.Server.Time.GetUtcNow().UtcDateTime;
-        var offset = request.Server.Time.LocalTimeZone.GetUtcOffset(utc);
+        var now = request.Server.Time.GetUtcNow();
+        var offset = request.Server.Time.LocalTimeZone.GetUtcOffset(now.UtcDateTime);
         var time = new XmlElement("time", Namespace);
         time.AddElement("tzo").Add(FormatOffset(offset));
-        // XEP-0082 DateTime in UTC, with fractions of a second (XEP-0202 §4 allows them).
-        time.AddElement("utc").Add(utc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        // XEP-0082 DateTime in UTC (XEP-0202 §4 allows the fraction of a second XmppDateTime writes when non-zero).
+        time.AddElement("utc").Add(XmppDateTime.Format(now));
         request.Reply(time);
         return ValueTask.CompletedTask;
     }

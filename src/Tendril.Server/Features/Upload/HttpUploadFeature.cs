@@ -10,6 +10,7 @@ using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Hosting;
 using Tendril.Server.Routing;
+using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.Upload;
@@ -23,7 +24,6 @@ namespace Tendril.Server.Features.Upload;
 public sealed class HttpUploadFeature : IServerFeature, IHttpEndpoints, IAsyncDisposable
 {
     public const string Namespace = "urn:xmpp:http:upload:0";
-    private const string DataForms = "jabber:x:data";
 
     private XmppServer? _server;
     private UploadStore? _store;
@@ -112,9 +112,8 @@ public sealed class HttpUploadFeature : IServerFeature, IHttpEndpoints, IAsyncDi
         query.AddElement("identity").SetAttribute("category", "store").SetAttribute("type", "file").SetAttribute("name", "HTTP File Upload");
         query.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
         query.AddElement("feature").SetAttribute("var", Namespace);
-        var form = query.AddElement("x", DataForms).SetAttribute("type", "result");
-        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add(Namespace);
-        form.AddElement("field").SetAttribute("var", "max-file-size").AddElement("value").Add(_server!.Options.Upload.MaxFileBytes.ToString(CultureInfo.InvariantCulture));
+        query.Add(DataForm.Build("result", Namespace,
+            [new DataForm.Field("max-file-size", "text-single", [_server!.Options.Upload.MaxFileBytes.ToString(CultureInfo.InvariantCulture)])]));
         return query;
     }
 
