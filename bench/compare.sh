@@ -130,6 +130,8 @@ wait_port() { # port, seconds
 }
 
 # ---- Tendril ----------------------------------------------------------------------------------------------------
+# Message archiving (XEP-0313) is off for the comparison: neither peer loads mod_mam here, and archiving writes every
+# message twice to storage (Tendril archives by default; docs/benchmarks.md gives the default-configuration figures).
 tendril_setup() {
     rm -rf "$TD" && mkdir -p "$TD"
     cat >"$TD/tendril.json" <<EOF
@@ -140,6 +142,7 @@ tendril_setup() {
     "C2s": { "Address": "127.0.0.1", "Port": ${PORT[tendril]}, "DirectTlsEnabled": false, "RequireTls": true },
     "Tls": { "CertificatePath": "$CERT/cert.pem", "KeyPath": "$CERT/key.pem" },
     "Sasl": { "ScramIterations": $ITERATIONS },
+    "Mam": { "Enabled": false },
     "Http": { "Enabled": true, "Address": "loopback", "Port": $TENDRIL_HTTP_PORT }
   },
   "Logging": { "LogLevel": { "Default": "Warning" } }
