@@ -391,6 +391,15 @@ public sealed class MamOptions
 
     /// <summary>Messages older than this are deleted by an hourly sweep; 0 keeps them forever.</summary>
     public int RetentionDays { get; set; }
+
+    /// <summary>
+    /// Archive records waiting for the background writer; when full, the stanza being archived waits for space
+    /// (back-pressure: nothing is dropped, memory stays bounded).
+    /// </summary>
+    public int WriteQueueCapacity { get; set; } = 8192;
+
+    /// <summary>How long a failed archive batch is retried (with backoff) before it is dropped with an error log.</summary>
+    public int WriteRetrySeconds { get; set; } = 30;
 }
 
 public sealed class PubSubOptions
