@@ -33,7 +33,8 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
 
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
-            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost");
+            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost",
+            "vera@localhost", "walt@localhost");
 
     public async Task DisposeAsync()
     {
@@ -261,6 +262,62 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         await rita2.SendIqAsync(remove);
         var ended = await rita1.Completion.WaitAsync(ClientSteps.Wait).ContinueWith(t => t.Exception?.InnerException);
         Assert.Contains("not-authorized", ended?.Message ?? "", StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_block_made_on_one_node_is_pushed_to_and_enforced_on_another()
+    {
+        const string Blocking = "urn:xmpp:blocking";
+        await using var veraA = await cluster.ConnectAsync(0, "vera", "a");
+        await using var veraB = await cluster.ConnectAsync(1, "vera", "b");
+        await using var walt = await cluster.ConnectAsync(1, "walt", "w");
+        var pushes = System.Threading.Channels.Channel.CreateUnbounded<XmlElement>();
+        veraB.SetIqHandler("block", Blocking, (iq, _) =>
+        {
+            pushes.Writer.TryWrite(iq);
+            return ValueTask.FromResult<XmlElement?>(null);
+        });
+        veraB.SetIqHandler("unblock", Blocking, (iq, _) =>
+        {
+            pushes.Writer.TryWrite(iq);
+            return ValueTask.FromResult<XmlElement?>(null);
+        });
+        // XEP-0191 §3.3: pushes go to resources that asked for the blocklist; asking also loads node 2's cached copy.
+        var get = new XmlElement("iq", Ns.Client).SetAttribute("type", "get");
+        get.AddElement("blocklist", Blocking);
+        Assert.Null((await veraB.SendIqAsync(get)).Element("blocklist", Blocking)!.Element("item"));
+        await veraA.OnlineAsync();
+        await veraB.OnlineAsync();
+        await walt.OnlineAsync();
+
+        await walt.SendMessageAsync(Jid.Parse("vera@localhost/b"), "before the block");
+        await veraB.WaitForAsync(s => s.Name == "message" && s.Element("body")?.Text == "before the block", ClientSteps.Wait);
+
+        var block = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        block.AddElement("block", Blocking).AddElement("item").SetAttribute("jid", "walt@localhost");
+        await veraA.SendIqAsync(block);
+        using (var cts = new CancellationTokenSource(ClientSteps.Wait))
+        {
+            var push = await pushes.Reader.ReadAsync(cts.Token);
+            Assert.Equal("walt@localhost", push.Element("block", Blocking)?.Element("item")?.GetAttribute("jid"));
+        }
+
+        // Enforced on node 2, where walt and vera/b both are: walt's message is refused (§3.4.2), not delivered.
+        await walt.SendMessageAsync(Jid.Parse("vera@localhost/b"), "after the block");
+        var refused = await walt.WaitForAsync(s => s.Name == "message" && s.GetAttribute("type") == "error", ClientSteps.Wait);
+        Assert.Equal("vera@localhost/b", refused.GetAttribute("from"));
+
+        var unblock = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        unblock.AddElement("unblock", Blocking).AddElement("item").SetAttribute("jid", "walt@localhost");
+        await veraA.SendIqAsync(unblock);
+        using (var cts = new CancellationTokenSource(ClientSteps.Wait))
+        {
+            var push = await pushes.Reader.ReadAsync(cts.Token);
+            Assert.NotNull(push.Element("unblock", Blocking));
+        }
+        await walt.SendMessageAsync(Jid.Parse("vera@localhost/b"), "after the unblock");
+        var delivered = await veraB.WaitForAsync(s => s.Name == "message" && s.GetAttribute("type") != "error" && s.Element("body") is not null && s.Element("body")!.Text != "before the block", ClientSteps.Wait);
+        Assert.Equal("after the unblock", delivered.Element("body")?.Text);
     }
 
     [Fact]

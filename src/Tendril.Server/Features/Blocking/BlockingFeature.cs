@@ -33,6 +33,7 @@ public sealed class BlockingFeature : IServerFeature
     private XmppServer _server = null!;
     private RosterQueries _rosters = null!;
     // Blocklists of online accounts (bare JID -> snapshot, never mutated once published).
+    private const string ClusterEvent = "blocklist-changed";
     private readonly ConcurrentDictionary<Jid, HashSet<string>> _cache = new(BareJidComparer.Instance);
     private readonly ConcurrentDictionary<C2sSession, byte> _interested = new();
     private readonly AccountLocks _locks = new(32);
@@ -48,6 +49,9 @@ public sealed class BlockingFeature : IServerFeature
         registry.HandleIq("unblock", Namespace, UnblockAsync, IqTarget.Account);
         registry.AddOutboundFilter(FilterOutboundAsync);
         registry.AddInboundFilter(FilterInboundAsync);
+        // Cluster: a node caches the blocklists of accounts with sessions on it, so a change made on one node is sent to
+        // the other nodes holding the account's sessions, which drop their copy and push the change (§3.3/§3.4).
+        _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterChangeAsync);
         registry.SessionClosed += session =>
         {
             _interested.TryRemove(session, out _);
@@ -195,6 +199,7 @@ public sealed class BlockingFeature : IServerFeature
         }
         request.Reply();
         Push(user, "block", jids);
+        AnnounceToCluster(user, "block", jids);
         foreach (var contact in added) await SendPresenceAsync(user, contact, available: false).ConfigureAwait(false);
     }
 
@@ -231,7 +236,30 @@ public sealed class BlockingFeature : IServerFeature
         }
         request.Reply();
         Push(user, "unblock", jids);
+        AnnounceToCluster(user, "unblock", jids);
         foreach (var contact in removed) await SendPresenceAsync(user, contact, available: true).ConfigureAwait(false);
+    }
+
+    private void AnnounceToCluster(Jid user, string name, List<Jid> jids)
+    {
+        if (!_server.Cluster.IsClustered) return;
+        var change = new XmlElement(name, Namespace);
+        foreach (var jid in jids) change.AddElement("item").SetAttribute("jid", jid.ToString());
+        _server.Cluster.SendAccountEvent(user, ClusterEvent, change);
+    }
+
+    /// <summary>Another node changed <paramref name="account"/>'s blocklist: forget the cached copy, push the change here.</summary>
+    private ValueTask OnClusterChangeAsync(Jid account, XmlElement change)
+    {
+        if (change.Name is not ("block" or "unblock") || change.Namespace != Namespace) return ValueTask.CompletedTask;
+        _cache.TryRemove(account.Bare, out _);
+        var jids = new List<Jid>();
+        foreach (var item in change.Elements("item"))
+        {
+            if (item.GetAttribute("jid") is { } value && Jid.TryParse(value, out var jid)) jids.Add(jid);
+        }
+        Push(account.Bare, change.Name, jids);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>§3.3/§3.4: a block or unblock push to every resource that requested the blocklist.</summary>
