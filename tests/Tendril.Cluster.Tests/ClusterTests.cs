@@ -335,6 +335,92 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
     }
 
     [Fact]
+    public async Task An_item_published_over_http_on_one_node_reaches_the_other_nodes_copy_of_the_service()
+    {
+        const string PubSub = "http://jabber.org/protocol/pubsub";
+        await using var olga = await cluster.ConnectAsync(0, "olga", "o");
+        await using var pete = await cluster.ConnectAsync(1, "pete", "p");
+        await using var rita = await cluster.ConnectAsync(1, "rita", "r");
+        await olga.OnlineAsync();
+        await pete.OnlineAsync();
+        await rita.OnlineAsync();
+        var node = "http-" + Guid.NewGuid().ToString("N")[..6];
+        var create = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+        create.AddElement("pubsub", PubSub).AddElement("create").SetAttribute("node", node);
+        await olga.SendIqAsync(create);
+
+        // pete subscribes on node 2 (which thereby caches the service: no last item yet).
+        var deadline = DateTime.UtcNow + ClientSteps.Wait;
+        while (true)
+        {
+            try
+            {
+                await pete.SendIqAsync(Subscribe(node, "pete@localhost/p"));
+                break;
+            }
+            catch (XmppStanzaException e) when (e.Message.Contains("item-not-found", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+        using var http = new HttpClient { Timeout = ClientSteps.Wait };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("olga:" + ClusterHarness.Password)));
+        // Node 1 learns pete's subscription through the cluster event: wait until its HTTP view counts him.
+        while ((await NodeViewAsync(http, cluster.Harness.Nodes[0], node)).Subscribers != 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node 1 never saw the subscription made on node 2");
+            await Task.Delay(100);
+        }
+
+        using (var body = new StringContent("<entry xmlns='urn:example'>over http</entry>", System.Text.Encoding.UTF8, "application/xml"))
+        {
+            using var response = await http.PostAsync(new Uri(cluster.Harness.Nodes[0].HttpBase, $"api/pubsub/pubsub.localhost/{node}?id=h1"), body);
+            Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        }
+        var ev = await pete.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        Assert.Equal("over http", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
+
+        // Node 2's cached copy of the service learns the new last item (the HTTP publish announced the change).
+        while ((await NodeViewAsync(http, cluster.Harness.Nodes[1], node)).LastItem != "h1")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node 2 kept its stale copy of the service after an HTTP publish on node 1");
+            await Task.Delay(100);
+        }
+        // ... so a new subscriber there gets it as the last published item (XEP-0060 §6.1.7), and an items query lists it.
+        await rita.SendIqAsync(Subscribe(node, "rita@localhost/r"));
+        var last = await rita.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        Assert.Equal("h1", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.GetAttribute("id"));
+        var items = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "pubsub.localhost");
+        items.AddElement("pubsub", PubSub).AddElement("items").SetAttribute("node", node);
+        var result = await rita.SendIqAsync(items);
+        Assert.Equal("over http", result.Element("pubsub", PubSub)!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
+
+        static XmlElement Subscribe(string node, string jid)
+        {
+            var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+            iq.AddElement("pubsub", PubSub).AddElement("subscribe").SetAttribute("node", node).SetAttribute("jid", jid);
+            return iq;
+        }
+
+        // One node's own (cached) view of the pubsub node, through that node's HTTP API.
+        static async Task<(int Subscribers, string? LastItem)> NodeViewAsync(HttpClient http, TendrilProcess server, string node)
+        {
+            using var response = await http.GetAsync(new Uri(server.HttpBase, "api/pubsub/pubsub.localhost"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, text);
+            using var json = System.Text.Json.JsonDocument.Parse(text);
+            foreach (var n in json.RootElement.GetProperty("nodes").EnumerateArray())
+            {
+                if (n.GetProperty("node").GetString() != node) continue;
+                var last = n.GetProperty("last_item");
+                return (n.GetProperty("subscribers").GetInt32(), last.ValueKind == System.Text.Json.JsonValueKind.String ? last.GetString() : null);
+            }
+            return (0, null);
+        }
+    }
+
+    [Fact]
     public async Task A_fourth_node_joins_without_any_change_to_the_others()
     {
         var fourth = await cluster.Harness.AddNodeAsync([]);
