@@ -421,6 +421,62 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
     }
 
     [Fact]
+    public async Task A_pep_item_published_on_one_node_reaches_a_notify_contact_on_another_and_the_last_item_a_login_on_a_third()
+    {
+        const string PubSub = "http://jabber.org/protocol/pubsub";
+        const string Nick = "http://jabber.org/protocol/nick";
+        await using var yuri = await cluster.ConnectAsync(0, "yuri", "y");
+        await using var zoe = await cluster.ConnectAsync(1, "zoe", "z2");
+        await yuri.OnlineAsync();
+        await zoe.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(yuri, zoe);
+        await OnlineWithNickNotifyAsync(zoe);
+
+        // XEP-0163 §4.3.2 / XEP-0172: yuri publishes his nick on node 1; zoe's node 2 filters by her caps (+notify).
+        var publish = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        publish.AddElement("pubsub", PubSub).AddElement("publish").SetAttribute("node", Nick)
+            .AddElement("item").AddElement("nick", Nick).Add("Yuri G.");
+        await yuri.SendIqAsync(publish);
+        var ev = await zoe.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "yuri@localhost"
+            && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
+        Assert.Equal("Yuri G.", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+
+        // XEP-0163 §4.3.4: zoe logs in on node 3 and gets yuri's last nick.
+        await using var zoe3 = await cluster.ConnectAsync(2, "zoe", "z3");
+        await OnlineWithNickNotifyAsync(zoe3);
+        var last = await zoe3.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "yuri@localhost"
+            && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
+        Assert.Equal("Yuri G.", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+
+        static async Task OnlineWithNickNotifyAsync(XmppClient client)
+        {
+            var caps = new XmlElement("query", Ns.DiscoInfo);
+            caps.AddElement("identity").SetAttribute("category", "client").SetAttribute("type", "pc").SetAttribute("name", "cluster-test " + Guid.NewGuid().ToString("N")); // a fresh ver: every node asks
+            caps.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
+            caps.AddElement("feature").SetAttribute("var", Nick + "+notify");
+            var ver = Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(caps, "sha-1")!;
+            var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            client.SetIqHandler("query", Ns.DiscoInfo, (iq, _) =>
+            {
+                asked.TrySetResult();
+                var node = iq.Element("query", Ns.DiscoInfo)?.GetAttribute("node");
+                var answer = caps.Clone();
+                if (node is not null) answer.SetAttribute("node", node);
+                return ValueTask.FromResult<XmlElement?>(answer);
+            });
+            var presence = new XmlElement("presence", Ns.Client);
+            presence.AddElement("c", "http://jabber.org/protocol/caps").SetAttribute("hash", "sha-1").SetAttribute("node", "urn:tendril:cluster-test").SetAttribute("ver", ver);
+            await client.SendAsync(presence);
+            // The node asks for the caps it does not know yet (XEP-0115 §6.3): wait for the question; a ping after the
+            // answer comes back only once the stream has handled the answer.
+            await asked.Task.WaitAsync(ClientSteps.Wait);
+            var ping = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "localhost");
+            ping.AddElement("ping", "urn:xmpp:ping");
+            await client.SendIqAsync(ping);
+        }
+    }
+
+    [Fact]
     public async Task A_fourth_node_joins_without_any_change_to_the_others()
     {
         var fourth = await cluster.Harness.AddNodeAsync([]);
