@@ -33,7 +33,8 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
 
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
-            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost");
+            "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost",
+            "uma@localhost", "vic@localhost", "wade@localhost", "xena@localhost", "ivan@localhost");
 
     public async Task DisposeAsync()
     {
@@ -338,24 +339,24 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
     public async Task An_item_published_over_http_on_one_node_reaches_the_other_nodes_copy_of_the_service()
     {
         const string PubSub = "http://jabber.org/protocol/pubsub";
-        await using var olga = await cluster.ConnectAsync(0, "olga", "o");
-        await using var pete = await cluster.ConnectAsync(1, "pete", "p");
-        await using var rita = await cluster.ConnectAsync(1, "rita", "r");
-        await olga.OnlineAsync();
-        await pete.OnlineAsync();
-        await rita.OnlineAsync();
+        await using var uma = await cluster.ConnectAsync(0, "uma", "u");
+        await using var vic = await cluster.ConnectAsync(1, "vic", "v");
+        await using var wade = await cluster.ConnectAsync(1, "wade", "w");
+        await uma.OnlineAsync();
+        await vic.OnlineAsync();
+        await wade.OnlineAsync();
         var node = "http-" + Guid.NewGuid().ToString("N")[..6];
         var create = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
         create.AddElement("pubsub", PubSub).AddElement("create").SetAttribute("node", node);
-        await olga.SendIqAsync(create);
+        await uma.SendIqAsync(create);
 
-        // pete subscribes on node 2 (which thereby caches the service: no last item yet).
+        // vic subscribes on node 2 (which thereby caches the service: no last item yet).
         var deadline = DateTime.UtcNow + ClientSteps.Wait;
         while (true)
         {
             try
             {
-                await pete.SendIqAsync(Subscribe(node, "pete@localhost/p"));
+                await vic.SendIqAsync(Subscribe(node, "vic@localhost/v"));
                 break;
             }
             catch (XmppStanzaException e) when (e.Message.Contains("item-not-found", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
@@ -365,8 +366,8 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         }
         using var http = new HttpClient { Timeout = ClientSteps.Wait };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("olga:" + ClusterHarness.Password)));
-        // Node 1 learns pete's subscription through the cluster event: wait until its HTTP view counts him.
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("uma:" + ClusterHarness.Password)));
+        // Node 1 learns vic's subscription through the cluster event: wait until its HTTP view counts him.
         while ((await NodeViewAsync(http, cluster.Harness.Nodes[0], node)).Subscribers != 1)
         {
             Assert.True(DateTime.UtcNow < deadline, "node 1 never saw the subscription made on node 2");
@@ -378,7 +379,7 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
             using var response = await http.PostAsync(new Uri(cluster.Harness.Nodes[0].HttpBase, $"api/pubsub/pubsub.localhost/{node}?id=h1"), body);
             Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
         }
-        var ev = await pete.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        var ev = await vic.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
         Assert.Equal("over http", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
 
         // Node 2's cached copy of the service learns the new last item (the HTTP publish announced the change).
@@ -388,12 +389,12 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
             await Task.Delay(100);
         }
         // ... so a new subscriber there gets it as the last published item (XEP-0060 §6.1.7), and an items query lists it.
-        await rita.SendIqAsync(Subscribe(node, "rita@localhost/r"));
-        var last = await rita.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        await wade.SendIqAsync(Subscribe(node, "wade@localhost/w"));
+        var last = await wade.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
         Assert.Equal("h1", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.GetAttribute("id"));
         var items = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "pubsub.localhost");
         items.AddElement("pubsub", PubSub).AddElement("items").SetAttribute("node", node);
-        var result = await rita.SendIqAsync(items);
+        var result = await wade.SendIqAsync(items);
         Assert.Equal("over http", result.Element("pubsub", PubSub)!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
 
         static XmlElement Subscribe(string node, string jid)
@@ -425,28 +426,28 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
     {
         const string PubSub = "http://jabber.org/protocol/pubsub";
         const string Nick = "http://jabber.org/protocol/nick";
-        await using var yuri = await cluster.ConnectAsync(0, "yuri", "y");
-        await using var zoe = await cluster.ConnectAsync(1, "zoe", "z2");
-        await yuri.OnlineAsync();
-        await zoe.OnlineAsync();
-        await ClientSteps.SubscribeMutuallyAsync(yuri, zoe);
-        await OnlineWithNickNotifyAsync(zoe);
+        await using var xena = await cluster.ConnectAsync(0, "xena", "x");
+        await using var ivan = await cluster.ConnectAsync(1, "ivan", "i2");
+        await xena.OnlineAsync();
+        await ivan.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(xena, ivan);
+        await OnlineWithNickNotifyAsync(ivan);
 
-        // XEP-0163 §4.3.2 / XEP-0172: yuri publishes his nick on node 1; zoe's node 2 filters by her caps (+notify).
+        // XEP-0163 §4.3.2 / XEP-0172: xena publishes her nick on node 1; ivan's node 2 filters by his caps (+notify).
         var publish = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
         publish.AddElement("pubsub", PubSub).AddElement("publish").SetAttribute("node", Nick)
-            .AddElement("item").AddElement("nick", Nick).Add("Yuri G.");
-        await yuri.SendIqAsync(publish);
-        var ev = await zoe.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "yuri@localhost"
+            .AddElement("item").AddElement("nick", Nick).Add("Xena W.");
+        await xena.SendIqAsync(publish);
+        var ev = await ivan.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "xena@localhost"
             && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
-        Assert.Equal("Yuri G.", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+        Assert.Equal("Xena W.", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
 
-        // XEP-0163 §4.3.4: zoe logs in on node 3 and gets yuri's last nick.
-        await using var zoe3 = await cluster.ConnectAsync(2, "zoe", "z3");
-        await OnlineWithNickNotifyAsync(zoe3);
-        var last = await zoe3.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "yuri@localhost"
+        // XEP-0163 §4.3.4: ivan logs in on node 3 and gets xena's last nick.
+        await using var ivan3 = await cluster.ConnectAsync(2, "ivan", "i3");
+        await OnlineWithNickNotifyAsync(ivan3);
+        var last = await ivan3.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "xena@localhost"
             && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
-        Assert.Equal("Yuri G.", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+        Assert.Equal("Xena W.", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
 
         static async Task OnlineWithNickNotifyAsync(XmppClient client)
         {
