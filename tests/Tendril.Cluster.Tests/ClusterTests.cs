@@ -34,7 +34,7 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
             "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost",
-            "vera@localhost", "walt@localhost");
+            "vera@localhost", "walt@localhost", "uma@localhost", "vic@localhost", "wade@localhost", "xena@localhost", "ivan@localhost");
 
     public async Task DisposeAsync()
     {
@@ -389,6 +389,148 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         await paul.SendIqAsync(publish);
         var ev = await quin.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
         Assert.Equal("across nodes", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
+    }
+
+    [Fact]
+    public async Task An_item_published_over_http_on_one_node_reaches_the_other_nodes_copy_of_the_service()
+    {
+        const string PubSub = "http://jabber.org/protocol/pubsub";
+        await using var uma = await cluster.ConnectAsync(0, "uma", "u");
+        await using var vic = await cluster.ConnectAsync(1, "vic", "v");
+        await using var wade = await cluster.ConnectAsync(1, "wade", "w");
+        await uma.OnlineAsync();
+        await vic.OnlineAsync();
+        await wade.OnlineAsync();
+        var node = "http-" + Guid.NewGuid().ToString("N")[..6];
+        var create = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+        create.AddElement("pubsub", PubSub).AddElement("create").SetAttribute("node", node);
+        await uma.SendIqAsync(create);
+
+        // vic subscribes on node 2 (which thereby caches the service: no last item yet).
+        var deadline = DateTime.UtcNow + ClientSteps.Wait;
+        while (true)
+        {
+            try
+            {
+                await vic.SendIqAsync(Subscribe(node, "vic@localhost/v"));
+                break;
+            }
+            catch (XmppStanzaException e) when (e.Message.Contains("item-not-found", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+        using var http = new HttpClient { Timeout = ClientSteps.Wait };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("uma:" + ClusterHarness.Password)));
+        // Node 1 learns vic's subscription through the cluster event: wait until its HTTP view counts him.
+        while ((await NodeViewAsync(http, cluster.Harness.Nodes[0], node)).Subscribers != 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node 1 never saw the subscription made on node 2");
+            await Task.Delay(100);
+        }
+
+        using (var body = new StringContent("<entry xmlns='urn:example'>over http</entry>", System.Text.Encoding.UTF8, "application/xml"))
+        {
+            using var response = await http.PostAsync(new Uri(cluster.Harness.Nodes[0].HttpBase, $"api/pubsub/pubsub.localhost/{node}?id=h1"), body);
+            Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        }
+        var ev = await vic.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        Assert.Equal("over http", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
+
+        // Node 2's cached copy of the service learns the new last item (the HTTP publish announced the change).
+        while ((await NodeViewAsync(http, cluster.Harness.Nodes[1], node)).LastItem != "h1")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node 2 kept its stale copy of the service after an HTTP publish on node 1");
+            await Task.Delay(100);
+        }
+        // ... so a new subscriber there gets it as the last published item (XEP-0060 §6.1.7), and an items query lists it.
+        await wade.SendIqAsync(Subscribe(node, "wade@localhost/w"));
+        var last = await wade.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
+        Assert.Equal("h1", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.GetAttribute("id"));
+        var items = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "pubsub.localhost");
+        items.AddElement("pubsub", PubSub).AddElement("items").SetAttribute("node", node);
+        var result = await wade.SendIqAsync(items);
+        Assert.Equal("over http", result.Element("pubsub", PubSub)!.Element("items")!.Element("item")!.Element("entry", "urn:example")!.Text);
+
+        static XmlElement Subscribe(string node, string jid)
+        {
+            var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("to", "pubsub.localhost");
+            iq.AddElement("pubsub", PubSub).AddElement("subscribe").SetAttribute("node", node).SetAttribute("jid", jid);
+            return iq;
+        }
+
+        // One node's own (cached) view of the pubsub node, through that node's HTTP API.
+        static async Task<(int Subscribers, string? LastItem)> NodeViewAsync(HttpClient http, TendrilProcess server, string node)
+        {
+            using var response = await http.GetAsync(new Uri(server.HttpBase, "api/pubsub/pubsub.localhost"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, text);
+            using var json = System.Text.Json.JsonDocument.Parse(text);
+            foreach (var n in json.RootElement.GetProperty("nodes").EnumerateArray())
+            {
+                if (n.GetProperty("node").GetString() != node) continue;
+                var last = n.GetProperty("last_item");
+                return (n.GetProperty("subscribers").GetInt32(), last.ValueKind == System.Text.Json.JsonValueKind.String ? last.GetString() : null);
+            }
+            return (0, null);
+        }
+    }
+
+    [Fact]
+    public async Task A_pep_item_published_on_one_node_reaches_a_notify_contact_on_another_and_the_last_item_a_login_on_a_third()
+    {
+        const string PubSub = "http://jabber.org/protocol/pubsub";
+        const string Nick = "http://jabber.org/protocol/nick";
+        await using var xena = await cluster.ConnectAsync(0, "xena", "x");
+        await using var ivan = await cluster.ConnectAsync(1, "ivan", "i2");
+        await xena.OnlineAsync();
+        await ivan.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(xena, ivan);
+        await OnlineWithNickNotifyAsync(ivan);
+
+        // XEP-0163 §4.3.2 / XEP-0172: xena publishes her nick on node 1; ivan's node 2 filters by his caps (+notify).
+        var publish = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        publish.AddElement("pubsub", PubSub).AddElement("publish").SetAttribute("node", Nick)
+            .AddElement("item").AddElement("nick", Nick).Add("Xena W.");
+        await xena.SendIqAsync(publish);
+        var ev = await ivan.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "xena@localhost"
+            && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
+        Assert.Equal("Xena W.", ev.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+
+        // XEP-0163 §4.3.4: ivan logs in on node 3 and gets xena's last nick.
+        await using var ivan3 = await cluster.ConnectAsync(2, "ivan", "i3");
+        await OnlineWithNickNotifyAsync(ivan3);
+        var last = await ivan3.WaitForAsync(s => s.Name == "message" && s.GetAttribute("from") == "xena@localhost"
+            && s.Element("event", PubSub + "#event")?.Element("items")?.GetAttribute("node") == Nick, ClientSteps.Wait);
+        Assert.Equal("Xena W.", last.Element("event", PubSub + "#event")!.Element("items")!.Element("item")!.Element("nick", Nick)!.Text);
+
+        static async Task OnlineWithNickNotifyAsync(XmppClient client)
+        {
+            var caps = new XmlElement("query", Ns.DiscoInfo);
+            caps.AddElement("identity").SetAttribute("category", "client").SetAttribute("type", "pc").SetAttribute("name", "cluster-test " + Guid.NewGuid().ToString("N")); // a fresh ver: every node asks
+            caps.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
+            caps.AddElement("feature").SetAttribute("var", Nick + "+notify");
+            var ver = Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(caps, "sha-1")!;
+            var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            client.SetIqHandler("query", Ns.DiscoInfo, (iq, _) =>
+            {
+                asked.TrySetResult();
+                var node = iq.Element("query", Ns.DiscoInfo)?.GetAttribute("node");
+                var answer = caps.Clone();
+                if (node is not null) answer.SetAttribute("node", node);
+                return ValueTask.FromResult<XmlElement?>(answer);
+            });
+            var presence = new XmlElement("presence", Ns.Client);
+            presence.AddElement("c", "http://jabber.org/protocol/caps").SetAttribute("hash", "sha-1").SetAttribute("node", "urn:tendril:cluster-test").SetAttribute("ver", ver);
+            await client.SendAsync(presence);
+            // The node asks for the caps it does not know yet (XEP-0115 §6.3): wait for the question; a ping after the
+            // answer comes back only once the stream has handled the answer.
+            await asked.Task.WaitAsync(ClientSteps.Wait);
+            var ping = new XmlElement("iq", Ns.Client).SetAttribute("type", "get").SetAttribute("to", "localhost");
+            ping.AddElement("ping", "urn:xmpp:ping");
+            await client.SendIqAsync(ping);
+        }
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public sealed partial class PubSubService
     private readonly Func<XmppServer> _server;
     private ILogger? _logger;
     private volatile bool _loaded;
+    private int _generation; // bumped by InvalidateAsync
 
     /// <param name="jid">The service JID (a domain for a pubsub service, an account's bare JID for PEP).</param>
     /// <param name="policy">Who may create nodes, the roster oracle for the presence/roster access models, limits.</param>
@@ -40,13 +41,18 @@ public sealed partial class PubSubService
         Policy = policy;
         _server = server;
         Notifier = new PubSubNotifier(server);
+        Store = new ChangeAnnouncingPubSubStore(this, () => _server().Storage.PubSub);
     }
 
     public Jid Jid { get; }
 
     public string JidString { get; }
 
-    public IPubSubStore Store => _server().Storage.PubSub;
+    /// <summary>
+    /// The shared store, as this service must use it: every write through it announces the change to the other cluster
+    /// nodes (<see cref="ChangeAnnouncingPubSubStore"/>), whichever path — XMPP or HTTP — made it.
+    /// </summary>
+    public IPubSubStore Store { get; }
 
     public PubSubServicePolicy Policy { get; }
 
@@ -57,8 +63,8 @@ public sealed partial class PubSubService
     private ILogger Logger => _logger ??= _server().LoggerFactory.CreateLogger("Tendril.PubSub");
 
     /// <summary>
-    /// Called after a successful set request changed the service (nodes, subscriptions, items): in a cluster, the other
-    /// nodes drop their copy of the service and read it again from the shared store on next use.
+    /// Called after each write of the service's state to the store (nodes, subscriptions, affiliations, items), whatever
+    /// path made it: in a cluster, the other nodes drop their copy of the service and read it again on next use.
     /// </summary>
     public Action<PubSubService>? ChangedLocally { get; set; }
 
@@ -69,6 +75,7 @@ public sealed partial class PubSubService
         try
         {
             _loaded = false;
+            Interlocked.Increment(ref _generation);
             _nodes.Clear();
             _subscribedNodes.Clear();
         }
@@ -180,8 +187,7 @@ public sealed partial class PubSubService
         var after = new AfterReply();
         try
         {
-            await EnsureLoadedAsync().ConfigureAwait(false);
-            result = await DispatchAsync(type == "set", payload!, from, after).ConfigureAwait(false);
+            result = await DispatchLoadedAsync(type == "set", payload!, from, after).ConfigureAwait(false);
         }
         catch (PubSubException e)
         {
@@ -199,7 +205,6 @@ public sealed partial class PubSubService
         if (result is not null) reply.Add(result);
         router.DeliverFromServer(reply, from);
         after.Action?.Invoke();
-        if (type == "set") ChangedLocally?.Invoke(this);
     }
 
     /// <summary>Handles an iq the server routed to this service through an <see cref="IqRequest"/> (PEP at an account's bare JID).</summary>
@@ -209,8 +214,7 @@ public sealed partial class PubSubService
         var after = new AfterReply();
         try
         {
-            await EnsureLoadedAsync().ConfigureAwait(false);
-            result = await DispatchAsync(request.IsSet, request.Payload, request.From, after).ConfigureAwait(false);
+            result = await DispatchLoadedAsync(request.IsSet, request.Payload, request.From, after).ConfigureAwait(false);
         }
         catch (PubSubException e)
         {
@@ -225,7 +229,27 @@ public sealed partial class PubSubService
         }
         request.Reply(result);
         after.Action?.Invoke();
-        if (request.IsSet) ChangedLocally?.Invoke(this);
+    }
+
+    /// <summary>
+    /// Loads the service and dispatches the request. In a cluster another node's change may drop this copy while the
+    /// request runs (<see cref="InvalidateAsync"/>): a node then looks missing though it exists. An item-not-found raised
+    /// while the copy was dropped is answered only after a second attempt on the reloaded state (a failed request wrote
+    /// nothing, so it is safe to run again).
+    /// </summary>
+    private async ValueTask<XmlElement?> DispatchLoadedAsync(bool set, XmlElement payload, Jid from, AfterReply after)
+    {
+        var generation = Volatile.Read(ref _generation);
+        try
+        {
+            await EnsureLoadedAsync().ConfigureAwait(false);
+            return await DispatchAsync(set, payload, from, after).ConfigureAwait(false);
+        }
+        catch (PubSubException e) when (e.Error.Condition == StanzaErrorCondition.ItemNotFound && generation != Volatile.Read(ref _generation))
+        {
+            await EnsureLoadedAsync().ConfigureAwait(false);
+            return await DispatchAsync(set, payload, from, after).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Work that must follow the iq result (the last published item after the subscribe result, §6.1.7).</summary>
