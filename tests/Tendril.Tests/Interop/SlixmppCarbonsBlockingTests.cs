@@ -9,19 +9,11 @@ namespace Tendril.Tests.Interop;
 /// </summary>
 public sealed class SlixmppCarbonsBlockingTests
 {
-    private static string Script => Path.Combine(AppContext.BaseDirectory, "Interop", "slixmpp_carbons_blocking.py");
-
     [Fact]
     public async Task Carbons_between_two_resources_and_blocking_with_slixmpp()
     {
-        Assert.True(File.Exists("/usr/bin/python3"), "Debian's python3 is required (test.sh installs python3-slixmpp).");
         await using var server = await TendrilProcess.StartAsync([("alice@localhost", "alice-secret"), ("bob@localhost", "bob-secret")]);
-        var port = server.C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var (code, stdout, stderr) = await TendrilProcess.RunAsync("/usr/bin/python3", TimeSpan.FromSeconds(90),
-            [Script, "127.0.0.1", port, "alice@localhost", "alice-secret", "bob@localhost", "bob-secret"]);
-        Assert.True(code == 0, $"slixmpp failed ({code}):\n{stdout}\n{stderr}\n--- server log ---\n{server.Log}");
-
-        using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        using var result = await SlixmppScript.RunAsync(server, "slixmpp_carbons_blocking.py", "alice@localhost", "alice-secret", "bob@localhost", "bob-secret");
         var r = result.RootElement;
 
         // A2 saw both sides of A1's conversation, as copies from A's bare JID.

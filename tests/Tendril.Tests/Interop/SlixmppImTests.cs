@@ -9,19 +9,11 @@ namespace Tendril.Tests.Interop;
 /// </summary>
 public sealed class SlixmppImTests
 {
-    private static string Script => Path.Combine(AppContext.BaseDirectory, "Interop", "slixmpp_im.py");
-
     [Fact]
     public async Task Subscription_handshake_presence_and_offline_message_with_slixmpp()
     {
-        Assert.True(File.Exists("/usr/bin/python3"), "Debian's python3 is required (test.sh installs python3-slixmpp).");
         await using var server = await TendrilProcess.StartAsync([("alice@localhost", "alice-secret"), ("bob@localhost", "bob-secret")]);
-        var port = server.C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var (code, stdout, stderr) = await TendrilProcess.RunAsync("/usr/bin/python3", TimeSpan.FromSeconds(90),
-            [Script, "127.0.0.1", port, "alice@localhost", "alice-secret", "bob@localhost", "bob-secret"]);
-        Assert.True(code == 0, $"slixmpp failed ({code}):\n{stdout}\n{stderr}\n--- server log ---\n{server.Log}");
-
-        using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        using var result = await SlixmppScript.RunAsync(server, "slixmpp_im.py", "alice@localhost", "alice-secret", "bob@localhost", "bob-secret");
         var a = result.RootElement.GetProperty("a");
         var b = result.RootElement.GetProperty("b");
         var b2 = result.RootElement.GetProperty("b2");

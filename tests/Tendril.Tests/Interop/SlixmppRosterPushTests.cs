@@ -9,19 +9,11 @@ namespace Tendril.Tests.Interop;
 /// </summary>
 public sealed class SlixmppRosterPushTests
 {
-    private static string Script => Path.Combine(AppContext.BaseDirectory, "Interop", "slixmpp_roster_push.py");
-
     [Fact]
     public async Task Roster_pushes_reach_a_second_resource_with_slixmpp()
     {
-        Assert.True(File.Exists("/usr/bin/python3"), "Debian's python3 is required (test.sh installs python3-slixmpp).");
         await using var server = await TendrilProcess.StartAsync([("alice@localhost", "alice-secret"), ("bob@localhost", "bob-secret")]);
-        var port = server.C2sPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var (code, stdout, stderr) = await TendrilProcess.RunAsync("/usr/bin/python3", TimeSpan.FromSeconds(90),
-            [Script, "127.0.0.1", port, "alice@localhost", "alice-secret", "bob@localhost"]);
-        Assert.True(code == 0, $"slixmpp failed ({code}):\n{stdout}\n{stderr}\n--- server log ---\n{server.Log}");
-
-        using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        using var result = await SlixmppScript.RunAsync(server, "slixmpp_roster_push.py", "alice@localhost", "alice-secret", "bob@localhost");
         var r = result.RootElement;
         Assert.Equal("alice@localhost/two", r.GetProperty("two").GetString());
 
