@@ -15,6 +15,14 @@ internal enum RecordKind : byte
 
     /// <summary>An account event (payload = name NUL xml) for the local sessions of the target bare JID.</summary>
     AccountEvent = 3,
+
+    /// <summary>
+    /// The target node was declared dead and purged: drop its sessions from the replica now. Sent by the node that won
+    /// the purge ahead of the unavailable presences it sends for the dead node's users, on the same channel, so a
+    /// contact who sees them gone and writes at once is not routed to the dead node by a replica the events channel
+    /// (another subscription, not ordered with this one) has not caught up yet.
+    /// </summary>
+    NodeGone = 4,
 }
 
 [Flags]

@@ -274,6 +274,13 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             var count = 0;
             foreach (var p in sweep.Purged) if (p.Node == dead) count++;
             ClusterLog.Purged(Logger, dead, count);
+            // Before anyone hears the dead node's users are gone, no replica may still route to them: this node's own
+            // at once, the others' by a record on their channel that precedes the unavailable presences below.
+            _mirror.RemoveNode(dead);
+            foreach (var node in _liveNodes)
+            {
+                if (node != NodeId && node != dead) GetOutbox(node).TryEnqueue(new OutboxItem(RecordKind.NodeGone, RecordFlags.None, dead, default, null));
+            }
         }
         foreach (var (_, jid, record) in sweep.Purged)
         {
@@ -491,12 +498,15 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     internal async Task GiveBackAsync(string node, List<OutboxItem> batch)
     {
         ClusterLog.GaveBack(Logger, node, batch.Count);
+        // The node is dead (Redis says so): nothing may route to it again, and what it did not take goes to the
+        // account's sessions on the live nodes (the user may have logged in elsewhere meanwhile), else offline storage.
+        _mirror.RemoveNode(node);
         foreach (var item in batch)
         {
             if (item.Kind != RecordKind.Deliver || item.Stanza is null || !Jid.TryParse(item.Target, out var target)) continue;
             try
             {
-                await _server.Router.RerouteUndeliveredAsync(item.Stanza, target, includeRemote: false).ConfigureAwait(false);
+                await _server.Router.RerouteUndeliveredAsync(item.Stanza, target, includeRemote: true).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -520,6 +530,11 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         {
             try
             {
+                if (kind == RecordKind.NodeGone)
+                {
+                    if (target != NodeId) _mirror.RemoveNode(target);
+                    continue;
+                }
                 if (!Jid.TryParse(target, out var jid)) continue;
                 switch (kind)
                 {

@@ -112,6 +112,31 @@ internal sealed class RemoteSessionMirror(string self, Func<string, object?> rou
         }
     }
 
+    /// <summary>
+    /// Drops every session of <paramref name="node"/> (declared dead) at once, keeping each entry's version: the purge's
+    /// own events carry newer versions and still apply; older events for the node are refused as before. A node that
+    /// comes back under the same id re-publishes its sessions with newer versions.
+    /// </summary>
+    public int RemoveNode(string node)
+    {
+        var removed = 0;
+        lock (_writeGate)
+        {
+            foreach (var (jid, entry) in _byBare)
+            {
+                var keep = 0;
+                foreach (var s in entry.Sessions) if (s.NodeId != node) keep++;
+                if (keep == entry.Sessions.Length) continue;
+                var sessions = new RemoteSession[keep];
+                var i = 0;
+                foreach (var s in entry.Sessions) if (s.NodeId != node) sessions[i++] = s;
+                removed += entry.Sessions.Length - keep;
+                _byBare[jid] = entry with { Sessions = sessions };
+            }
+        }
+        return removed;
+    }
+
     /// <summary>After a snapshot taken from <paramref name="snapshotStart"/>: drops entries the snapshot did not contain and no newer event wrote.</summary>
     public void RemoveStale(HashSet<Jid> seen, long snapshotStart)
     {

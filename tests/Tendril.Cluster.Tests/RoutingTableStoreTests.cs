@@ -158,6 +158,27 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
         Assert.Empty(own.FindAll(full));
     }
 
+    [Fact]
+    public void A_dead_node_is_dropped_from_the_replica_at_once_and_only_newer_state_brings_it_back()
+    {
+        var mirror = new RemoteSessionMirror("c", _ => null);
+        var romeo = Jid.Parse("romeo@d");
+        mirror.Apply(romeo, 3, ["phone", Record("a").Encode(), "laptop", Record("b").Encode()]);
+        mirror.Apply(Jid.Parse("nurse@d"), 4, ["desk", Record("a").Encode()]);
+
+        Assert.Equal(2, mirror.RemoveNode("a"));
+
+        Assert.Equal(["romeo@d/laptop"], mirror.FindAll(romeo).Select(s => s.JidString));
+        Assert.Empty(mirror.FindAll(Jid.Parse("nurse@d")));
+        Assert.Null(mirror.Find(Jid.Parse("romeo@d/phone")));
+        // A late event from before the purge does not bring the dead session back...
+        mirror.Apply(romeo, 2, ["phone", Record("a").Encode()]);
+        Assert.Null(mirror.Find(Jid.Parse("romeo@d/phone")));
+        // ...a newer state (the node came back under its id and re-published) does.
+        mirror.Apply(romeo, 5, ["phone", Record("a").Encode(), "laptop", Record("b").Encode()]);
+        Assert.Equal("a", mirror.Find(Jid.Parse("romeo@d/phone"))?.NodeId);
+    }
+
     private static IEnumerable<(string Field, string Value)> Fields(IReadOnlyList<string> flat)
     {
         for (var i = 0; i + 1 < flat.Count; i += 2)
