@@ -149,7 +149,8 @@ public sealed class MamArchiveBackPressureTests : ImTestBase
 
 /// <summary>
 /// The writer against a real SQLite archive behind a fault switch at one named point (the batch write): an outage
-/// is retried until storage is back, and past the retry limit a batch is dropped while later ones are written.
+/// is retried until storage is back, after its attempts a batch is dropped while later ones are written, a stop
+/// cuts a backoff short, and a full queue makes the producer wait.
 /// </summary>
 public sealed class ArchiveWriterOutageTests : IAsyncLifetime
 {
@@ -184,20 +185,20 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
         using var meter = new Meter("test-outage");
-        var writer = new ArchiveWriter(store, 8, TimeSpan.FromMinutes(5), NullLogger.Instance, TimeProvider.System, meter);
+        var writer = new ArchiveWriter(store, 8, attempts: 1000, NullLogger.Instance, TimeProvider.System, meter, TimeSpan.FromMilliseconds(5));
         // 8 slots: the producer waits for space while the first batch fails (back-pressure, nothing dropped).
         var producer = Task.Run(async () => { for (var i = 1; i <= 20; i++) await writer.EnqueueAsync(Row(i)); });
         await store.Failed.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Empty(await IdsAsync());
         store.Down = false;
         await producer.WaitAsync(TimeSpan.FromSeconds(60));
-        await writer.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal([.. Enumerable.Range(1, 20).Select(i => "a" + i)], await IdsAsync());
-        await writer.StopAsync();
+        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60)));
     }
 
     [Fact]
-    public async Task Past_the_retry_limit_a_batch_is_dropped_counted_and_later_records_are_written()
+    public async Task After_its_attempts_a_batch_is_dropped_counted_and_later_records_are_written()
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
         using var meter = new Meter("test-drop");
@@ -206,27 +207,82 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter == meter && instrument.Name == "tendril.mam.dropped") l.EnableMeasurementEvents(instrument); };
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
         listener.Start();
-        var writer = new ArchiveWriter(store, 64, TimeSpan.Zero, NullLogger.Instance, TimeProvider.System, meter);
+        var writer = new ArchiveWriter(store, 64, attempts: 3, NullLogger.Instance, TimeProvider.System, meter, TimeSpan.FromMilliseconds(1));
         for (var i = 1; i <= 5; i++) await writer.EnqueueAsync(Row(i));
-        await writer.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60)); // the barrier is released once the batch is given up
+        // Read-your-writes completes once the batch is given up (done = written or dropped).
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(5, Interlocked.Read(ref dropped));
+        Assert.Equal(3, store.FailedCalls); // one batch, tried exactly WriteAttempts times
         store.Down = false;
         for (var i = 6; i <= 8; i++) await writer.EnqueueAsync(Row(i));
-        await writer.StopAsync().WaitAsync(TimeSpan.FromSeconds(60)); // stop writes what is queued
+        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60))); // stop writes what is queued
         Assert.Equal(["a6", "a7", "a8"], await IdsAsync());
+        Assert.Equal(8, writer.Done);
         await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(async () => await writer.EnqueueAsync(Row(9)));
+    }
+
+    /// <summary>
+    /// The test-host hang: a batch failed while the writer's clock was a hand-moved one (timers never fire), so the
+    /// backoff never ended and the server's dispose waited for the writer forever. A stop now cuts the backoff short.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_during_a_backoff_on_a_clock_that_never_fires_still_finishes()
+    {
+        var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
+        using var meter = new Meter("test-frozen");
+        var writer = new ArchiveWriter(store, 64, attempts: 5, NullLogger.Instance, new ManualTimeProvider(), meter);
+        for (var i = 1; i <= 3; i++) await writer.EnqueueAsync(Row(i));
+        await store.Failed.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the loop is now in its first backoff, forever
+        store.Down = false;
+        await writer.StopAsync(TimeSpan.FromDays(1)).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(["a1", "a2", "a3"], await IdsAsync()); // the next attempt ran at once, and storage was back
+    }
+
+    [Fact]
+    public async Task A_full_queue_makes_the_producer_wait_and_loses_nothing()
+    {
+        var store = new FaultyArchiveStore(_storage.Archive) { Blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        using var meter = new Meter("test-full");
+        var writer = new ArchiveWriter(store, 2, attempts: 1, NullLogger.Instance, TimeProvider.System, meter);
+        // The store holds the first batch; the queue (2) fills and an enqueue has to wait. At most one batch
+        // (MaxBatch) plus the queue's 2 can be taken without waiting.
+        var pending = new List<Task>();
+        var n = 0;
+        while (pending.Count == 0 && n < ArchiveWriter.MaxBatch + 3)
+        {
+            var t = writer.EnqueueAsync(Row(++n));
+            if (!t.IsCompleted) pending.Add(t.AsTask());
+        }
+        _ = Assert.Single(pending);
+        Assert.Empty(await IdsAsync());
+        // More producers queue up behind it, in order.
+        var rest = Task.Run(async () => { for (var i = n + 1; i <= n + 50; i++) await writer.EnqueueAsync(Row(i)); });
+        store.Blocked.TrySetResult();
+        await pending[0].WaitAsync(TimeSpan.FromSeconds(60));
+        await rest.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal([.. Enumerable.Range(1, n + 50).Select(i => "a" + i)], await IdsAsync());
+        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60)));
     }
 
     /// <summary>The real archive store with a switch that makes batch writes fail as an unreachable database does.</summary>
     private sealed class FaultyArchiveStore(IArchiveStore inner) : IArchiveStore
     {
         public volatile bool Down;
+        private int _failedCalls;
+
+        public int FailedCalls => Volatile.Read(ref _failedCalls);
+
+        /// <summary>When set, batch writes wait for it (a slow database).</summary>
+        public TaskCompletionSource? Blocked { get; init; }
 
         public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
+        public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
         {
-            if (!Down) return inner.AppendBatchAsync(batch, cancellationToken);
+            if (Blocked is { } blocked) await blocked.Task.ConfigureAwait(false);
+            if (!Down) return await inner.AppendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _failedCalls);
             Failed.TrySetResult();
             throw new StorageException("The database is unreachable (injected).");
         }

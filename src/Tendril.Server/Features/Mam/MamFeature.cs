@@ -50,8 +50,10 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         _roster = new RosterQueries(_server.Storage);
         _logger = _server.LoggerFactory.CreateLogger("Tendril.Mam");
         var options = _server.Options.Mam;
+        // The writer's backoff and bounded waits wait on storage, in real time: a test's hand-moved clock (which never
+        // fires timers) must not freeze them — it did, and a disposed server then waited for its writer forever.
         _writer = new ArchiveWriter(_server.Storage.Archive, Math.Max(1, options.WriteQueueCapacity),
-            TimeSpan.FromSeconds(Math.Max(0, options.WriteRetrySeconds)), _logger, _server.Time, _server.Metrics.Meter);
+            Math.Max(1, options.WriteAttempts), _logger, TimeProvider.System, _server.Metrics.Meter);
         registry.AddDiscoFeature(Namespace, IqTarget.Account);
         registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
@@ -143,11 +145,17 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         return id;
     }
 
-    /// <summary>Read-your-writes: waits until everything archived before this call is in storage.</summary>
-    public ValueTask FlushAsync() => _writer?.FlushAsync() ?? ValueTask.CompletedTask;
+    /// <summary>How long a query waits for the messages archived before it to be written (read-your-writes).</summary>
+    public static readonly TimeSpan ReadYourWritesTimeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>Writes what is queued and stops the writer (graceful stop, before storage closes).</summary>
-    public Task StopAsync() => _writer?.StopAsync() ?? Task.CompletedTask;
+    /// <summary>How long a graceful stop waits for the queued archive records to be written.</summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Read-your-writes: waits (bounded) until everything archived before this call is in storage; false on timeout.</summary>
+    public ValueTask<bool> FlushAsync() => _writer?.WaitWrittenAsync(ReadYourWritesTimeout) ?? ValueTask.FromResult(true);
+
+    /// <summary>Writes what is queued and stops the writer (graceful stop, before storage closes); bounded.</summary>
+    public Task StopAsync() => _writer?.StopAsync(StopTimeout) ?? Task.CompletedTask;
 
     private async ValueTask<bool> ShouldArchiveAsync(Jid owner, Jid with)
     {
@@ -169,8 +177,8 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         if (_preferences.TryGetValue(key, out var cached)) return cached;
         var prefs = await _server.Storage.Archive.GetPreferencesAsync(owner.Domain, owner.Local!).ConfigureAwait(false) ?? ArchivePreferences.Initial;
         if (_preferences.Count > 100_000) _preferences.Clear(); // a bound, not an LRU: misses only cost a read
-        _preferences[key] = prefs;
-        return prefs;
+        // Fill only when empty: a preferences set that raced with this read stored newer ones, which must win.
+        return _preferences.GetOrAdd(key, prefs);
     }
 
     /// <summary>A server-generated archive id: unique, stable, opaque (time-ordered UUIDv7, hex).</summary>
@@ -275,7 +283,13 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         ArchivePage page;
         try
         {
-            await FlushAsync().ConfigureAwait(false); // every message archived before the query is in the answer
+            // Every message archived before the query is in the answer; if the writer is behind for longer than the
+            // bound (storage failing), say "wait" rather than answer with a gap a client would never fill again.
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is behind; try again later."));
+                return;
+            }
             page = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, filter).ConfigureAwait(false);
         }
         catch (StorageException)
