@@ -239,6 +239,22 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stop_writes_everything_still_queued_before_it_completes()
+    {
+        var store = new FaultyArchiveStore(_storage.Archive) { Blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        using var meter = new Meter("test-stop");
+        var writer = new ArchiveWriter(store, 64, attempts: 1, NullLogger.Instance, TimeProvider.System, meter);
+        for (var i = 1; i <= 40; i++) await writer.EnqueueAsync(Row(i)); // the store holds the first batch: all 40 are pending
+        var stop = writer.StopAsync(TimeSpan.FromSeconds(60));
+        Assert.False(stop.IsCompleted); // cannot finish while a write is held
+        Assert.Empty(await IdsAsync());
+        store.Blocked.TrySetResult();
+        Assert.True(await stop.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal([.. Enumerable.Range(1, 40).Select(i => "a" + i)], await IdsAsync());
+        Assert.Equal(40, writer.Done);
+    }
+
+    [Fact]
     public async Task A_full_queue_makes_the_producer_wait_and_loses_nothing()
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
