@@ -312,6 +312,18 @@ public sealed class XmppServer : IAsyncDisposable
         await Heartbeat.DisposeAsync().ConfigureAwait(false);
         // Sessions waiting for resumption end now: their unacknowledged messages go to offline storage.
         await StreamManagement.EndAllAsync().ConfigureAwait(false);
+        // Background writers (the archive) write what they queued, before the host closes storage.
+        foreach (var f in ServerFeatures.OfType<IStoppableFeature>())
+        {
+            try
+            {
+                await f.StopAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Stopping {Feature} failed", f.GetType().Name); // the others still stop
+            }
+        }
         // Last: the cluster hears this node leave after every session's unbind went out.
         await Cluster.StopAsync().ConfigureAwait(false);
     }

@@ -34,6 +34,51 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) return 0;
+        var domains = new string[batch.Count];
+        var usernames = new string[batch.Count];
+        var ids = new string[batch.Count];
+        var stamps = new long[batch.Count];
+        var bares = new string[batch.Count];
+        var fulls = new string[batch.Count];
+        var directions = new short[batch.Count];
+        var stanzas = new string[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var (domain, username, message) = batch[i];
+            ArgumentNullException.ThrowIfNull(domain);
+            ArgumentNullException.ThrowIfNull(username);
+            ArgumentNullException.ThrowIfNull(message);
+            var slash = message.With.IndexOf('/', StringComparison.Ordinal);
+            domains[i] = domain;
+            usernames[i] = username;
+            ids[i] = message.Id;
+            stamps[i] = message.Timestamp.ToUnixTimeMilliseconds();
+            bares[i] = slash < 0 ? message.With : message.With[..slash];
+            fulls[i] = message.With;
+            directions[i] = (short)message.Direction;
+            stanzas[i] = message.Stanza;
+        }
+        return await storage.RunAsync("append archive batch", async connection =>
+        {
+            // One statement, one round trip, atomic: unnest keeps the arrays' order (WITH ORDINALITY, inserted in that
+            // order so seq follows the batch); rows of accounts that do not exist (deleted meanwhile) are skipped.
+            await using var command = connection.Command("""
+                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+                SELECT r.domain, r.username, r.id, r.stamp, r.wbare, r.wfull, r.direction, r.stanza
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::smallint[], $8::text[])
+                     WITH ORDINALITY AS r(domain, username, id, stamp, wbare, wfull, direction, stanza, n)
+                WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = r.domain AND a.username = r.username)
+                ORDER BY r.n;
+                """);
+            command.Parameters.Param(domains).Param(usernames).Param(ids).Param(stamps).Param(bares).Param(fulls).Param(directions).Param(stanzas);
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<ArchivePage> QueryAsync(string domain, string username, ArchiveQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(domain);

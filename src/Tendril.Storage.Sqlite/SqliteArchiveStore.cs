@@ -35,6 +35,54 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         }, cancellationToken);
     }
 
+    public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) return 0;
+        return await storage.WriteAsync("append archive batch", connection =>
+        {
+            // One transaction, one prepared statement re-bound per row; the EXISTS guard keeps a row of an account
+            // deleted meanwhile out (the same rule as AppendAsync).
+            using var transaction = connection.BeginTransaction();
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+                SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
+                """;
+            var pDomain = command.Parameters.Add("$domain", SqliteType.Text);
+            var pUsername = command.Parameters.Add("$username", SqliteType.Text);
+            var pId = command.Parameters.Add("$id", SqliteType.Text);
+            var pStamp = command.Parameters.Add("$stamp", SqliteType.Integer);
+            var pBare = command.Parameters.Add("$bare", SqliteType.Text);
+            var pFull = command.Parameters.Add("$full", SqliteType.Text);
+            var pDirection = command.Parameters.Add("$direction", SqliteType.Integer);
+            var pStanza = command.Parameters.Add("$stanza", SqliteType.Text);
+            command.Prepare();
+            var written = 0;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (domain, username, message) = batch[i];
+                ArgumentNullException.ThrowIfNull(domain);
+                ArgumentNullException.ThrowIfNull(username);
+                ArgumentNullException.ThrowIfNull(message);
+                var slash = message.With.IndexOf('/', StringComparison.Ordinal);
+                pDomain.Value = domain;
+                pUsername.Value = username;
+                pId.Value = message.Id;
+                pStamp.Value = message.Timestamp.ToUnixTimeMilliseconds();
+                pBare.Value = slash < 0 ? message.With : message.With[..slash];
+                pFull.Value = message.With;
+                pDirection.Value = (int)message.Direction;
+                pStanza.Value = message.Stanza;
+                written += command.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            return written;
+        }, cancellationToken);
+    }
+
     public async ValueTask<ArchivePage> QueryAsync(string domain, string username, ArchiveQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(domain);

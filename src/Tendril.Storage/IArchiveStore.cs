@@ -17,6 +17,9 @@ public enum ArchiveDirection
 /// </summary>
 public sealed record ArchivedMessage(string Id, DateTimeOffset Timestamp, string With, ArchiveDirection Direction, string Stanza);
 
+/// <summary>One row of a batch append: <paramref name="Message"/> for the archive of <paramref name="Username"/>@<paramref name="Domain"/>.</summary>
+public readonly record struct ArchiveAppend(string Domain, string Username, ArchivedMessage Message);
+
 /// <summary>
 /// A query against one account's archive: the filters (all optional) and an XEP-0059 page request.
 /// </summary>
@@ -86,6 +89,12 @@ public interface IArchiveStore
 {
     /// <summary>Appends a message to the account's archive; false when the account does not exist (nothing is written).</summary>
     ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends <paramref name="batch"/> in order, in one storage call (one transaction); a row whose account does not
+    /// exist is skipped, as by <see cref="AppendAsync"/>. Returns how many rows were written. All or nothing on failure.
+    /// </summary>
+    ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default);
 
     /// <summary>Runs a query: filters, then the page (after/before/last page), the total count and whether it is complete.</summary>
     ValueTask<ArchivePage> QueryAsync(string domain, string username, ArchiveQuery query, CancellationToken cancellationToken = default);

@@ -112,6 +112,8 @@ public sealed class TendrilOptions
         if (Push.MaxRegistrations is < 1 or > 1000) problems.Add("Tendril:Push:MaxRegistrations must be 1..1000");
         if (Mam.MaxPageSize is < 1 or > 10_000) problems.Add("Tendril:Mam:MaxPageSize must be 1..10000");
         if (Mam.DefaultPageSize < 1 || Mam.DefaultPageSize > Mam.MaxPageSize) problems.Add("Tendril:Mam:DefaultPageSize must be 1..MaxPageSize");
+        if (Mam.WriteQueueCapacity is < 1 or > 1_000_000) problems.Add("Tendril:Mam:WriteQueueCapacity must be 1..1000000");
+        if (Mam.WriteAttempts is < 1 or > 100) problems.Add("Tendril:Mam:WriteAttempts must be 1..100");
         if (Mam.RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
         if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
         if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
@@ -391,6 +393,18 @@ public sealed class MamOptions
 
     /// <summary>Messages older than this are deleted by an hourly sweep; 0 keeps them forever.</summary>
     public int RetentionDays { get; set; }
+
+    /// <summary>
+    /// Archive records waiting for the background writer; when full, the stanza being archived waits for space
+    /// (back-pressure: nothing is dropped, memory stays bounded).
+    /// </summary>
+    public int WriteQueueCapacity { get; set; } = 8192;
+
+    /// <summary>
+    /// How many times a failed archive batch is tried (with backoff from 100 ms, doubling, up to 5 s) before it is
+    /// dropped with an error log and the <c>tendril.mam.dropped</c> counter.
+    /// </summary>
+    public int WriteAttempts { get; set; } = 5;
 }
 
 public sealed class PubSubOptions

@@ -19,6 +19,59 @@ public abstract class ArchiveStoreTests : StorageTestBase
 
     private static string[] Ids(ArchivePage page) => [.. page.Items.Select(i => i.Id)];
 
+    private static ArchiveAppend Row(string user, int n, string with = "romeo@example.org/r") =>
+        new(D, user, new ArchivedMessage("b" + n, T0.AddSeconds(n), with, n % 2 == 0 ? ArchiveDirection.Incoming : ArchiveDirection.Outgoing, $"<message>{n}</message>"));
+
+    [Fact]
+    public async Task A_batch_is_written_in_order_and_skips_accounts_that_do_not_exist()
+    {
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
+        await AppendAsync(0); // a row written alone before the batch stays first
+        var batch = new List<ArchiveAppend>();
+        for (var i = 1; i <= 300; i++) batch.Add(Row(i % 3 == 0 ? "romeo" : i % 7 == 0 ? "nobody" : "juliet", i, i % 5 == 0 ? "nurse@example.org" : "romeo@example.org/r"));
+        var expectedJuliet = batch.Where(r => r.Username == "juliet").Select(r => r.Message.Id).ToList();
+        var expectedRomeo = batch.Where(r => r.Username == "romeo").Select(r => r.Message.Id).ToList();
+
+        Assert.Equal(expectedJuliet.Count + expectedRomeo.Count, await Storage.Archive.AppendBatchAsync(batch));
+        Assert.Equal(0, await Storage.Archive.AppendBatchAsync([]));
+
+        var juliet = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 1000 });
+        Assert.Equal(["id0", .. expectedJuliet], Ids(juliet));
+        Assert.Equal(expectedRomeo, Ids(await Storage.Archive.QueryAsync(D, "romeo", new ArchiveQuery { Max = 1000 })));
+        Assert.Equal(0, (await Storage.Archive.QueryAsync(D, "nobody", new ArchiveQuery { Max = 1000 })).Count);
+        // Every field round-trips, and 'with' filters by the bare JID the batch derived.
+        var five = juliet.Items.Single(m => m.Id == "b5");
+        Assert.Equal(T0.AddSeconds(5), five.Timestamp);
+        Assert.Equal("nurse@example.org", five.With);
+        Assert.Equal(ArchiveDirection.Outgoing, five.Direction);
+        Assert.Equal("<message>5</message>", five.Stanza);
+        var withRomeo = await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 1000, With = "romeo@example.org" });
+        Assert.Equal(juliet.Items.Where(m => m.With.StartsWith("romeo@", StringComparison.Ordinal)).Select(m => m.Id), Ids(withRomeo));
+    }
+
+    [Fact]
+    public async Task A_batch_for_an_account_deleted_before_it_writes_nothing_for_that_account()
+    {
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
+        Assert.Equal(2, await Storage.Archive.AppendBatchAsync([Row("romeo", 1), Row("juliet", 2)]));
+        Assert.True(await Storage.Accounts.DeleteAsync(D, "romeo"));
+        // The batch queued before the deletion is written after it: the deleted account gets nothing back.
+        Assert.Equal(1, await Storage.Archive.AppendBatchAsync([Row("romeo", 3), Row("juliet", 4), Row("romeo", 5)]));
+        Assert.Equal(["b2", "b4"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 10 })));
+        await Storage.Accounts.CreateAsync(Accounts.Make("romeo"));
+        Assert.Equal(0, (await Storage.Archive.QueryAsync(D, "romeo", new ArchiveQuery { Max = 10 })).Count);
+    }
+
+    [Fact]
+    public async Task A_batch_with_a_duplicate_id_fails_as_a_whole()
+    {
+        await AppendAsync(1);
+        // id1 exists: the unique (account, id) rule fails the batch, and none of its rows is kept (one transaction).
+        await Assert.ThrowsAnyAsync<Exception>(async () => await Storage.Archive.AppendBatchAsync(
+            [Row("juliet", 10), new ArchiveAppend(D, "juliet", new ArchivedMessage("id1", T0, "a@b", ArchiveDirection.Incoming, "<message/>"))]));
+        Assert.Equal(["id1"], Ids(await Storage.Archive.QueryAsync(D, "juliet", new ArchiveQuery { Max = 10 })));
+    }
+
     [Fact]
     public async Task Pages_forwards_backwards_and_by_filters()
     {

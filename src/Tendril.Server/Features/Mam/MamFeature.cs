@@ -28,7 +28,7 @@ namespace Tendril.Server.Features.Mam;
 /// <item>Preferences (§6): default always/never/roster and always/never JID lists.</item>
 /// </list>
 /// </summary>
-public sealed class MamFeature : IServerFeature
+public sealed class MamFeature : IServerFeature, IStoppableFeature
 {
     public const string Namespace = "urn:xmpp:mam:2";
     public const string ExtendedFeature = "urn:xmpp:mam:2#extended";
@@ -40,6 +40,7 @@ public sealed class MamFeature : IServerFeature
     private XmppServer _server = null!;
     private RosterQueries _roster = null!;
     private ILogger _logger = null!;
+    private ArchiveWriter? _writer;
     private readonly ConcurrentDictionary<string, ArchivePreferences> _preferences = new(StringComparer.Ordinal);
 
     public void Register(FeatureRegistry registry)
@@ -48,6 +49,11 @@ public sealed class MamFeature : IServerFeature
         if (!_server.Options.Mam.Enabled) return;
         _roster = new RosterQueries(_server.Storage);
         _logger = _server.LoggerFactory.CreateLogger("Tendril.Mam");
+        var options = _server.Options.Mam;
+        // The writer's backoff and bounded waits wait on storage, in real time: a test's hand-moved clock (which never
+        // fires timers) must not freeze them — it did, and a disposed server then waited for its writer forever.
+        _writer = new ArchiveWriter(_server.Storage.Archive, Math.Max(1, options.WriteQueueCapacity),
+            Math.Max(1, options.WriteAttempts), _logger, TimeProvider.System, _server.Metrics.Meter);
         registry.AddDiscoFeature(Namespace, IqTarget.Account);
         registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
@@ -109,16 +115,16 @@ public sealed class MamFeature : IServerFeature
         foreach (var sid in remove) stanza.Remove(sid);
     }
 
-    /// <summary>One write to <paramref name="owner"/>'s archive when the preferences allow; the archive id, or null.</summary>
+    /// <summary>
+    /// Queues one record for <paramref name="owner"/>'s archive when the preferences allow and returns its archive id
+    /// (or null). The id and stamp are assigned here, in stanza order; the write happens in the background
+    /// (<see cref="ArchiveWriter"/>) — this waits only when the write queue is full.
+    /// </summary>
     private async ValueTask<string?> AppendAsync(Jid owner, Jid with, ArchiveDirection direction, XmlElement stanza)
     {
         try
         {
             if (!await ShouldArchiveAsync(owner, with).ConfigureAwait(false)) return null;
-            var id = NewId();
-            var stored = await _server.Storage.Archive.AppendAsync(owner.Domain, owner.Local!,
-                new ArchivedMessage(id, _server.Time.GetUtcNow(), with.ToString(), direction, StoredStanza.Serialize(stanza))).ConfigureAwait(false);
-            return stored ? id : null;
         }
         catch (StorageException e)
         {
@@ -126,7 +132,30 @@ public sealed class MamFeature : IServerFeature
             _logger.LogWarning(e, "Archiving a message for {Owner} failed", owner);
             return null;
         }
+        var id = NewId();
+        var record = new ArchivedMessage(id, _server.Time.GetUtcNow(), with.ToString(), direction, StoredStanza.Serialize(stanza));
+        try
+        {
+            await _writer!.EnqueueAsync(new ArchiveAppend(owner.Domain, owner.Local!, record)).ConfigureAwait(false);
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            return null; // the server is stopping and the archive was flushed already
+        }
+        return id;
     }
+
+    /// <summary>How long a query waits for the messages archived before it to be written (read-your-writes).</summary>
+    public static readonly TimeSpan ReadYourWritesTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a graceful stop waits for the queued archive records to be written.</summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Read-your-writes: waits (bounded) until everything archived before this call is in storage; false on timeout.</summary>
+    public ValueTask<bool> FlushAsync() => _writer?.WaitWrittenAsync(ReadYourWritesTimeout) ?? ValueTask.FromResult(true);
+
+    /// <summary>Writes what is queued and stops the writer (graceful stop, before storage closes); bounded.</summary>
+    public Task StopAsync() => _writer?.StopAsync(StopTimeout) ?? Task.CompletedTask;
 
     private async ValueTask<bool> ShouldArchiveAsync(Jid owner, Jid with)
     {
@@ -148,8 +177,8 @@ public sealed class MamFeature : IServerFeature
         if (_preferences.TryGetValue(key, out var cached)) return cached;
         var prefs = await _server.Storage.Archive.GetPreferencesAsync(owner.Domain, owner.Local!).ConfigureAwait(false) ?? ArchivePreferences.Initial;
         if (_preferences.Count > 100_000) _preferences.Clear(); // a bound, not an LRU: misses only cost a read
-        _preferences[key] = prefs;
-        return prefs;
+        // Fill only when empty: a preferences set that raced with this read stored newer ones, which must win.
+        return _preferences.GetOrAdd(key, prefs);
     }
 
     /// <summary>A server-generated archive id: unique, stable, opaque (time-ordered UUIDv7, hex).</summary>
@@ -254,6 +283,13 @@ public sealed class MamFeature : IServerFeature
         ArchivePage page;
         try
         {
+            // Every message archived before the query is in the answer; if the writer is behind for longer than the
+            // bound (storage failing), say "wait" rather than answer with a gap a client would never fill again.
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is behind; try again later."));
+                return;
+            }
             page = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, filter).ConfigureAwait(false);
         }
         catch (StorageException)
@@ -377,6 +413,7 @@ public sealed class MamFeature : IServerFeature
     {
         var days = _server.Options.Mam.RetentionDays;
         if (days <= 0) return 0;
+        await FlushAsync().ConfigureAwait(false);
         return await _server.Storage.Archive.DeleteOlderThanAsync(_server.Time.GetUtcNow().AddDays(-days)).ConfigureAwait(false);
     }
 
