@@ -212,7 +212,10 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
         // Read-your-writes completes once the batch is given up (done = written or dropped).
         Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(5, Interlocked.Read(ref dropped));
-        Assert.Equal(3, store.FailedCalls); // one batch, tried exactly WriteAttempts times
+        // Every row tried exactly WriteAttempts times, in as many batches as the writer happened to take (the loop may
+        // start on row 1 before rows 2-5 are queued).
+        Assert.Equal(5 * 3, store.FailedRows);
+        Assert.Equal(0, store.FailedCalls % 3);
         store.Down = false;
         for (var i = 6; i <= 8; i++) await writer.EnqueueAsync(Row(i));
         Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60))); // stop writes what is queued
@@ -286,8 +289,12 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     {
         public volatile bool Down;
         private int _failedCalls;
+        private int _failedRows;
 
         public int FailedCalls => Volatile.Read(ref _failedCalls);
+
+        /// <summary>Rows in the failed calls, summed: each row's attempts, however the writer batched them.</summary>
+        public int FailedRows => Volatile.Read(ref _failedRows);
 
         /// <summary>When set, batch writes wait for it (a slow database).</summary>
         public TaskCompletionSource? Blocked { get; init; }
@@ -299,6 +306,7 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
             if (Blocked is { } blocked) await blocked.Task.ConfigureAwait(false);
             if (!Down) return await inner.AppendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _failedCalls);
+            Interlocked.Add(ref _failedRows, batch.Count);
             Failed.TrySetResult();
             throw new StorageException("The database is unreachable (injected).");
         }
