@@ -14,25 +14,8 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
 {
     private static readonly ArchivePage NotFound = new(ArchiveQueryStatus.ItemNotFound, [], false, 0);
 
-    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(domain);
-        ArgumentNullException.ThrowIfNull(username);
-        ArgumentNullException.ThrowIfNull(message);
-        var slash = message.With.IndexOf('/', StringComparison.Ordinal);
-        var bare = slash < 0 ? message.With : message.With[..slash];
-        return await storage.RunAsync("append archive message", async connection =>
-        {
-            await using var command = connection.Command("""
-                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
-                SELECT $1, $2, $3, $4, $5, $6, $7, $8
-                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $1 AND username = $2);
-                """);
-            command.Parameters.Param(domain).Param(username).Param(message.Id).Param(message.Timestamp.ToUnixTimeMilliseconds())
-                .Param(bare).Param(message.With).Param((short)message.Direction).Param(message.Stanza);
-            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) == 1;
-        }, cancellationToken).ConfigureAwait(false);
-    }
+    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default) =>
+        await AppendBatchAsync([new ArchiveAppend(domain, username, message)], cancellationToken).ConfigureAwait(false) == 1;
 
     public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
     {
@@ -52,12 +35,11 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
             ArgumentNullException.ThrowIfNull(domain);
             ArgumentNullException.ThrowIfNull(username);
             ArgumentNullException.ThrowIfNull(message);
-            var slash = message.With.IndexOf('/', StringComparison.Ordinal);
             domains[i] = domain;
             usernames[i] = username;
             ids[i] = message.Id;
             stamps[i] = message.Timestamp.ToUnixTimeMilliseconds();
-            bares[i] = slash < 0 ? message.With : message.With[..slash];
+            bares[i] = message.WithBare;
             fulls[i] = message.With;
             directions[i] = (short)message.Direction;
             stanzas[i] = message.Stanza;

@@ -11,29 +11,8 @@ namespace Tendril.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
 {
-    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(domain);
-        ArgumentNullException.ThrowIfNull(username);
-        ArgumentNullException.ThrowIfNull(message);
-        var slash = message.With.IndexOf('/', StringComparison.Ordinal);
-        var bare = slash < 0 ? message.With : message.With[..slash];
-        return await storage.WriteAsync("append archive message", connection =>
-        {
-            using var command = SqliteStorage.Command(connection, """
-                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
-                SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
-                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
-                """, domain, username);
-            command.Parameters.AddWithValue("$id", message.Id);
-            command.Parameters.AddWithValue("$stamp", message.Timestamp.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$bare", bare);
-            command.Parameters.AddWithValue("$full", message.With);
-            command.Parameters.AddWithValue("$direction", (int)message.Direction);
-            command.Parameters.AddWithValue("$stanza", message.Stanza);
-            return command.ExecuteNonQuery() == 1;
-        }, cancellationToken);
-    }
+    public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default) =>
+        await AppendBatchAsync([new ArchiveAppend(domain, username, message)], cancellationToken).ConfigureAwait(false) == 1;
 
     public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
     {
@@ -42,7 +21,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         return await storage.WriteAsync("append archive batch", connection =>
         {
             // One transaction, one prepared statement re-bound per row; the EXISTS guard keeps a row of an account
-            // deleted meanwhile out (the same rule as AppendAsync).
+            // deleted meanwhile out (AppendAsync is a batch of one).
             using var transaction = connection.BeginTransaction();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -67,12 +46,11 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
                 ArgumentNullException.ThrowIfNull(domain);
                 ArgumentNullException.ThrowIfNull(username);
                 ArgumentNullException.ThrowIfNull(message);
-                var slash = message.With.IndexOf('/', StringComparison.Ordinal);
                 pDomain.Value = domain;
                 pUsername.Value = username;
                 pId.Value = message.Id;
                 pStamp.Value = message.Timestamp.ToUnixTimeMilliseconds();
-                pBare.Value = slash < 0 ? message.With : message.With[..slash];
+                pBare.Value = message.WithBare;
                 pFull.Value = message.With;
                 pDirection.Value = (int)message.Direction;
                 pStanza.Value = message.Stanza;

@@ -15,7 +15,11 @@ public enum ArchiveDirection
 /// stable); <paramref name="With"/> the other party's JID as it appeared (full or bare), <paramref name="Stanza"/> the
 /// whole message as XML text.
 /// </summary>
-public sealed record ArchivedMessage(string Id, DateTimeOffset Timestamp, string With, ArchiveDirection Direction, string Stanza);
+public sealed record ArchivedMessage(string Id, DateTimeOffset Timestamp, string With, ArchiveDirection Direction, string Stanza)
+{
+    /// <summary>The bare JID of <see cref="With"/> (what the <c>with</c> filter on a bare JID matches).</summary>
+    public string WithBare => With.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? With[..slash] : With;
+}
 
 /// <summary>One row of a batch append: <paramref name="Message"/> for the archive of <paramref name="Username"/>@<paramref name="Domain"/>.</summary>
 public readonly record struct ArchiveAppend(string Domain, string Username, ArchivedMessage Message);

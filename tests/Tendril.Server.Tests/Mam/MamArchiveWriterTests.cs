@@ -21,7 +21,7 @@ public sealed class MamArchiveWriterTests : ImTestBase
     protected override void Configure(Configuration.TendrilOptions options) => options.Mam.MaxPageSize = 1000;
 
     /// <summary>The bodies of every archived message, in archive order (one page of up to 1000).</summary>
-    private static async Task<List<string>> ArchivedBodiesAsync(TestClient c)
+    internal static async Task<List<string>> ArchivedBodiesAsync(TestClient c)
     {
         var id = NextId();
         await c.SendAsync($"<iq type='set' id='{id}'><query xmlns='{M}' queryid='all'><set xmlns='http://jabber.org/protocol/rsm'><max>1000</max></set></query></iq>");
@@ -124,26 +124,10 @@ public sealed class MamArchiveBackPressureTests : ImTestBase
         await Task.WhenAll(a, b);
         var seen = 0;
         await juliet.WaitForAsync(e => e.Name == "message" && e.GetAttribute("id") is "r200" or "n200" && ++seen == 2);
-        var bodies = await QueryBodiesAsync(juliet);
+        var bodies = await MamArchiveWriterTests.ArchivedBodiesAsync(juliet);
         Assert.Equal(400, bodies.Count);
         Assert.Equal([.. Enumerable.Range(1, 200).Select(i => "r" + i)], bodies.Where(b => b[0] == 'r').ToList());
         Assert.Equal([.. Enumerable.Range(1, 200).Select(i => "n" + i)], bodies.Where(b => b[0] == 'n').ToList());
-    }
-
-    private static async Task<List<string>> QueryBodiesAsync(TestClient c)
-    {
-        var id = NextId();
-        await c.SendAsync($"<iq type='set' id='{id}'><query xmlns='{M}'><set xmlns='http://jabber.org/protocol/rsm'><max>1000</max></set></query></iq>");
-        var bodies = new List<string>();
-        while (true)
-        {
-            var e = await c.NextAsync();
-            if (e.Name == "iq" && e.GetAttribute("id") == id) return bodies;
-            if (e.Name == "message" && e.Element("result", M) is { } r)
-            {
-                bodies.Add(r.Element("forwarded", "urn:xmpp:forward:0")!.Element("message", Ns.Client)!.Element("body", Ns.Client)!.Text);
-            }
-        }
     }
 }
 
