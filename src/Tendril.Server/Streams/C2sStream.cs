@@ -34,6 +34,8 @@ public sealed partial class C2sStream
     private string? _closeReason;
     private readonly TaskCompletionSource _readStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopReading;
+    private bool _peerEnded;
+    private bool _errorSent;
 
     internal C2sStream(XmppServer server, XmppTransport transport, bool directTls, string listener)
     {
@@ -139,6 +141,7 @@ public sealed partial class C2sStream
             {
                 // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
                 await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+                if (writer.IsCompletedSuccessfully && _errorSent && !_peerEnded && _transport is StreamTransport) await LingerAsync().ConfigureAwait(false);
             }
             await _lifetime.CancelAsync().ConfigureAwait(false);
             await _transport.DisposeAsync().ConfigureAwait(false);
@@ -213,6 +216,7 @@ public sealed partial class C2sStream
             input.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)
             {
+                _peerEnded = true;
                 SetCloseReason("peer closed the connection");
                 break;
             }
@@ -234,6 +238,7 @@ public sealed partial class C2sStream
     {
         // XEP-0198 §5: a cleanly closed stream cannot be resumed.
         _smNoResume = true;
+        _peerEnded = true;
         return CloseAsync(null, "client closed the stream");
     }
 
@@ -331,6 +336,7 @@ public sealed partial class C2sStream
             // A session that the server ends with an error is not kept for resumption (a lost peer is).
             if (err.Condition != StreamErrorCondition.ConnectionTimeout) _smNoResume = true;
             EnqueueControl(new Outbound(OutboundKind.StreamElement, element));
+            _errorSent = true;
         }
         else if (!_headerSent && _writerStarted)
         {
@@ -342,6 +348,36 @@ public sealed partial class C2sStream
         State = ClosedState.Instance;
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
         return ValueTask.CompletedTask;
+    }
+
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+    private const long LingerBytes = 16 << 20;
+
+    /// <summary>
+    /// After a stream error the peer may still be sending (the rest of an oversized stanza, say). Closing a socket
+    /// with unread bytes makes the kernel answer with a reset, which can destroy the error before the peer reads it
+    /// and fails the peer's pending write. So read and discard until the peer closes, at most 2 s and 16 MiB
+    /// (RFC 6120 §4.4: the closing side waits a reasonable time for the other side's closing tag).
+    /// </summary>
+    private async ValueTask LingerAsync()
+    {
+        using var timeout = new CancellationTokenSource(LingerTime);
+        long discarded = 0;
+        try
+        {
+            var input = _transport.Input;
+            while (discarded < LingerBytes)
+            {
+                // The first read may return the cancellation CloseAsync left pending; it is one-shot.
+                var result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                discarded += result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted) break;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+        }
     }
 
     private void SetCloseReason(string reason)

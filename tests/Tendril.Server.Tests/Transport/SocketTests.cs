@@ -105,4 +105,24 @@ public sealed class SocketTests : IAsyncLifetime
         await using var ok = await ConnectAsync(directTls: false);
         Assert.StartsWith("juliet@localhost/", await ok.LoginAsync("juliet", "pw1"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task An_oversized_stanza_over_tls_gets_its_stream_error_not_a_reset()
+    {
+        // 8 MB in one write against the 256 KiB limit: more than the socket buffers hold, so the client is still writing
+        // when the server errors. Were the socket closed with the rest unread, the kernel would send a reset: the
+        // client's write would fail (broken pipe) and the error could be lost. The server reads and discards until the client hangs up (RFC 6120 §4.4).
+        await using var mallory = await ConnectAsync(directTls: true);
+        await mallory.LoginAsync("juliet", "pw1", "big", presence: false);
+        await using var romeo = await ConnectAsync(directTls: false);
+        await romeo.LoginAsync("romeo", "pw2", "r");
+        var huge = "<message to='romeo@localhost/r'><body>" + new string('x', 8 * 1024 * 1024) + "</body></message>";
+        await mallory.SendAsync(System.Text.Encoding.UTF8.GetBytes(huge));
+        await mallory.ExpectStreamErrorAsync("policy-violation");
+
+        await using var juliet = await ConnectAsync(directTls: false);
+        await juliet.LoginAsync("juliet", "pw1", "after");
+        await juliet.SendAsync("<message to='romeo@localhost/r'><body>still here</body></message>");
+        Assert.Equal("still here", (await romeo.WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
+    }
 }
