@@ -141,10 +141,14 @@ public sealed partial class C2sStream
             {
                 // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
                 await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
-                if (writer.IsCompletedSuccessfully && _errorSent && !_peerEnded && _transport is StreamTransport) await LingerAsync().ConfigureAwait(false);
             }
-            await _lifetime.CancelAsync().ConfigureAwait(false);
-            await _transport.DisposeAsync().ConfigureAwait(false);
+            // The session ends now either way; the socket may stay a moment to read what the peer still sends.
+            var linger = writer is { IsCompletedSuccessfully: true } && _errorSent && !_peerEnded && _transport is StreamTransport;
+            if (!linger)
+            {
+                await _lifetime.CancelAsync().ConfigureAwait(false);
+                await _transport.DisposeAsync().ConfigureAwait(false);
+            }
             _server.SessionEnding(+1);
             _server.Heartbeat.Unregister(this);
             try
@@ -154,6 +158,12 @@ public sealed partial class C2sStream
             finally
             {
                 _server.SessionEnding(-1);
+                if (linger)
+                {
+                    await LingerAsync().ConfigureAwait(false);
+                    await _lifetime.CancelAsync().ConfigureAwait(false);
+                    await _transport.DisposeAsync().ConfigureAwait(false);
+                }
             }
             ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason ?? "connection ended");
             _lifetime.Dispose();
@@ -356,8 +366,9 @@ public sealed partial class C2sStream
     /// <summary>
     /// After a stream error the peer may still be sending (the rest of an oversized stanza, say). Closing a socket
     /// with unread bytes makes the kernel answer with a reset, which can destroy the error before the peer reads it
-    /// and fails the peer's pending write. So read and discard until the peer closes, at most 2 s and 16 MiB
-    /// (RFC 6120 §4.4: the closing side waits a reasonable time for the other side's closing tag).
+    /// and fails the peer's pending write. So read and discard until the peer sends its closing tag or hangs up, at
+    /// most 2 s and 16 MiB (RFC 6120 §4.4: the closing side waits a reasonable time for the other side's closing tag;
+    /// Prosody's c2s_close_timeout does the same).
     /// </summary>
     private async ValueTask LingerAsync()
     {
@@ -370,8 +381,17 @@ public sealed partial class C2sStream
             {
                 // The first read may return the cancellation CloseAsync left pending; it is one-shot.
                 var result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
-                discarded += result.Buffer.Length;
-                input.AdvanceTo(result.Buffer.End);
+                var buffer = result.Buffer;
+                var reader = new SequenceReader<byte>(buffer);
+                if (reader.TryReadTo(out ReadOnlySequence<byte> _, StreamCloseTag, advancePastDelimiter: true))
+                {
+                    input.AdvanceTo(buffer.End);
+                    break;
+                }
+                // Keep the tail: it may be the start of the closing tag.
+                var keep = Math.Min(buffer.Length, StreamCloseTag.Length - 1);
+                discarded += buffer.Length - keep;
+                input.AdvanceTo(buffer.GetPosition(buffer.Length - keep), buffer.End);
                 if (result.IsCompleted) break;
             }
         }
@@ -379,6 +399,8 @@ public sealed partial class C2sStream
         {
         }
     }
+
+    private static ReadOnlySpan<byte> StreamCloseTag => "</stream:stream>"u8;
 
     private void SetCloseReason(string reason)
     {

@@ -37,7 +37,13 @@ public sealed class TestClient : IAsyncDisposable
     public string Header(string to = "localhost", string version = "1.0", string ns = "jabber:client") =>
         $"<?xml version='1.0'?><stream:stream xmlns='{ns}' xmlns:stream='http://etherx.jabber.org/streams' to='{to}' version='{version}'>";
 
-    public Task SendAsync(string xml) => SendAsync(Encoding.UTF8.GetBytes(xml));
+    public Task SendAsync(string xml)
+    {
+        if (xml.EndsWith("</stream:stream>", StringComparison.Ordinal)) _closeSent = true;
+        return SendAsync(Encoding.UTF8.GetBytes(xml));
+    }
+
+    private bool _closeSent;
 
     public async Task SendAsync(byte[] bytes, int chunkSize = 0)
     {
@@ -67,6 +73,11 @@ public sealed class TestClient : IAsyncDisposable
                 {
                     _pending = buffer;
                     if (ev.Kind == XmlStreamEventKind.StreamStart) ServerHeader = ev.Element;
+                    if (ev.Kind == XmlStreamEventKind.StreamEnd && !_closeSent)
+                    {
+                        // RFC 6120 §4.4: answer the server's closing tag with ours; the server then closes at once.
+                        try { await SendAsync("</stream:stream>"); } catch (IOException) { } catch (ObjectDisposedException) { }
+                    }
                     return ev;
                 }
                 _pending = ReadOnlySequence<byte>.Empty;
