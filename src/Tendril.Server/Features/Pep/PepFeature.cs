@@ -30,6 +30,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
     ];
 
     private readonly ConcurrentDictionary<Jid, PubSubService> _services = new(BareJidComparer.Instance);
+    private readonly ConcurrentDictionary<C2sSession, LastItemWindow> _lastItemWindows = new();
     private XmppServer? _server;
     private EntityCapabilities? _caps;
 
@@ -55,12 +56,13 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         registry.SessionAvailable += session =>
         {
             // The caps round trip goes through this session's own stream: do not wait for it here.
-            _ = Task.Run(() => SendLastItemsOnLoginAsync(session));
+            _ = Task.Run(() => SendLastItemsOnLoginAsync(session, _lastItemWindows.GetValueOrDefault(session)));
             return ValueTask.CompletedTask;
         };
         registry.SessionClosed += session =>
         {
             Caps.Forget(session.Jid);
+            _lastItemWindows.TryRemove(session, out _);
             return ValueTask.CompletedTask;
         };
         registry.AddOutboundFilter(OnClientStanza);
@@ -74,26 +76,41 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
     /// </summary>
     private ValueTask<StanzaFilterResult> OnClientStanza(C2sSession origin, XmlElement stanza, Jid? to)
     {
-        if (to is null && origin.IsAvailable && stanza.Name == "presence" && stanza.GetAttribute("type") is null
-            && EntityCapabilities.CapsOf(stanza) is { } caps && EntityCapabilities.CapsOf(origin)?.Ver != caps.Ver)
+        if (to is null && stanza.Name == "presence" && stanza.GetAttribute("type") is null && EntityCapabilities.CapsOf(stanza) is { } caps)
         {
-            var before = Caps.FeaturesFor(origin);
-            _ = Task.Run(() => OnCapsChangedAsync(origin, caps, before));
+            if (!origin.IsAvailable)
+            {
+                // Initial presence: the window opens before the caps take effect (the presence is handled after the filters).
+                LastItemWindow.Open(_lastItemWindows, origin);
+            }
+            else if (EntityCapabilities.CapsOf(origin)?.Ver != caps.Ver)
+            {
+                var before = Caps.FeaturesFor(origin);
+                var window = LastItemWindow.Open(_lastItemWindows, origin);
+                _ = Task.Run(() => OnCapsChangedAsync(origin, caps, before, window));
+            }
         }
         return new(StanzaFilterResult.Continue);
     }
 
-    private async Task OnCapsChangedAsync(C2sSession session, EntityCapabilities.Caps caps, IReadOnlySet<string>? before)
+    private async Task OnCapsChangedAsync(C2sSession session, EntityCapabilities.Caps caps, IReadOnlySet<string>? before, LastItemWindow window)
     {
-        var after = await Caps.ResolveAsync(session.Jid, caps).ConfigureAwait(false);
-        if (after is null || session.IsClosed) return;
-        HashSet<string>? added = null;
-        foreach (var feature in after)
+        try
         {
-            if (!feature.EndsWith("+notify", StringComparison.Ordinal) || (before is not null && before.Contains(feature))) continue;
-            (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(feature[..^"+notify".Length]);
+            var after = await Caps.ResolveAsync(session.Jid, caps).ConfigureAwait(false);
+            if (after is null || session.IsClosed) return;
+            HashSet<string>? added = null;
+            foreach (var feature in after)
+            {
+                if (!feature.EndsWith("+notify", StringComparison.Ordinal) || (before is not null && before.Contains(feature))) continue;
+                (added ??= new HashSet<string>(StringComparer.Ordinal)).Add(feature[..^"+notify".Length]);
+            }
+            if (added is not null) await SendLastItemsAsync(session, after, added, window).ConfigureAwait(false);
         }
-        if (added is not null) await SendLastItemsAsync(session, after, added).ConfigureAwait(false);
+        finally
+        {
+            window.Close(_lastItemWindows, session);
+        }
     }
 
     /// <summary>The PEP service of a local account (created on first use).</summary>
@@ -169,6 +186,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
                 if (node.HasActiveSubscription(session.Jid)) continue; // explicit subscription already delivered
                 once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content));
                 Server.Router.DeliverSerialized(session, once);
+                if (!_lastItemWindows.IsEmpty && _lastItemWindows.TryGetValue(session, out var window)) window.Delivered(service.JidString, node.Id, content);
             }
             if (!Server.Cluster.IsClustered) continue;
             // Sessions on other nodes: their node knows their entity capabilities and decides there.
@@ -211,17 +229,26 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         }
     }
 
-    private async Task SendLastItemsOnLoginAsync(C2sSession session)
+    private async Task SendLastItemsOnLoginAsync(C2sSession session, LastItemWindow? window)
     {
-        if (await Caps.ResolveAsync(session).ConfigureAwait(false) is { } features) await SendLastItemsAsync(session, features, null).ConfigureAwait(false);
+        try
+        {
+            if (await Caps.ResolveAsync(session).ConfigureAwait(false) is { } features) await SendLastItemsAsync(session, features, null, window).ConfigureAwait(false);
+        }
+        finally
+        {
+            window?.Close(_lastItemWindows, session);
+        }
     }
 
     /// <summary>
     /// The newest item of every PEP node the session may see and wants (<paramref name="features"/> has NODE+notify;
     /// only the nodes in <paramref name="only"/> when given), from its own account and from every contact it is
-    /// subscribed to: at login, and when its caps gain +notify features.
+    /// subscribed to: at login, and when its caps gain +notify features. Each node is read under its gate, the gate a
+    /// publish holds while it notifies: an item the live notification already brought to this session since its caps
+    /// changed (recorded in <paramref name="window"/>) is not sent again; any later publish is newer than what is sent.
     /// </summary>
-    private async Task SendLastItemsAsync(C2sSession session, IReadOnlySet<string> features, IReadOnlySet<string>? only)
+    private async Task SendLastItemsAsync(C2sSession session, IReadOnlySet<string> features, IReadOnlySet<string>? only, LastItemWindow? window)
     {
         try
         {
@@ -256,17 +283,26 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
                 await service.EnsureLoadedAsync().ConfigureAwait(false);
                 foreach (var node in service.Nodes)
                 {
-                    if (node.Deleted || node.LastItem is not { } last || node.Config.SendLastPublishedItem != SendLastPublished.OnSubAndPresence) continue;
+                    if (node.Deleted || node.LastItem is null || node.Config.SendLastPublishedItem != SendLastPublished.OnSubAndPresence) continue;
                     if ((only is not null && !only.Contains(node.Id)) || !features.Contains(node.Id + "+notify")) continue;
+                    await node.Gate.WaitAsync().ConfigureAwait(false);
                     try
                     {
-                        await service.CheckAccessAsync(node, session.Jid, subscribing: false).ConfigureAwait(false);
+                        if (node.Deleted || node.LastItem is not { } last || (window is not null && window.Has(service.JidString, node.Id, last.Id))) continue;
+                        try
+                        {
+                            await service.CheckAccessAsync(node, session.Jid, subscribing: false).ConfigureAwait(false);
+                        }
+                        catch (PubSubException)
+                        {
+                            continue;
+                        }
+                        service.Notifier.DeliverTo(session, service.Notifier.Message(service.Jid, PubSubService.ItemsEvent(node, [last]), last.Record.PublishedAt));
                     }
-                    catch (PubSubException)
+                    finally
                     {
-                        continue;
+                        node.Gate.Release();
                     }
-                    service.Notifier.DeliverTo(session, service.Notifier.Message(service.Jid, PubSubService.ItemsEvent(node, [last]), last.Record.PublishedAt));
                 }
             }
         }
