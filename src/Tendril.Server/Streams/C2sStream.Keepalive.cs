@@ -15,6 +15,8 @@ public sealed partial class C2sStream
     private long _lastReceivedTicks;
     private long _pingSentTicks;
     private long _tlsStartedTicks;
+    private long _idleTrimmedAt;
+    private const int IdleTrimSeconds = 5;
     private long _pingCounter;
 
     /// <summary>Called once per heartbeat tick (about every second) on the heartbeat's thread.</summary>
@@ -52,6 +54,12 @@ public sealed partial class C2sStream
                 _ = CloseAsync(new StreamError(StreamErrorCondition.ConnectionTimeout, "No answer to keepalive ping."), "keepalive timeout");
             }
             return;
+        }
+        if (lastReceived != _idleTrimmedAt && nowTicks - lastReceived > TimeSpan.TicksPerSecond * IdleTrimSeconds)
+        {
+            // Quiet for a while: once per quiet spell, the TLS layer gives back buffers sized by earlier traffic.
+            _idleTrimmedAt = lastReceived;
+            _transport.TrimIdleMemory();
         }
         if (nowTicks - lastReceived > TimeSpan.TicksPerSecond * limits.IdleSeconds)
         {

@@ -90,6 +90,11 @@ public sealed class StreamTransport : XmppTransport
         (_input, _output) = CreatePipes(ssl);
     }
 
+    internal override void TrimIdleMemory()
+    {
+        if (_stream is SslStream ssl && Volatile.Read(ref _disposed) == 0) Tls.OpenSslIdleBuffers.TrimIdle(ssl);
+    }
+
     public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -32,6 +32,11 @@ public abstract class XmppTransport : IAsyncDisposable
 
     internal virtual StreamFraming Framing => StreamFraming.Tcp;
 
+    /// <summary>The connection has been quiet for a while: give back what its TLS layer holds only for traffic.</summary>
+    internal virtual void TrimIdleMemory()
+    {
+    }
+
     /// <summary>Called once by the stream that runs over this transport (for transports that report errors to it).</summary>
     internal virtual void Attach(C2sStream stream)
     {

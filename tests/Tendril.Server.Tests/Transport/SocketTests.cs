@@ -34,6 +34,7 @@ public sealed class SocketTests : IAsyncLifetime
         await using var romeo = await ConnectAsync(directTls: true);
         await romeo.LoginAsync("romeo", "pw2", "garden");
         if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.Works, "SSL_MODE_RELEASE_BUFFERS was not set");
+        if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.BioTrimmed, "the memory BIOs kept their handshake buffers");
         // Idle between records (the buffers are released), then traffic in both directions, larger than one record.
         var body = new string('x', 40_000);
         for (var i = 0; i < 3; i++)
@@ -44,6 +45,44 @@ public sealed class SocketTests : IAsyncLifetime
             await romeo.SendAsync($"<message to='juliet@localhost/balcony' id='b{i}'><body>{i}</body></message>");
             Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), (await juliet.WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
         }
+    }
+
+    [Fact]
+    public async Task Trimming_idle_tls_buffers_while_traffic_flows_both_ways_loses_and_corrupts_nothing()
+    {
+        // The idle trim takes SslStream's own encrypt/decrypt lock; here it runs in a tight loop on juliet's
+        // connection while 300 messages (some larger than a TLS record) go to her and 100 come back.
+        await using var juliet = await ConnectAsync(directTls: true);
+        await juliet.LoginAsync("juliet", "pw1", "busy");
+        await using var romeo = await ConnectAsync(directTls: false);
+        await romeo.LoginAsync("romeo", "pw2", "sender");
+        var transport = _server.Server.Sessions.Find(Jid.Parse("juliet@localhost/busy"))!.Stream.Transport;
+        var trimsBefore = Tendril.Server.Tls.OpenSslIdleBuffers.BioTrims;
+        using var stop = new CancellationTokenSource();
+        var trimmer = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested) transport.TrimIdleMemory();
+        });
+        string Body(int i) => i % 10 == 0 ? new string((char)('a' + i % 26), 20_000) : "m" + i;
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < 300; i++) await romeo.SendAsync($"<message to='juliet@localhost/busy' id='m{i}'><body>{Body(i)}</body></message>");
+        });
+        for (var i = 0; i < 300; i++)
+        {
+            var m = await juliet.WaitForAsync(e => e.Name == "message");
+            Assert.Equal("m" + i, m.GetAttribute("id"));
+            Assert.Equal(Body(i), m.Element("body")!.Text);
+            if (i % 3 == 0) await juliet.SendAsync($"<message to='romeo@localhost/sender' id='r{i}'><body>back {i}</body></message>");
+        }
+        await sending;
+        for (var i = 0; i < 300; i += 3)
+        {
+            Assert.Equal("back " + i, (await romeo.WaitForAsync(e => e.Name == "message")).Element("body")!.Text);
+        }
+        await stop.CancelAsync();
+        await trimmer;
+        if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.BioTrims > trimsBefore, "no idle trim happened");
     }
 
     [Fact]
