@@ -297,6 +297,11 @@ public sealed class SqliteStorage : IStorage
             }
             else
             {
+                // The writer: statement journals in memory, not in a temp file (a guarded INSERT with foreign keys on
+                // writes one per statement: pwrite calls were most of an archive append's CPU), and a 32 MiB page
+                // cache, so the index leaves a batch touches stay in memory. Measured in docs/benchmarks.md
+                // ("Message archiving on the hot path"): with 1024-row batches, 3x the rows per second.
+                Execute(connection, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;");
                 using var command = connection.CreateCommand();
                 command.CommandText = "PRAGMA journal_mode = WAL;";
                 var mode = command.ExecuteScalar() as string;

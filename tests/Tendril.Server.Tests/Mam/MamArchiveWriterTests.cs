@@ -53,14 +53,15 @@ public sealed class MamArchiveWriterTests : ImTestBase
     }
 
     [Fact]
-    public async Task A_query_right_after_500_rapid_messages_returns_all_of_them_in_order_on_both_sides()
+    public async Task A_query_right_after_600_rapid_messages_returns_all_of_them_in_order_on_both_sides()
     {
         await using var juliet = await LoginAsync("juliet");
         await using var romeo = await LoginAsync("romeo");
-        await SendRapidlyAsync(romeo, juliet, 500);
-        // 500 records span more than one batch (ArchiveWriter.MaxBatch is 256).
-        Assert.Equal(Expected(500), await ArchivedBodiesAsync(juliet));
-        Assert.Equal(Expected(500), await ArchivedBodiesAsync(romeo));
+        await SendRapidlyAsync(romeo, juliet, 600);
+        // 1,200 records (both copies) span more than one batch.
+        Assert.True(1200 > ArchiveWriter.MaxBatch);
+        Assert.Equal(Expected(600), await ArchivedBodiesAsync(juliet));
+        Assert.Equal(Expected(600), await ArchivedBodiesAsync(romeo));
     }
 
     [Fact]
