@@ -284,10 +284,16 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         }
         foreach (var (_, jid, record) in sweep.Purged)
         {
-            if (!record.Available) continue;
             try
             {
-                await _server.ResourceGoneAsync(jid).ConfigureAwait(false);
+                if (record.Available) await _server.ResourceGoneAsync(jid).ConfigureAwait(false);
+                // RFC 6121 §4.6.3: whoever got directed presence from the session learns it is gone too.
+                foreach (var to in record.DirectedJids())
+                {
+                    var presence = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable")
+                        .SetAttribute("from", jid.ToString()).SetAttribute("to", to.ToString());
+                    await _server.Router.RouteAsync(presence, jid, to).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -331,6 +337,11 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     public ValueTask SessionBoundAsync(C2sSession session) => Queue("bind", session, wait: true);
 
     public ValueTask SessionChangedAsync(C2sSession session) => Queue("update", session, wait: true);
+
+    public void DirectedPresenceChanged(C2sSession session)
+    {
+        if (!session.IsClosed) _ = Queue("update", session, wait: false);
+    }
 
     public ValueTask SessionUnboundAsync(C2sSession session) => Queue("remove", session, wait: false);
 

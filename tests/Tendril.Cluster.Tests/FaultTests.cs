@@ -14,15 +14,20 @@ public sealed class FaultTests(PostgresFixture postgres)
     [Fact]
     public async Task A_sigkilled_node_is_purged_once_and_its_contacts_see_it_unavailable()
     {
-        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 3, "ivy@localhost", "jack@localhost", "kate@localhost");
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 3, "ivy@localhost", "jack@localhost", "kate@localhost", "lee@localhost");
         await using var ivy = await cluster.Nodes[0].ConnectAsync("ivy@localhost", ClusterHarness.Password, "one");
         await using var jack = await cluster.Nodes[1].ConnectAsync("jack@localhost", ClusterHarness.Password, "two");
         await using var kate = await cluster.Nodes[2].ConnectAsync("kate@localhost", ClusterHarness.Password, "three");
+        await using var lee = await cluster.Nodes[0].ConnectAsync("lee@localhost", ClusterHarness.Password, "four");
         await ivy.OnlineAsync();
         await jack.OnlineAsync();
         await kate.OnlineAsync();
+        await lee.OnlineAsync();
         await ClientSteps.SubscribeMutuallyAsync(ivy, jack);
         await ClientSteps.SubscribeMutuallyAsync(kate, jack);
+        // Lee is no contact of jack's: he only got directed presence (a worker announcing itself to a coordinator).
+        await jack.SendPresenceAsync(Jid.Parse("lee@localhost/four"));
+        await lee.WaitPresenceAsync("jack@localhost/two", null);
 
         // (On a loaded machine a stalled node can be declared dead and rejoin before this point: count from here.)
         var before = PurgeCount(cluster);
@@ -31,6 +36,7 @@ public sealed class FaultTests(PostgresFixture postgres)
         // Within the node timeout (judged by Redis) a survivor claims the dead node and tells its contacts.
         await ivy.WaitPresenceAsync("jack@localhost/two", "unavailable");
         await kate.WaitPresenceAsync("jack@localhost/two", "unavailable");
+        await lee.WaitPresenceAsync("jack@localhost/two", "unavailable"); // RFC 6121 §4.6.3, from the routing table's copy
         // (The console logger writes asynchronously: wait for the line, from whichever survivor won the claim.)
         var deadline = DateTime.UtcNow + ClientSteps.Wait;
         while (PurgeCount(cluster) == before && DateTime.UtcNow < deadline) await Task.Delay(50);

@@ -32,6 +32,19 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
         return (client, new RoutingTableStore(client, _keys));
     }
 
+    [Fact]
+    public void A_record_carries_the_directed_presence_targets_after_presence_xml_that_may_hold_tabs()
+    {
+        var record = new SessionRecord("n1", -3, true, "<presence xmlns='jabber:client'><status>a\tb</status></presence>", "lee@localhost/four\0room@muc.localhost/jack");
+        Assert.True(SessionRecord.TryDecode(record.Encode(), out var decoded));
+        Assert.Equal(record, decoded);
+        Assert.Equal(["lee@localhost/four", "room@muc.localhost/jack"], decoded.DirectedJids().Select(j => j.ToString()));
+        var plain = new SessionRecord("n2", 0, false, "");
+        Assert.True(SessionRecord.TryDecode(plain.Encode(), out var decodedPlain));
+        Assert.Equal(plain, decodedPlain);
+        Assert.Empty(decodedPlain.DirectedJids());
+    }
+
     private static SessionRecord Record(string node, int priority = 0, bool available = true) =>
         new(node, priority, available, available ? "<presence xmlns='jabber:client' from='x@d/r'/>" : "");
 

@@ -47,6 +47,14 @@ public interface IClusterBackend
     /// <summary>A session's availability, priority or broadcast presence changed.</summary>
     ValueTask SessionChangedAsync(C2sSession session);
 
+    /// <summary>
+    /// The set of entities a session sent directed available presence to changed (RFC 6121 §4.6): the survivors of this
+    /// node's death tell them it is gone. Not waited for.
+    /// </summary>
+    void DirectedPresenceChanged(C2sSession session)
+    {
+    }
+
     /// <summary>A session left the local table.</summary>
     ValueTask SessionUnboundAsync(C2sSession session);
 

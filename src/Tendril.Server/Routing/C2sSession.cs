@@ -50,14 +50,22 @@ public sealed class C2sSession
     /// <summary>Queues a stanza for this client. False when its outbound queue is full or it is closing (back-pressure).</summary>
     public bool TryDeliver(XmlElement stanza) => Stream.TryEnqueueRouted(stanza);
 
-    internal void AddDirectedPresence(Jid to)
+    /// <summary>Notes directed available presence to <paramref name="to"/>; true when it is new.</summary>
+    internal bool AddDirectedPresence(Jid to)
     {
-        lock (_gate) (_directedPresence ??= []).Add(to);
+        lock (_gate) return (_directedPresence ??= []).Add(to);
     }
 
-    internal void RemoveDirectedPresence(Jid to)
+    /// <summary>Forgets <paramref name="to"/> (directed unavailable presence); true when it was there.</summary>
+    internal bool RemoveDirectedPresence(Jid to)
     {
-        lock (_gate) _directedPresence?.Remove(to);
+        lock (_gate) return _directedPresence?.Remove(to) == true;
+    }
+
+    /// <summary>The entities that received directed available presence, without clearing them.</summary>
+    public Jid[] DirectedPresence()
+    {
+        lock (_gate) return _directedPresence is null || _directedPresence.Count == 0 ? [] : [.. _directedPresence];
     }
 
     /// <summary>Takes the set of entities that received directed available presence (RFC 6121 §4.6), clearing it.</summary>

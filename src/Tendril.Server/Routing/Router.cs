@@ -288,13 +288,20 @@ public sealed class Router
         await RoutePresenceUnfilteredAsync(presence, origin, to, from).ConfigureAwait(false);
     }
 
+    /// <summary>Keeps the session's directed-presence set (RFC 6121 §4.6) and, in a cluster, the routing table's copy.</summary>
+    private void NoteDirectedPresence(C2sSession? origin, string? type, Jid to)
+    {
+        if (origin is null) return;
+        var changed = type is null ? origin.AddDirectedPresence(to) : type == "unavailable" && origin.RemoveDirectedPresence(to);
+        if (changed) _server.Cluster.DirectedPresenceChanged(origin);
+    }
+
     private ValueTask RoutePresenceUnfilteredAsync(XmlElement presence, C2sSession? origin, Jid to, Jid from)
     {
         var type = presence.GetAttribute("type");
         if (to.Domain != Domain && _server.Features.TryGetHostedDomain(to.Domain, out var hosted))
         {
-            if (origin is not null && type is null) origin.AddDirectedPresence(to);
-            else if (origin is not null && type == "unavailable") origin.RemoveDirectedPresence(to);
+            NoteDirectedPresence(origin, type, to);
             return hosted(presence, from, to, origin);
         }
         if (to.Domain != Domain)
@@ -311,8 +318,7 @@ public sealed class Router
         {
             return HandleSubscriptionAsync(handler, presence, type!, from, to, origin); // RFC 6121 §3, §4.3: rosters decide
         }
-        if (origin is not null && type is null) origin.AddDirectedPresence(to);
-        else if (origin is not null && type == "unavailable") origin.RemoveDirectedPresence(to);
+        NoteDirectedPresence(origin, type, to);
 
         if (type == "probe") return ValueTask.CompletedTask; // without rosters nobody is authorized to probe
         if (to.Resource is not null)
