@@ -142,8 +142,9 @@ public sealed partial class C2sStream
                 // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
                 await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
             }
-            // The session ends now either way; the socket may stay a moment to read what the peer still sends.
-            var linger = writer is { IsCompletedSuccessfully: true } && _errorSent && !_peerEnded && _transport is StreamTransport;
+            // After our stream error the session ends now, but the connection may stay a moment to read what the peer
+            // still sends (XmppTransport.LingerAsync).
+            var linger = writer is { IsCompletedSuccessfully: true } && _errorSent && !_peerEnded;
             if (!linger)
             {
                 await _lifetime.CancelAsync().ConfigureAwait(false);
@@ -160,7 +161,7 @@ public sealed partial class C2sStream
                 _server.SessionEnding(-1);
                 if (linger)
                 {
-                    await LingerAsync().ConfigureAwait(false);
+                    await _transport.LingerAsync().ConfigureAwait(false);
                     await _lifetime.CancelAsync().ConfigureAwait(false);
                     await _transport.DisposeAsync().ConfigureAwait(false);
                 }
@@ -359,48 +360,6 @@ public sealed partial class C2sStream
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
         return ValueTask.CompletedTask;
     }
-
-    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
-    private const long LingerBytes = 16 << 20;
-
-    /// <summary>
-    /// After a stream error the peer may still be sending (the rest of an oversized stanza, say). Closing a socket
-    /// with unread bytes makes the kernel answer with a reset, which can destroy the error before the peer reads it
-    /// and fails the peer's pending write. So read and discard until the peer sends its closing tag or hangs up, at
-    /// most 2 s and 16 MiB (RFC 6120 §4.4: the closing side waits a reasonable time for the other side's closing tag;
-    /// Prosody's c2s_close_timeout does the same).
-    /// </summary>
-    private async ValueTask LingerAsync()
-    {
-        using var timeout = new CancellationTokenSource(LingerTime);
-        long discarded = 0;
-        try
-        {
-            var input = _transport.Input;
-            while (discarded < LingerBytes)
-            {
-                // The first read may return the cancellation CloseAsync left pending; it is one-shot.
-                var result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                var reader = new SequenceReader<byte>(buffer);
-                if (reader.TryReadTo(out ReadOnlySequence<byte> _, StreamCloseTag, advancePastDelimiter: true))
-                {
-                    input.AdvanceTo(buffer.End);
-                    break;
-                }
-                // Keep the tail: it may be the start of the closing tag.
-                var keep = Math.Min(buffer.Length, StreamCloseTag.Length - 1);
-                discarded += buffer.Length - keep;
-                input.AdvanceTo(buffer.GetPosition(buffer.Length - keep), buffer.End);
-                if (result.IsCompleted) break;
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
-        {
-        }
-    }
-
-    private static ReadOnlySpan<byte> StreamCloseTag => "</stream:stream>"u8;
 
     private void SetCloseReason(string reason)
     {

@@ -55,20 +55,16 @@ internal static class OpenSslIdleBuffers
         if (s_securityContext is null || Volatile.Read(ref s_disabled) != 0) return false;
         try
         {
-            if (SslHandleOf(stream) is not { } handle) return false;
-            var added = false;
-            try
+            if (SslHandleOf(stream) is not { } handle || !Use(handle, static ssl =>
+                {
+                    if ((s_sslCtrl ??= LoadSslCtrl()) is not { } sslCtrl) return false;
+                    sslCtrl(ssl, SslCtrlMode, (nint)SslModeReleaseBuffers, 0);
+                    // Just after the handshake nothing else uses the connection: no lock needed.
+                    TrimBioBuffers(ssl);
+                    return true;
+                }))
             {
-                handle.DangerousAddRef(ref added);
-                var sslCtrl = s_sslCtrl ??= LoadSslCtrl();
-                if (sslCtrl is null) return false;
-                sslCtrl(handle.DangerousGetHandle(), SslCtrlMode, (nint)SslModeReleaseBuffers, 0);
-                // Just after the handshake nothing else uses the connection: no lock needed.
-                TrimBioBuffers(handle.DangerousGetHandle());
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
+                return false;
             }
             Works = true;
             return true;
@@ -99,17 +95,11 @@ internal static class OpenSslIdleBuffers
             if (!Monitor.TryEnter(gate)) return;
             try
             {
-                if (s_handshakeWaiter.GetValue(stream) is not null || SslHandleOf(stream) is not { } handle) return;
-                var added = false;
-                try
+                if (s_handshakeWaiter.GetValue(stream) is null && SslHandleOf(stream) is { } handle) Use(handle, static ssl =>
                 {
-                    handle.DangerousAddRef(ref added);
-                    TrimBioBuffers(handle.DangerousGetHandle());
-                }
-                finally
-                {
-                    if (added) handle.DangerousRelease();
-                }
+                    TrimBioBuffers(ssl);
+                    return true;
+                });
             }
             finally
             {
@@ -138,6 +128,21 @@ internal static class OpenSslIdleBuffers
         catch (ArgumentException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Runs <paramref name="use"/> on the SSL* while holding a reference, so the SslStream cannot free it meanwhile.</summary>
+    private static bool Use(SafeHandle handle, Func<nint, bool> use)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return use(handle.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
         }
     }
 
@@ -172,13 +177,9 @@ internal static class OpenSslIdleBuffers
             var fresh = f.BufMemNew();
             if (fresh == 0) return;
             f.Ctrl(b, BioCSetBufMem, BioClose, fresh);
-            BioTrimmed = true;
             Interlocked.Increment(ref s_bioTrims);
         }
     }
-
-    /// <summary>True once a connection's BIO buffers were trimmed (for tests and diagnostics).</summary>
-    public static bool BioTrimmed { get; private set; }
 
     /// <summary>How many memory BIO buffers have been replaced so far (for tests and diagnostics).</summary>
     public static long BioTrims => Interlocked.Read(ref s_bioTrims);

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
@@ -89,6 +91,48 @@ public sealed class StreamTransport : XmppTransport
         _isSecure = true;
         (_input, _output) = CreatePipes(ssl);
     }
+
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+    private const long LingerBytes = 16 << 20;
+
+    /// <summary>
+    /// After a stream error the peer may still be sending (the rest of an oversized stanza, say). Closing a socket
+    /// with unread bytes makes the kernel answer with a reset, which can destroy the error before the peer reads it
+    /// and fails the peer's pending write. So read and discard until the peer sends its closing tag or hangs up, at
+    /// most 2 s and 16 MiB (RFC 6120 §4.4: the closing side waits a reasonable time for the other side's closing tag;
+    /// Prosody's c2s_close_timeout does the same).
+    /// </summary>
+    internal override async ValueTask LingerAsync()
+    {
+        using var timeout = new CancellationTokenSource(LingerTime);
+        long discarded = 0;
+        try
+        {
+            var input = Input;
+            while (discarded < LingerBytes)
+            {
+                // The first read may return the cancellation the closing stream left pending; it is one-shot.
+                var result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var reader = new SequenceReader<byte>(buffer);
+                if (reader.TryReadTo(out ReadOnlySequence<byte> _, StreamCloseTag, advancePastDelimiter: true))
+                {
+                    input.AdvanceTo(buffer.End);
+                    break;
+                }
+                // Keep the tail: it may be the start of the closing tag.
+                var keep = Math.Min(buffer.Length, StreamCloseTag.Length - 1);
+                discarded += buffer.Length - keep;
+                input.AdvanceTo(buffer.GetPosition(buffer.Length - keep), buffer.End);
+                if (result.IsCompleted) break;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException or SocketException)
+        {
+        }
+    }
+
+    private static ReadOnlySpan<byte> StreamCloseTag => "</stream:stream>"u8;
 
     internal override void TrimIdleMemory()
     {

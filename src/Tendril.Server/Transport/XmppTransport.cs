@@ -32,6 +32,12 @@ public abstract class XmppTransport : IAsyncDisposable
 
     internal virtual StreamFraming Framing => StreamFraming.Tcp;
 
+    /// <summary>
+    /// The server sent a stream error and its closing tag: before the connection is disposed, what the peer still sends
+    /// may need reading (nothing to do by default).
+    /// </summary>
+    internal virtual ValueTask LingerAsync() => ValueTask.CompletedTask;
+
     /// <summary>The connection has been quiet for a while: give back what its TLS layer holds only for traffic.</summary>
     internal virtual void TrimIdleMemory()
     {

@@ -34,7 +34,7 @@ public sealed class SocketTests : IAsyncLifetime
         await using var romeo = await ConnectAsync(directTls: true);
         await romeo.LoginAsync("romeo", "pw2", "garden");
         if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.Works, "SSL_MODE_RELEASE_BUFFERS was not set");
-        if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.BioTrimmed, "the memory BIOs kept their handshake buffers");
+        if (OperatingSystem.IsLinux()) Assert.True(Tendril.Server.Tls.OpenSslIdleBuffers.BioTrims > 0, "the memory BIOs kept their handshake buffers");
         // Idle between records (the buffers are released), then traffic in both directions, larger than one record.
         var body = new string('x', 40_000);
         for (var i = 0; i < 3; i++)

@@ -52,8 +52,8 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         var options = _server.Options.Mam;
         // The writer's backoff and bounded waits wait on storage, in real time: a test's hand-moved clock (which never
         // fires timers) must not freeze them — it did, and a disposed server then waited for its writer forever.
-        _writer = new ArchiveWriter(_server.Storage.Archive, Math.Max(1, options.WriteQueueCapacity),
-            Math.Max(1, options.WriteAttempts), _logger, TimeProvider.System, _server.Metrics.Meter);
+        _writer = new ArchiveWriter(_server.Storage.Archive, options.WriteQueueCapacity, options.WriteAttempts, _logger,
+            TimeProvider.System, _server.Metrics.Meter);
         registry.AddDiscoFeature(Namespace, IqTarget.Account);
         registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);

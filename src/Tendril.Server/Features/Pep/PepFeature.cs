@@ -186,7 +186,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
                 if (node.HasActiveSubscription(session.Jid)) continue; // explicit subscription already delivered
                 once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content));
                 Server.Router.DeliverSerialized(session, once);
-                if (!_lastItemWindows.IsEmpty && _lastItemWindows.TryGetValue(session, out var window)) window.Delivered(service.JidString, node.Id, content);
+                if (_lastItemWindows.TryGetValue(session, out var window)) window.Delivered(service.JidString, node.Id, content);
             }
             if (!Server.Cluster.IsClustered) continue;
             // Sessions on other nodes: their node knows their entity capabilities and decides there.
