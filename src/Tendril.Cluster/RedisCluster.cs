@@ -441,6 +441,20 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
 
     public RemoteSession? Find(Jid fullJid) => _mirror.Find(fullJid);
 
+    public async ValueTask<RemoteSession[]> RefreshAsync(Jid account)
+    {
+        try
+        {
+            var (version, flat) = await _store.ReadAccountAsync(account).ConfigureAwait(false);
+            if (version > 0) _mirror.Apply(account.Bare, version, flat); // an older state than the replica's is refused there
+        }
+        catch (Exception e) when (RedisFailure.Is(e))
+        {
+            ClusterLog.RedisFailed(Logger, "refresh", e.Message);
+        }
+        return _mirror.FindAll(account);
+    }
+
     // ---- delivery ------------------------------------------------------------------------------------------------
 
     private NodeOutbox GetOutbox(string node) =>

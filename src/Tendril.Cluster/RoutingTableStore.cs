@@ -96,16 +96,26 @@ internal sealed class RoutingTableStore(RedisClient redis, ClusterKeys keys)
                 var hash = await reads[i].ConfigureAwait(false);
                 var key = names[i].AsString()!;
                 if (!Jid.TryParse(key[prefixLength..], out var bare)) continue;
-                var flat = hash.Items.Select(r => r.AsString() ?? "").ToList();
-                long version = 0;
-                for (var f = 0; f + 1 < flat.Count; f += 2)
-                {
-                    if (flat[f] == "#v") long.TryParse(flat[f + 1], System.Globalization.CultureInfo.InvariantCulture, out version);
-                }
+                var (version, flat) = Decode(hash);
                 accounts.Add((bare, version, flat));
             }
         }
         while (cursor != "0");
         return (start, accounts);
+    }
+
+    /// <summary>One account's hash as it is now (version 0 and no fields when it has no session anywhere).</summary>
+    public async Task<(long Version, IReadOnlyList<string> Flat)> ReadAccountAsync(Jid bare) =>
+        Decode(await redis.ExecuteAsync("HGETALL", keys.Account(bare.Bare.ToString())).ConfigureAwait(false));
+
+    private static (long Version, List<string> Flat) Decode(RedisResult hash)
+    {
+        var flat = hash.Items.Select(r => r.AsString() ?? "").ToList();
+        long version = 0;
+        for (var f = 0; f + 1 < flat.Count; f += 2)
+        {
+            if (flat[f] == "#v") long.TryParse(flat[f + 1], System.Globalization.CultureInfo.InvariantCulture, out version);
+        }
+        return (version, flat);
     }
 }

@@ -32,6 +32,18 @@ public sealed class FaultTests(PostgresFixture postgres)
         // (On a loaded machine a stalled node can be declared dead and rejoin before this point: count from here.)
         var before = PurgeCount(cluster);
         await cluster.Nodes[1].SignalAsync("KILL");
+        try
+        {
+            await AfterKillAsync(cluster, ivy, kate, lee, before);
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.GetType().Name}: {e.Message}\n{FullLogs(cluster)}");
+        }
+    }
+
+    private static async Task AfterKillAsync(ClusterHarness cluster, Tendril.Client.XmppClient ivy, Tendril.Client.XmppClient kate, Tendril.Client.XmppClient lee, int before)
+    {
 
         // Within the node timeout (judged by Redis) a survivor claims the dead node and tells its contacts.
         await ivy.WaitPresenceAsync("jack@localhost/two", "unavailable");
@@ -61,6 +73,9 @@ public sealed class FaultTests(PostgresFixture postgres)
         // Many sweeps later, still exactly one claim across the survivors.
         Assert.Equal(before + 1, PurgeCount(cluster));
     }
+
+    private static string FullLogs(ClusterHarness cluster) =>
+        string.Join("\n----\n", cluster.Nodes.Select((n, i) => ClusterHarness.NodeName(i) + ":\n" + n.Log));
 
     private static string Logs(ClusterHarness cluster) =>
         string.Join("\n----\n", cluster.Nodes.Select(n => string.Join('\n', n.Log.Split('\n').Where(l => l.Contains("Cluster", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)))));

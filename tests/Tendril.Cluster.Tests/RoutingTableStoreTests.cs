@@ -60,6 +60,33 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reading_one_account_brings_a_replica_that_missed_its_events_up_to_date()
+    {
+        var (_, store) = await ConnectAsync();
+        var mirror = new RemoteSessionMirror("n1", _ => null);
+        var kim = Jid.Parse("kim@d");
+        var (none, noFields) = await store.ReadAccountAsync(kim);
+        Assert.Equal(0, none);
+        Assert.Empty(noFields);
+
+        // Bound on n2; this replica heard nothing of it (its events are still in flight).
+        await store.WriteAsync("n2", Jid.Parse("kim@d/phone"), Record("n2", priority: 5), "bind");
+        Assert.Empty(mirror.FindAll(kim));
+        var (version, flat) = await store.ReadAccountAsync(Jid.Parse("kim@d/any")); // the resource is ignored
+        Assert.True(version > 0);
+        mirror.Apply(kim, version, flat);
+        var session = Assert.Single(mirror.FindAll(kim));
+        Assert.Equal(("kim@d/phone", "n2", 5, true), (session.JidString, session.NodeId, session.Priority, session.IsAvailable));
+
+        // A read older than what the replica holds never takes it back.
+        await store.WriteAsync("n2", Jid.Parse("kim@d/phone"), Record("n2", priority: 5, available: false), "update");
+        var (newer, newerFlat) = await store.ReadAccountAsync(kim);
+        mirror.Apply(kim, newer, newerFlat);
+        mirror.Apply(kim, version, flat);
+        Assert.False(Assert.Single(mirror.FindAll(kim)).IsAvailable);
+    }
+
+    [Fact]
     public async Task A_dead_node_is_purged_exactly_once_by_concurrent_sweepers()
     {
         var (_, dead) = await ConnectAsync();

@@ -31,6 +31,14 @@ public interface IClusterBackend
     /// <summary>The sessions of <paramref name="jid"/>'s account bound on other nodes (resource ignored); a snapshot, never null.</summary>
     RemoteSession[] FindAll(Jid jid);
 
+    /// <summary>
+    /// Like <see cref="FindAll"/>, but read from the shared routing table itself (one network round trip; the local
+    /// replica lags it by the events channel's delay), and the replica is brought up to that state. Not for routing: for
+    /// rare decisions that must not act on a replica a moment behind, such as whether a message just stored offline has
+    /// an available recipient after all. Falls back to the replica when the table cannot be read.
+    /// </summary>
+    ValueTask<RemoteSession[]> RefreshAsync(Jid account) => ValueTask.FromResult(FindAll(account));
+
     /// <summary>The session bound on another node to exactly this full JID, or null.</summary>
     RemoteSession? Find(Jid fullJid);
 

@@ -2,6 +2,7 @@ using Tendril.Server.Features.Roster;
 using System.Globalization;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
+using Tendril.Server.Cluster;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -33,6 +34,7 @@ public sealed class OfflineFeature : IServerFeature
         registry.AddDiscoFeature(DiscoFeature);
         registry.OnUndeliverableMessage(StoreAsync);
         registry.SessionAvailable += DeliverAsync;
+        _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterFlushAsync);
     }
 
     private async ValueTask<bool> StoreAsync(XmlElement message, Jid to)
@@ -59,12 +61,71 @@ public sealed class OfflineFeature : IServerFeature
         {
             case OfflineStoreResult.Stored:
                 _registry.RaiseMessageHeld(message, to);
+                await FlushIfOnlineAsync(to.Bare).ConfigureAwait(false);
                 return true;
             case OfflineStoreResult.QuotaExceeded:
                 _server.Router.BounceError(message, StanzaErrorCondition.ServiceUnavailable, "The recipient's offline storage is full.");
                 return true;
             default:
                 return false; // no such account: the router answers service-unavailable (RFC 6121 §8.5.1)
+        }
+    }
+
+    /// <summary>
+    /// The router found no available resource, but one may have sent initial presence between that lookup and the
+    /// commit above: its login-time delivery then read the store before this row existed, and the message would wait
+    /// for the next login. A resource available now (here, or on another node as the routing table itself says) gets
+    /// the stored messages. Either the resource was available before the commit and is seen here, or its delivery reads
+    /// after the commit and finds the row; the per-account gate keeps the two from delivering a message twice.
+    /// </summary>
+    private async ValueTask FlushIfOnlineAsync(Jid user)
+    {
+        if (BestAvailable(_server.Sessions.FindAll(user)) is { } local)
+        {
+            await FlushAsync(local).ConfigureAwait(false);
+            return;
+        }
+        if (!_server.Cluster.IsClustered) return;
+        RemoteSession? best = null;
+        foreach (var r in await _server.Cluster.RefreshAsync(user).ConfigureAwait(false))
+        {
+            if (r.IsAvailable && r.Priority >= 0 && (best is null || r.Priority > best.Priority)) best = r;
+        }
+        // Every node holding a session of the account hears it; the one holding this resource delivers.
+        if (best is not null) _server.Cluster.SendAccountEvent(user, ClusterEvent, new XmlElement("flush", ClusterNamespace).SetAttribute("jid", best.JidString));
+    }
+
+    private const string ClusterEvent = "offline-flush";
+    private const string ClusterNamespace = "urn:tendril:cluster:offline";
+
+    private async ValueTask OnClusterFlushAsync(Jid account, XmlElement payload)
+    {
+        if (!Jid.TryParse(payload.GetAttribute("jid"), out var full)) return;
+        // The named resource, or (if it just went away) whichever of the account's resources here can take them.
+        var session = _server.Sessions.Find(full);
+        if (session is null || !session.IsAvailable || session.Priority < 0) session = BestAvailable(_server.Sessions.FindAll(account));
+        if (session is not null) await FlushAsync(session).ConfigureAwait(false);
+    }
+
+    private static C2sSession? BestAvailable(C2sSession[] sessions)
+    {
+        C2sSession? best = null;
+        foreach (var s in sessions)
+        {
+            if (s.IsAvailable && s.Priority >= 0 && !s.IsClosed && (best is null || s.Priority > best.Priority)) best = s;
+        }
+        return best;
+    }
+
+    /// <summary>Delivery outside a login: a storage failure leaves the messages stored for the next one.</summary>
+    private async ValueTask FlushAsync(C2sSession session)
+    {
+        try
+        {
+            await DeliverAsync(session).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
         }
     }
 
