@@ -183,6 +183,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     await RebuildMirrorAsync(removeStale: false).ConfigureAwait(false);
                     _ = CleanupLaterAsync();
                     ClusterLog.Resynced(Logger, count, _mirror.AccountCount);
+                    RaiseEventsMissed();
                     lock (_gate) _connected.TrySetResult();
                     return;
                 }
@@ -200,6 +201,20 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         finally
         {
             _resyncGate.Release();
+        }
+    }
+
+    public event Action? EventsMissed;
+
+    private void RaiseEventsMissed()
+    {
+        try
+        {
+            EventsMissed?.Invoke();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            ClusterLog.ReceiveFailed(Logger, e);
         }
     }
 

@@ -34,7 +34,7 @@ public sealed class ThreeNodeCluster : IAsyncLifetime
     private static Task<ClusterHarness> StartAsync(PostgresServer postgres) =>
         ClusterHarness.StartAsync(postgres, 3, "alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost", "erin@localhost", "fred@localhost", "gina@localhost", "hank@localhost",
             "olga@localhost", "pete@localhost", "rita@localhost", "sam@localhost", "yuri@localhost", "zoe@localhost", "paul@localhost", "quin@localhost",
-            "vera@localhost", "walt@localhost", "uma@localhost", "vic@localhost", "wade@localhost", "xena@localhost", "ivan@localhost");
+            "vera@localhost", "walt@localhost", "uma@localhost", "vic@localhost", "wade@localhost", "xena@localhost", "ivan@localhost", "kim@localhost", "lou@localhost");
 
     public async Task DisposeAsync()
     {
@@ -318,6 +318,46 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         await walt.SendMessageAsync(Jid.Parse("vera@localhost/b"), "after the unblock");
         var delivered = await veraB.WaitForAsync(s => s.Name == "message" && s.GetAttribute("type") != "error" && s.Element("body") is not null && s.Element("body")!.Text != "before the block", ClientSteps.Wait);
         Assert.Equal("after the unblock", delivered.Element("body")?.Text);
+    }
+
+    [Fact]
+    public async Task Archive_preferences_and_the_avatar_hash_changed_on_one_node_hold_on_another()
+    {
+        await using var kimA = await cluster.ConnectAsync(0, "kim", "a");
+        await using var kimB = await cluster.ConnectAsync(1, "kim", "b");
+        await using var lou = await cluster.ConnectAsync(1, "lou", "l");
+        await kimA.OnlineAsync();
+        await kimB.OnlineAsync();
+        await lou.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(lou, kimB);
+
+        // Node 2 archives lou's message for kim (the entering node decides), which loads its copy of kim's preferences.
+        await lou.SendMessageAsync(Jid.Parse("kim@localhost/b"), "archived");
+        await kimB.WaitMessageAsync("archived");
+        // Kim says "never" on node 1 (XEP-0313 §6.1). A message from node 1 to lou follows the change on node 2's channel,
+        // so once lou has it, node 2 has dropped its copy.
+        var prefs = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        prefs.AddElement("prefs", "urn:xmpp:mam:2").SetAttribute("default", "never");
+        Assert.Equal("result", (await kimA.SendIqAsync(prefs)).GetAttribute("type"));
+        await kimA.SendMessageAsync(Jid.Parse("lou@localhost/l"), "marker 1");
+        await lou.WaitMessageAsync("marker 1");
+        await lou.SendMessageAsync(Jid.Parse("kim@localhost/b"), "not archived");
+        await kimB.WaitMessageAsync("not archived");
+        // Queried on node 2, whose writer the query waits for (read-your-writes).
+        Assert.Equal(["archived"], await ArchiveAsync(kimB, "lou@localhost"));
+
+        // XEP-0153: kim sets a vCard with a photo on node 1; kim/b's next presence, stamped on node 2, carries its hash.
+        byte[] photo = [0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4];
+        var vcard = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        var photoElement = vcard.AddElement("vCard", "vcard-temp").AddElement("PHOTO");
+        photoElement.AddElement("TYPE").Add("image/png");
+        photoElement.AddElement("BINVAL").Add(Convert.ToBase64String(photo));
+        Assert.Equal("result", (await kimA.SendIqAsync(vcard)).GetAttribute("type"));
+        await kimA.SendMessageAsync(Jid.Parse("lou@localhost/l"), "marker 2");
+        await lou.WaitMessageAsync("marker 2");
+        await kimB.SendPresenceAsync(status: "new avatar");
+        var presence = await lou.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == "kim@localhost/b" && s.Element("status")?.Text == "new avatar", ClientSteps.Wait);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(photo)), presence.Element("x", "vcard-temp:x:update")?.Element("photo")?.Text);
     }
 
     [Fact]

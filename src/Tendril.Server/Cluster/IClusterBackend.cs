@@ -78,6 +78,16 @@ public interface IClusterBackend
     /// </summary>
     void SendClusterEvent(string name, XmlElement payload);
 
+    /// <summary>
+    /// Raised when this node may have missed events of other nodes (it re-joined after Redis was unreachable, or found
+    /// itself declared dead): every per-account copy kept coherent by events must be dropped and read again.
+    /// </summary>
+    event Action? EventsMissed
+    {
+        add { }
+        remove { }
+    }
+
     /// <summary>Registers the handler of account events named <paramref name="name"/> (features call it while registering).</summary>
     void OnAccountEvent(string name, Func<Jid, XmlElement, ValueTask> handler);
 }

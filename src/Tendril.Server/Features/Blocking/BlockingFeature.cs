@@ -52,6 +52,7 @@ public sealed class BlockingFeature : IServerFeature
         // Cluster: a node caches the blocklists of accounts with sessions on it, so a change made on one node is sent to
         // the other nodes holding the account's sessions, which drop their copy and push the change (§3.3/§3.4).
         _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterChangeAsync);
+        _server.Cluster.EventsMissed += _cache.Clear;
         registry.SessionClosed += session =>
         {
             _interested.TryRemove(session, out _);

@@ -42,6 +42,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     private ILogger _logger = null!;
     private ArchiveWriter? _writer;
     private readonly ConcurrentDictionary<string, ArchivePreferences> _preferences = new(StringComparer.Ordinal);
+    private long _preferencesEpoch; // bumped by every invalidation from another node
 
     public void Register(FeatureRegistry registry)
     {
@@ -62,6 +63,27 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.AddOutboundFilter(ArchiveSentAsync);
         registry.AddInboundFilter(ArchiveReceivedAsync);
         if (_server.Options.Mam.RetentionDays > 0) _ = SweepLoopAsync();
+        _server.Cluster.OnAccountEvent(PreferencesEvent, OnPreferencesChangedElsewhere);
+        _server.Cluster.EventsMissed += () =>
+        {
+            Interlocked.Increment(ref _preferencesEpoch);
+            _preferences.Clear();
+        };
+    }
+
+    // Any node archives for any account (the entering node decides, docs/cluster.md), so any node may hold a copy of an
+    // account's preferences: a change goes to every node, which drops its copy and reads the store on next use.
+    private const string PreferencesEvent = "mam-prefs-changed";
+    private const string ClusterNamespace = "urn:tendril:cluster:mam";
+
+    private ValueTask OnPreferencesChangedElsewhere(Jid domain, XmlElement payload)
+    {
+        if (payload.GetAttribute("jid") is { } owner)
+        {
+            Interlocked.Increment(ref _preferencesEpoch);
+            _preferences.TryRemove(owner, out _);
+        }
+        return ValueTask.CompletedTask;
     }
 
     // ---- archiving ------------------------------------------------------------------------------------------------
@@ -175,10 +197,15 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     {
         var key = owner.ToString();
         if (_preferences.TryGetValue(key, out var cached)) return cached;
+        var epoch = Interlocked.Read(ref _preferencesEpoch);
         var prefs = await _server.Storage.Archive.GetPreferencesAsync(owner.Domain, owner.Local!).ConfigureAwait(false) ?? ArchivePreferences.Initial;
         if (_preferences.Count > 100_000) _preferences.Clear(); // a bound, not an LRU: misses only cost a read
         // Fill only when empty: a preferences set that raced with this read stored newer ones, which must win.
-        return _preferences.GetOrAdd(key, prefs);
+        var kept = _preferences.GetOrAdd(key, prefs);
+        // Another node's change may have been announced while the store was read (its removal found nothing to remove):
+        // then this copy may be the old one and must not stay.
+        if (Interlocked.Read(ref _preferencesEpoch) != epoch) _preferences.TryRemove(new KeyValuePair<string, ArchivePreferences>(key, prefs));
+        return kept;
     }
 
     /// <summary>A server-generated archive id: unique, stable, opaque (time-ordered UUIDv7, hex).</summary>
@@ -372,6 +399,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
                 return;
             }
             _preferences[owner.ToString()] = prefs;
+            _server.Cluster.SendClusterEvent(PreferencesEvent, new XmlElement("prefs", ClusterNamespace).SetAttribute("jid", owner.ToString()));
             request.Reply(PreferencesElement(prefs));
             return;
         }

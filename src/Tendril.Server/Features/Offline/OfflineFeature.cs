@@ -103,7 +103,7 @@ public sealed class OfflineFeature : IServerFeature
         if (!Jid.TryParse(payload.GetAttribute("jid"), out var full)) return;
         // The named resource, or (if it just went away) whichever of the account's resources here can take them.
         var session = _server.Sessions.Find(full);
-        if (session is null || !session.IsAvailable || session.Priority < 0) session = BestAvailable(_server.Sessions.FindAll(account));
+        if (session is null || !CanTake(session)) session = BestAvailable(_server.Sessions.FindAll(account));
         if (session is not null) await FlushAsync(session).ConfigureAwait(false);
     }
 
@@ -112,10 +112,17 @@ public sealed class OfflineFeature : IServerFeature
         C2sSession? best = null;
         foreach (var s in sessions)
         {
-            if (s.IsAvailable && s.Priority >= 0 && !s.IsClosed && (best is null || s.Priority > best.Priority)) best = s;
+            if (CanTake(s) && (best is null || s.Priority > best.Priority)) best = s;
         }
         return best;
     }
+
+    /// <summary>
+    /// Available with a non-negative priority and not ending. A session whose stream is closing (hibernating for XEP-0198
+    /// resumption, or storing its unacknowledged messages before it ends) would keep the messages in its resumption list
+    /// and store them again as it ends: they would go round between the store and that list.
+    /// </summary>
+    private static bool CanTake(C2sSession s) => s.IsAvailable && s.Priority >= 0 && !s.IsClosed && !s.Stream.IsClosing;
 
     /// <summary>Delivery outside a login: a storage failure leaves the messages stored for the next one.</summary>
     private async ValueTask FlushAsync(C2sSession session)

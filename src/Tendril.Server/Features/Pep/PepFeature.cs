@@ -52,6 +52,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         // Another node changed an account's PEP service: drop the copy here (read again from the store on next use).
         _server.Cluster.OnAccountEvent(PubSubCluster.PepEventName, (_, payload) =>
             payload.GetAttribute("service") is { } changed && Jid.TryParse(changed, out var owner) && _services.TryGetValue(owner, out var s) ? s.InvalidateAsync() : ValueTask.CompletedTask);
+        _server.Cluster.EventsMissed += () => PubSubCluster.InvalidateAll(_services.Values);
         registry.SetAccountDiscoProvider(this);
         registry.SessionAvailable += session =>
         {

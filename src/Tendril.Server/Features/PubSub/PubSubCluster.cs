@@ -14,4 +14,12 @@ internal static class PubSubCluster
 
     public static Action<PubSubService> Announce(XmppServer server, bool pep = false) => service =>
         server.Cluster.SendClusterEvent(pep ? PepEventName : EventName, new XmlElement("changed", Namespace).SetAttribute("service", service.JidString));
+
+    /// <summary>After missed events (<see cref="Cluster.IClusterBackend.EventsMissed"/>): every copy is read again on next use.</summary>
+    public static void InvalidateAll(IEnumerable<PubSubService> services) => _ = InvalidateAllAsync(services);
+
+    private static async Task InvalidateAllAsync(IEnumerable<PubSubService> services)
+    {
+        foreach (var service in services) await service.InvalidateAsync().ConfigureAwait(false);
+    }
 }

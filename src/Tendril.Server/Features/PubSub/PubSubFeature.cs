@@ -53,6 +53,7 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
         {
             registry.Server.Cluster.OnAccountEvent(PubSubCluster.EventName, (_, payload) =>
                 payload.GetAttribute("service") is { } changed && _services.TryGetValue(changed, out var s) ? s.InvalidateAsync() : ValueTask.CompletedTask);
+            registry.Server.Cluster.EventsMissed += () => PubSubCluster.InvalidateAll(_services.Values);
         }
         registry.SessionAvailable += async session =>
         {

@@ -40,6 +40,52 @@ public sealed class VCardFeature : IServerFeature
             if (_server.Sessions.FindAll(session.Jid).Length == 0) _photoHashes.TryRemove(session.Jid.Bare, out _);
             return ValueTask.CompletedTask;
         };
+        _server.Cluster.OnAccountEvent(ClusterEvent, OnHashChangedElsewhere);
+        _server.Cluster.EventsMissed += () => _ = ReloadHashesAsync();
+    }
+
+    /// <summary>After missed events: every online account's hash read again from the store.</summary>
+    private async Task ReloadHashesAsync()
+    {
+        var seen = new HashSet<Jid>(BareJidComparer.Instance);
+        foreach (var session in _server.Sessions.All())
+        {
+            if (!seen.Add(session.Jid)) continue;
+            try
+            {
+                var user = session.Jid.Bare;
+                var stored = await _server.Storage.AccountData.GetAsync(user.Domain, user.Local!, Store, "").ConfigureAwait(false);
+                if (stored is not null && StoredStanza.Parse(stored) is { } vcard && PhotoHash(vcard) is { } hash) _photoHashes[user] = hash;
+                else _photoHashes.TryRemove(user, out _);
+            }
+            catch (StorageException)
+            {
+                // Keep the copy: the store is unreachable, and the next vCard change or login reads it again.
+            }
+        }
+    }
+
+    // The account's sessions on other nodes stamp their presence from their node's copy of the hash: a change goes to
+    // those nodes (an account event reaches exactly the nodes holding a session of the account).
+    private const string ClusterEvent = "vcard-hash";
+    private const string ClusterNamespace = "urn:tendril:cluster:vcard";
+
+    /// <summary>The account's photo hash changed here ("" no photo, null no usable vCard): this node's copy and the others'.</summary>
+    private void SetHash(Jid user, string? hash)
+    {
+        if (hash is not null) _photoHashes[user] = hash;
+        else _photoHashes.TryRemove(user, out _);
+        var payload = new XmlElement("hash", ClusterNamespace);
+        if (hash is not null) payload.SetAttribute("value", hash);
+        _server.Cluster.SendAccountEvent(user, ClusterEvent, payload);
+    }
+
+    private ValueTask OnHashChangedElsewhere(Jid account, XmlElement payload)
+    {
+        if (_server.Sessions.FindAll(account).Length == 0) return ValueTask.CompletedTask; // no copy kept without a session here
+        if (payload.GetAttribute("value") is { } hash) _photoHashes[account.Bare] = hash;
+        else _photoHashes.TryRemove(account.Bare, out _);
+        return ValueTask.CompletedTask;
     }
 
     private async ValueTask LoadHashAsync(C2sSession session)
@@ -89,8 +135,7 @@ public sealed class VCardFeature : IServerFeature
                 request.ReplyError(StanzaErrorCondition.ServiceUnavailable);
                 return;
             }
-            if (PhotoHash(request.Payload) is { } hash) _photoHashes[user] = hash;
-            else _photoHashes.TryRemove(user, out _);
+            SetHash(user, PhotoHash(request.Payload));
             request.Reply();
             foreach (var observer in _server.ServerFeatures.OfType<IVCardObserver>())
                 await observer.OnVCardSetAsync(user, request.Payload).ConfigureAwait(false);
@@ -131,7 +176,7 @@ public sealed class VCardFeature : IServerFeature
         var text = StoredStanza.Serialize(vcard);
         if (Encoding.UTF8.GetByteCount(text) > _server.Options.VCard.MaxBytes) return false;
         if (!await _server.Storage.AccountData.PutAsync(user.Domain, user.Local!, Store, "", text).ConfigureAwait(false)) return false;
-        _photoHashes[user] = bytes is null ? "" : Convert.ToHexStringLower(SHA1.HashData(bytes));
+        SetHash(user, bytes is null ? "" : Convert.ToHexStringLower(SHA1.HashData(bytes)));
         return true;
     }
 
