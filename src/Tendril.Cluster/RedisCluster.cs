@@ -33,6 +33,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     private volatile HashSet<string> _liveNodes = new(StringComparer.Ordinal);
     private Task _heartbeat = Task.CompletedTask;
     private volatile bool _dirty;
+    private volatile bool _announcePending;
     private int _started;
     private Serialized? _lastSerialized;
 
@@ -151,8 +152,10 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     /// local session (Redis may have lost them, or a survivor purged them), rebuild the replica (events were missed),
     /// then let the outboxes flush.
     /// </summary>
-    private async Task ResyncAsync()
+    /// <param name="rejoined">The node found itself missing from the member set (declared dead and purged, or Redis lost its state).</param>
+    private async Task ResyncAsync(bool rejoined = false)
     {
+        if (rejoined) _announcePending = true; // kept until done: a resync that fails half-way is run again without the flag
         await _resyncGate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -161,7 +164,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                 try
                 {
                     _dirty = false;
-                    await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+                    if (await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false)) _announcePending = true;
                     await _store.EnsureSequenceAsync(_mirror.MaxVersion + 1).ConfigureAwait(false);
                     var count = 0;
                     var local = new HashSet<Jid>();
@@ -185,6 +188,13 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     ClusterLog.Resynced(Logger, count, _mirror.AccountCount);
                     RaiseEventsMissed();
                     lock (_gate) _connected.TrySetResult();
+                    // Purged while alive: the survivors told every contact these sessions were gone. (Redis that lost
+                    // its state purged nobody; announcing again then only repeats what the contacts know.)
+                    if (_announcePending)
+                    {
+                        _announcePending = false;
+                        await AnnounceAgainAsync(local).ConfigureAwait(false);
+                    }
                     return;
                 }
                 catch (Exception e) when (RedisFailure.Is(e))
@@ -205,6 +215,22 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     }
 
     public event Action? EventsMissed;
+
+    private async Task AnnounceAgainAsync(HashSet<Jid> republished)
+    {
+        foreach (var session in _server.Sessions.All())
+        {
+            if (!republished.Contains(session.Jid)) continue;
+            try
+            {
+                await _server.AnnounceAgainAsync(session).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                ClusterLog.ReceiveFailed(Logger, e);
+            }
+        }
+    }
 
     private void RaiseEventsMissed()
     {
@@ -261,7 +287,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     if (rejoined || _dirty)
                     {
                         if (rejoined) ClusterLog.Rejoined(Logger);
-                        _ = ResyncAsync();
+                        _ = ResyncAsync(rejoined);
                     }
                     var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
                     _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);

@@ -231,6 +231,12 @@ public sealed class XmppServer : IAsyncDisposable
     public ValueTask ResourceGoneAsync(Jid fullJid) => Features.PresenceHandler is { } handler ? handler.OnResourceGoneAsync(fullJid) : ValueTask.CompletedTask;
 
     /// <summary>
+    /// This node was declared dead by the cluster and purged, yet lives and re-joined: <paramref name="session"/>'s
+    /// presence is announced again and its contacts probed (the survivors told everyone it had gone).
+    /// </summary>
+    public ValueTask AnnounceAgainAsync(Routing.C2sSession session) => Routing.PresenceBroadcaster.AnnounceAgainAsync(this, session);
+
+    /// <summary>
     /// Applies a new configuration without touching established sessions: limits and timeouts (read by streams at use
     /// time), parser limits for new streams, the TLS certificate for new handshakes, and whatever features do in
     /// <see cref="IReloadableFeature.OnReload"/>. The domain cannot change; listener addresses, ports, the data folder

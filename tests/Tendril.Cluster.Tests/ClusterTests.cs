@@ -194,36 +194,8 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         Assert.Equal("from b, copied to a", sent.Element("sent", "urn:xmpp:carbons:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
 
         // MAM (XEP-0313): each message once in olga's archive and once in pete's, although three nodes handled them.
-        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ArchiveAsync(olgaA, "pete@localhost"));
-        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ArchiveAsync(pete, "olga@localhost"));
-    }
-
-    private static async Task<List<string>> ArchiveAsync(XmppClient client, string with)
-    {
-        var queryId = "q" + Guid.NewGuid().ToString("N")[..8];
-        var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
-        var query = iq.AddElement("query", "urn:xmpp:mam:2").SetAttribute("queryid", queryId);
-        var form = query.AddElement("x", "jabber:x:data").SetAttribute("type", "submit");
-        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add("urn:xmpp:mam:2");
-        form.AddElement("field").SetAttribute("var", "with").AddElement("value").Add(with);
-        var fin = await client.SendIqAsync(iq);
-        Assert.Equal("result", fin.GetAttribute("type"));
-        var bodies = new List<string>();
-        // The results precede the iq result on the stream; they are all in the backlog now.
-        while (true)
-        {
-            XmlElement result;
-            try
-            {
-                result = await client.WaitForAsync(s => s.Name == "message" && s.Element("result", "urn:xmpp:mam:2")?.GetAttribute("queryid") == queryId, TimeSpan.FromSeconds(2));
-            }
-            catch (TimeoutException)
-            {
-                break;
-            }
-            bodies.Add(result.Element("result", "urn:xmpp:mam:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
-        }
-        return bodies;
+        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ClientSteps.ArchiveAsync(olgaA, "pete@localhost"));
+        Assert.Equal(["to a, copied to b", "from b, copied to a"], await ClientSteps.ArchiveAsync(pete, "olga@localhost"));
     }
 
     [Fact]
@@ -344,7 +316,7 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         await lou.SendMessageAsync(Jid.Parse("kim@localhost/b"), "not archived");
         await kimB.WaitMessageAsync("not archived");
         // Queried on node 2, whose writer the query waits for (read-your-writes).
-        Assert.Equal(["archived"], await ArchiveAsync(kimB, "lou@localhost"));
+        Assert.Equal(["archived"], await ClientSteps.ArchiveAsync(kimB, "lou@localhost"));
 
         // XEP-0153: kim sets a vCard with a photo on node 1; kim/b's next presence, stamped on node 2, carries its hash.
         byte[] photo = [0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4];

@@ -83,6 +83,62 @@ public sealed class FaultTests(PostgresFixture postgres)
     private static int PurgeCount(ClusterHarness cluster) => Regex.Count(cluster.Nodes[0].Log + cluster.Nodes[2].Log, "purged dead node n2");
 
     [Fact]
+    public async Task A_node_stalled_past_the_timeout_is_purged_then_rejoins_and_its_users_get_what_they_missed()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 2, "mia@localhost", "ned@localhost");
+        await using var mia = await cluster.Nodes[0].ConnectAsync("mia@localhost", ClusterHarness.Password, "m");
+        await using var ned = await cluster.Nodes[1].ConnectAsync("ned@localhost", ClusterHarness.Password, "n");
+        await mia.OnlineAsync();
+        await ned.OnlineAsync();
+        await ClientSteps.SubscribeMutuallyAsync(mia, ned);
+        // Node 2 archives ned's messages for mia (the entering node decides): it holds a copy of mia's preferences.
+        await ned.SendMessageAsync(Jid.Parse("mia@localhost/m"), "archived");
+        await mia.WaitMessageAsync("archived");
+        await ned.SendPresenceAsync(status: "about to stall");
+        await mia.WaitForAsync(s => IsNedAvailable(s, "about to stall"), ClientSteps.Wait);
+
+        // Node 2 stalls (a VM pause, a swap storm) past the node timeout: node 1 purges it and tells mia ned is gone.
+        await cluster.Nodes[1].SignalAsync("STOP");
+        try
+        {
+            await mia.WaitPresenceAsync("ned@localhost/n", "unavailable");
+            // Meanwhile mia stops archiving, writes to ned (stored offline: he is in no node's table) and steps out.
+            var prefs = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+            prefs.AddElement("prefs", "urn:xmpp:mam:2").SetAttribute("default", "never");
+            Assert.Equal("result", (await mia.SendIqAsync(prefs)).GetAttribute("type"));
+            await mia.SendMessageAsync(Jid.Parse("ned@localhost"), "while you were stalled");
+            await mia.SendPresenceAsync(show: "away", status: "stepped out");
+            await mia.RequestRosterAsync(); // in order on mia's stream: the message is stored and the presence sent
+        }
+        finally
+        {
+            await cluster.Nodes[1].SignalAsync("CONT");
+        }
+
+        // Node 2 finds itself declared dead, re-joins and announces ned again; ned learns what he missed.
+        try
+        {
+            await mia.WaitForAsync(s => IsNedAvailable(s, "about to stall"), ClientSteps.Wait); // nothing else sends it again
+            var away = await ned.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == "mia@localhost/m" && s.Element("show")?.Text == "away", ClientSteps.Wait);
+            Assert.Equal("stepped out", away.Element("status")?.Text);
+            await ned.WaitMessageAsync("while you were stalled");
+            // Its copy of mia's preferences went with the events it missed: ned's next message is not archived for her.
+            await ned.SendMessageAsync(Jid.Parse("mia@localhost/m"), "not archived");
+            await mia.WaitMessageAsync("not archived");
+            await using var miaThere = await cluster.Nodes[1].ConnectAsync("mia@localhost", ClusterHarness.Password, "there");
+            Assert.Equal(["archived"], await miaThere.ArchiveAsync("ned@localhost")); // read-your-writes on node 2
+            Assert.Contains("declared dead", cluster.Nodes[1].Log, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.GetType().Name}: {e.Message}\n{FullLogs(cluster)}");
+        }
+    }
+
+    private static bool IsNedAvailable(XmlElement s, string status) =>
+        s.Name == "presence" && s.GetAttribute("from") == "ned@localhost/n" && s.GetAttribute("type") is null && s.Element("status")?.Text == status;
+
+    [Fact]
     public async Task A_node_stopped_with_sigterm_leaves_cleanly_and_is_not_purged()
     {
         await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 2, "tom@localhost", "uma@localhost");

@@ -42,6 +42,33 @@ internal static class PresenceBroadcaster
         }
     }
 
+    /// <summary>
+    /// The session's cluster node was declared dead and purged — the user's other resources, the subscribers and the
+    /// directed-presence recipients were told it went unavailable (RFC 6121 §4.6.3) — but the node lives and re-joined.
+    /// Its last presence is announced again as at login (§4.2.2), and the contacts are probed again: presence they sent
+    /// meanwhile never reached it.
+    /// </summary>
+    public static async ValueTask AnnounceAgainAsync(XmppServer server, C2sSession session)
+    {
+        if (session.IsClosed || !session.IsAvailable || session.LastPresence is not { } presence) return;
+        foreach (var s in server.Sessions.FindAll(session.Jid))
+        {
+            if (s != session && s.IsAvailable) server.Router.DeliverQuiet(s, presence);
+        }
+        if (server.Cluster.IsClustered)
+        {
+            foreach (var r in server.Cluster.FindAll(session.Jid))
+            {
+                if (r.IsAvailable) server.Cluster.TryDeliver(r, presence);
+            }
+        }
+        await NotifyHandlerAsync(server, session, presence, wasAvailable: false, []).ConfigureAwait(false);
+        foreach (var to in session.DirectedPresence())
+        {
+            await server.Router.RouteAsync(presence.Clone().SetAttribute("to", to.ToString()), session.Jid, to).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Broadcasts unavailable presence for a session that ended without sending it (RFC 6121 §4.6.3).</summary>
     public static ValueTask BroadcastUnavailableOnCloseAsync(XmppServer server, C2sSession session)
     {

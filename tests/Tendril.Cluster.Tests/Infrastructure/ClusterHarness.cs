@@ -139,4 +139,33 @@ public static class ClientSteps
 
     public static Task<XmlElement> WaitPresenceAsync(this XmppClient client, string from, string? type) =>
         client.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == from && s.GetAttribute("type") == type, Wait);
+
+    /// <summary>The bodies of the client's archive with <paramref name="with"/> (XEP-0313 §4), in archive order.</summary>
+    public static async Task<List<string>> ArchiveAsync(this XmppClient client, string with)
+    {
+        var queryId = "q" + Guid.NewGuid().ToString("N")[..8];
+        var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set");
+        var query = iq.AddElement("query", "urn:xmpp:mam:2").SetAttribute("queryid", queryId);
+        var form = query.AddElement("x", "jabber:x:data").SetAttribute("type", "submit");
+        form.AddElement("field").SetAttribute("var", "FORM_TYPE").SetAttribute("type", "hidden").AddElement("value").Add("urn:xmpp:mam:2");
+        form.AddElement("field").SetAttribute("var", "with").AddElement("value").Add(with);
+        var fin = await client.SendIqAsync(iq);
+        Assert.Equal("result", fin.GetAttribute("type"));
+        var bodies = new List<string>();
+        // The results precede the iq result on the stream; they are all in the backlog now.
+        while (true)
+        {
+            XmlElement result;
+            try
+            {
+                result = await client.WaitForAsync(s => s.Name == "message" && s.Element("result", "urn:xmpp:mam:2")?.GetAttribute("queryid") == queryId, TimeSpan.FromSeconds(2));
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+            bodies.Add(result.Element("result", "urn:xmpp:mam:2")!.Element("forwarded", "urn:xmpp:forward:0")!.Element("message")!.Element("body")!.Text);
+        }
+        return bodies;
+    }
 }
