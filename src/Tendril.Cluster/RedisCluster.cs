@@ -65,6 +65,8 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
 
     internal RemoteSessionMirror Mirror => _mirror;
 
+    internal XmppServer Server => _server;
+
     internal RoutingTableStore Store => _store;
 
     public void Attach(XmppServer server)
@@ -357,7 +359,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     }
 
     /// <summary>The members seen alive by the last sweep (diagnostics).</summary>
-    internal IReadOnlyCollection<string> LiveNodes => _liveNodes;
+    internal IReadOnlySet<string> LiveNodes => _liveNodes;
 
     // ---- routing table writes ------------------------------------------------------------------------------------
 

@@ -73,8 +73,9 @@ internal static class ServeCommand
         if (options.Cluster.Enabled)
         {
             // One of several nodes serving the domain through Redis (docs/cluster.md); the server core sees it through IClusterBackend.
-            builder.Services.AddSingleton<Tendril.Server.Cluster.IClusterBackend>(services =>
-                new Tendril.Cluster.RedisCluster(options.Cluster, services.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton(services => new Tendril.Cluster.RedisCluster(options.Cluster, services.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton<Tendril.Server.Cluster.IClusterBackend>(services => services.GetRequiredService<Tendril.Cluster.RedisCluster>());
+            builder.Services.AddSingleton<Tendril.Server.Admin.IAdminSection>(services => new Tendril.Cluster.ClusterAdminSection(services.GetRequiredService<Tendril.Cluster.RedisCluster>()));
         }
         builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
 

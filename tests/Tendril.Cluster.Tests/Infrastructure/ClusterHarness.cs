@@ -14,6 +14,7 @@ namespace Tendril.Cluster.Tests.Infrastructure;
 public sealed class ClusterHarness : IAsyncDisposable
 {
     public const string Password = "secret-pass";
+    public const string AdminJid = "admin@localhost";
     // The defaults: on a loaded 2-core machine running several nodes, shorter timeouts declare stalled nodes dead.
     public const int HeartbeatMs = 1000;
     public const int NodeTimeoutMs = 5000;
@@ -60,6 +61,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         {
             section["Storage"] = new Dictionary<string, object> { ["Provider"] = "postgres", ["PostgresConnectionString"] = _postgres };
             section["Registration"] = new Dictionary<string, object> { ["Enabled"] = true }; // in-band account removal
+            section["Admin"] = new Dictionary<string, object> { ["Users"] = new[] { AdminJid } }; // when a test creates the account
             var cluster = new Dictionary<string, object>
             {
                 ["Enabled"] = true,

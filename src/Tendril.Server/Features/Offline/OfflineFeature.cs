@@ -120,13 +120,15 @@ public sealed class OfflineFeature : IServerFeature
     private const string ClusterEvent = "offline-flush";
     private const string ClusterNamespace = "urn:tendril:cluster:offline";
 
-    private async ValueTask OnClusterFlushAsync(Jid account, XmlElement payload)
+    private ValueTask OnClusterFlushAsync(Jid account, XmlElement payload)
     {
-        if (!Jid.TryParse(payload.GetAttribute("jid"), out var full)) return;
+        if (!Jid.TryParse(payload.GetAttribute("jid"), out var full)) return ValueTask.CompletedTask;
         // The named resource, or (if it just went away) whichever of the account's resources here can take them.
         var session = _server.Sessions.Find(full);
         if (session is null || !CanTake(session)) session = BestAvailable(_server.Sessions.FindAll(account));
-        if (session is not null) await FlushAsync(session).ConfigureAwait(false);
+        // Not awaited: the node's records are handled one after another, and none may wait on the store.
+        if (session is not null) _ = Task.Run(async () => await FlushAsync(session).ConfigureAwait(false));
+        return ValueTask.CompletedTask;
     }
 
     private static C2sSession? BestAvailable(C2sSession[] sessions)
