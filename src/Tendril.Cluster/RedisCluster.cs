@@ -188,13 +188,15 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     await RebuildMirrorAsync(removeStale: false).ConfigureAwait(false);
                     _ = CleanupLaterAsync();
                     ClusterLog.Resynced(Logger, count, _mirror.AccountCount);
-                    RaiseEventsMissed();
                     lock (_gate) _connected.TrySetResult();
-                    // Purged while alive: the survivors told every contact these sessions were gone. (Redis that lost
-                    // its state purged nobody; announcing again then only repeats what the contacts know.)
+                    // Re-joined: the others gave up on this node's channel (records for it were handed back, events
+                    // dropped), and if it was purged alive, they told every contact its sessions were gone. (Redis that
+                    // lost its state purged nobody; announcing again then only repeats what the contacts know.) A mere
+                    // reconnect loses nothing: records wait in the senders' outboxes until this node listens again.
                     if (_announcePending)
                     {
                         _announcePending = false;
+                        RaiseEventsMissed();
                         await AnnounceAgainAsync(local).ConfigureAwait(false);
                     }
                     return;

@@ -79,8 +79,9 @@ public interface IClusterBackend
     void SendClusterEvent(string name, XmlElement payload);
 
     /// <summary>
-    /// Raised when this node may have missed events of other nodes (it re-joined after Redis was unreachable, or found
-    /// itself declared dead): every per-account copy kept coherent by events must be dropped and read again.
+    /// Raised when this node may have missed events of other nodes: it found itself missing from the cluster (declared
+    /// dead while it stalled, or Redis lost its state) and re-joined. Every per-account copy kept coherent by events
+    /// must be dropped and read again.
     /// </summary>
     event Action? EventsMissed
     {

@@ -45,8 +45,9 @@ internal static class PresenceBroadcaster
     /// <summary>
     /// The session's cluster node was declared dead and purged — the user's other resources, the subscribers and the
     /// directed-presence recipients were told it went unavailable (RFC 6121 §4.6.3) — but the node lives and re-joined.
-    /// Its last presence is announced again as at login (§4.2.2), and the contacts are probed again: presence they sent
-    /// meanwhile never reached it.
+    /// Its last presence is announced again as at login (§4.2.2), the contacts are probed again (presence they sent
+    /// meanwhile never reached it), and the features see it become available again as at login: what other nodes stored
+    /// offline for it while its node was cut off is delivered, PEP last items are sent again.
     /// </summary>
     public static async ValueTask AnnounceAgainAsync(XmppServer server, C2sSession session)
     {
@@ -67,6 +68,7 @@ internal static class PresenceBroadcaster
         {
             await server.Router.RouteAsync(presence.Clone().SetAttribute("to", to.ToString()), session.Jid, to).ConfigureAwait(false);
         }
+        await RaiseSessionAvailableAsync(server, session).ConfigureAwait(false);
     }
 
     /// <summary>Broadcasts unavailable presence for a session that ended without sending it (RFC 6121 §4.6.3).</summary>

@@ -1,6 +1,5 @@
 using Tendril.Server.Features.Roster;
 using System.Globalization;
-using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Cluster;
@@ -36,27 +35,6 @@ public sealed class OfflineFeature : IServerFeature
         registry.OnUndeliverableMessage(StoreAsync);
         registry.SessionAvailable += DeliverAsync;
         _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterFlushAsync);
-        _server.Cluster.EventsMissed += () => _ = FlushOnlineAsync();
-    }
-
-    /// <summary>
-    /// After this node re-joined the cluster: what other nodes could not hand to it meanwhile (its channel unheard, its
-    /// liveness gone) they stored offline for its users — who are online here, so they get it now.
-    /// </summary>
-    private async Task FlushOnlineAsync()
-    {
-        var seen = new HashSet<Jid>(BareJidComparer.Instance);
-        try
-        {
-            foreach (var session in _server.Sessions.All())
-            {
-                if (seen.Add(session.Jid) && BestAvailable(_server.Sessions.FindAll(session.Jid)) is { } best) await FlushAsync(best).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _server.LoggerFactory.CreateLogger("Tendril.Offline").LogWarning(e, "Delivering offline messages after a cluster resync failed");
-        }
     }
 
     private async ValueTask<bool> StoreAsync(XmlElement message, Jid to)
