@@ -58,6 +58,7 @@ public sealed class XmppServer : IAsyncDisposable
         Features.Freeze();
         ServerFeatures = featureList;
         StreamManagement = new StreamManagementRegistry(this);
+        Cluster.OnAccountEvent(StreamManagementRegistry.ResumeFailedEvent, StreamManagement.OnResumeFailedElsewhereAsync);
         Heartbeat = new Heartbeat(Time, now =>
         {
             IqTracker.Sweep(now);

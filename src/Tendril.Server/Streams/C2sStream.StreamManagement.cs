@@ -134,6 +134,9 @@ public sealed partial class C2sStream
         var sm = registry.Find(previd);
         if (sm is null || sm.Session.Jid.Bare != User || sm.Session.IsClosed)
         {
+            // Perhaps the session is held by another node of the cluster (the client reconnected through a load
+            // balancer): this node cannot resume it, so that one ends it now (see StreamManagementRegistry).
+            if (sm is null && _server.Cluster.IsClustered) registry.ResumeFailedHere(User!, previd);
             SendNonza(Failed("item-not-found"));
             return;
         }
@@ -181,6 +184,13 @@ public sealed partial class C2sStream
             Interlocked.Increment(ref _queued);
             if (!_outbound.TryWrite(item)) Interlocked.Decrement(ref _queued);
         }
+    }
+
+    /// <summary>Ends this connection, its client having given its session up: the session ends with it, no hibernation.</summary>
+    internal void EndAbandoned()
+    {
+        _smNoResume = true;
+        EndForTakeover();
     }
 
     /// <summary>Ends this connection because another one resumes its session.</summary>

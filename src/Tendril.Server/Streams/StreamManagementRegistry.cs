@@ -80,6 +80,35 @@ public sealed class StreamManagementRegistry
         }
     }
 
+    // ---- across cluster nodes --------------------------------------------------------------------------------------
+
+    internal const string ResumeFailedEvent = "sm-resume-failed";
+    private const string ClusterNamespace = "urn:tendril:cluster:sm";
+
+    /// <summary>
+    /// A client of <paramref name="account"/> asked this node to resume <paramref name="previd"/>, which is not here. A
+    /// session's state lives on its node, so the resume fails (XEP-0198 §5: the client binds anew); the nodes holding
+    /// the account's sessions are told, and the one holding that session ends it at once instead of at the resume
+    /// timeout — its unacknowledged messages stored offline, where the new session's login (or the offline store's own
+    /// flush, docs/cluster.md) picks them up, and its unavailable presence broadcast.
+    /// </summary>
+    internal void ResumeFailedHere(Jid account, string previd) =>
+        _server.Cluster.SendAccountEvent(account, ResumeFailedEvent, new XmlElement("resume", ClusterNamespace).SetAttribute("previd", previd));
+
+    /// <summary>Another node's <see cref="ResumeFailedHere"/>.</summary>
+    internal async ValueTask OnResumeFailedElsewhereAsync(Jid account, XmlElement payload)
+    {
+        // The id is the client's secret; the account must match as well (an id alone ends nothing of another user).
+        if (payload.GetAttribute("previd") is not { } id || Find(id) is not { } sm || !BareJidComparer.Instance.Equals(sm.Session.Jid, account)) return;
+        if (_hibernating.TryRemove(new KeyValuePair<string, StreamManagementState>(id, sm)))
+        {
+            await EndAsync(sm).ConfigureAwait(false);
+            return;
+        }
+        // Not noticed dead here yet (the client saw the connection die first): it ends now, without hibernating.
+        if (!sm.Session.IsClosed) sm.Session.Stream.EndAbandoned();
+    }
+
     /// <summary>Ends a session for good: unbinds it, broadcasts unavailable presence, and flushes what it was not sent.</summary>
     internal ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
 
