@@ -142,6 +142,21 @@ public static class ClientSteps
     public static Task<XmlElement> WaitPresenceAsync(this XmppClient client, string from, string? type) =>
         client.WaitForAsync(s => s.Name == "presence" && s.GetAttribute("from") == from && s.GetAttribute("type") == type, Wait);
 
+    /// <summary>
+    /// <see cref="ArchiveAsync"/> asked again until it holds at least <paramref name="count"/> messages (another node's
+    /// archive writer may not have written them yet; a query waits only for its own node's) or the wait is over.
+    /// </summary>
+    public static async Task<List<string>> ArchiveWhenAsync(this XmppClient client, string with, int count)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var bodies = await client.ArchiveAsync(with);
+            if (bodies.Count >= count || DateTime.UtcNow > deadline) return bodies;
+            await Task.Delay(200);
+        }
+    }
+
     /// <summary>The bodies of the client's archive with <paramref name="with"/> (XEP-0313 §4), in archive order.</summary>
     public static async Task<List<string>> ArchiveAsync(this XmppClient client, string with)
     {
