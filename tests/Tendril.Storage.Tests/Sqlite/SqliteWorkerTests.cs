@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Tendril.Storage.Sqlite;
 
 namespace Tendril.Storage.Tests;
@@ -29,15 +28,26 @@ public sealed class SqliteWorkerTests : IDisposable
     {
         await using var storage = new SqliteStorage(_dir.File("tendril.db"));
         await storage.InitializeAsync();
-        var stopwatch = Stopwatch.StartNew();
-        var slow = storage.WriteAsync("slow", _ => { Thread.Sleep(700); return 1; }, default);
-        var returnedAfter = stopwatch.Elapsed;
-        Assert.False(slow.IsCompleted);
-        Assert.True(returnedAfter < TimeSpan.FromMilliseconds(300), $"the call blocked for {returnedAfter}");
-        // Readers keep serving while the writer is busy.
-        Assert.Empty(await storage.Accounts.ListAsync("example.org"));
-        Assert.False(slow.IsCompleted);
-        Assert.Equal(1, await slow);
+        using var gate = new ManualResetEventSlim(false);
+        using var started = new ManualResetEventSlim(false);
+        try
+        {
+            // The operation cannot finish before the gate opens: a call that ran it on the caller's thread would never
+            // return (seen here as a timeout, not a hang).
+            var slow = await Task.Factory.StartNew(() => storage.WriteAsync("slow", _ => { started.Set(); gate.Wait(); return 1; }, default),
+                CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(slow.IsCompleted);
+            Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the operation never started");
+            // Readers keep serving while the writer is busy (it still is: the gate is closed).
+            Assert.Empty(await storage.Accounts.ListAsync("example.org").AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.False(slow.IsCompleted);
+            gate.Set();
+            Assert.Equal(1, await slow);
+        }
+        finally
+        {
+            gate.Set();
+        }
     }
 
     [Fact]
