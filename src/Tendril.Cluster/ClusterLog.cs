@@ -36,4 +36,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 910, Level = LogLevel.Warning, Message = "Cluster: this node had been declared dead or Redis lost its data; re-publishing local sessions")]
     public static partial void Rejoined(ILogger logger);
+
+    [LoggerMessage(EventId = 911, Level = LogLevel.Warning, Message = "Cluster: after re-joining, {Step} failed")]
+    public static partial void RejoinStepFailed(ILogger logger, string step, Exception exception);
 }

@@ -33,7 +33,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     private volatile HashSet<string> _liveNodes = new(StringComparer.Ordinal);
     private Task _heartbeat = Task.CompletedTask;
     private volatile bool _dirty;
-    private volatile bool _announcePending;
+    private volatile bool _announcePending; // found missing from the member set: see ResyncAsync
     private int _started;
     private Serialized? _lastSerialized;
 
@@ -154,11 +154,8 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     /// local session (Redis may have lost them, or a survivor purged them), rebuild the replica (events were missed),
     /// then let the outboxes flush.
     /// </summary>
-    /// <param name="rejoined">The node found itself missing from the member set (declared dead and purged, or Redis lost its state).</param>
-    private async Task ResyncAsync(bool rejoined = false)
-    {
-        if (rejoined) _announcePending = true; // kept until done: a resync that fails half-way is run again without the flag
-        await _resyncGate.WaitAsync().ConfigureAwait(false);
+    private async Task ResyncAsync()
+    {        await _resyncGate.WaitAsync().ConfigureAwait(false);
         try
         {
             while (!_stopping.IsCancellationRequested)
@@ -231,7 +228,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                ClusterLog.ReceiveFailed(Logger, e);
+                ClusterLog.RejoinStepFailed(Logger, "announcing " + session.JidString, e);
             }
         }
     }
@@ -244,7 +241,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            ClusterLog.ReceiveFailed(Logger, e);
+            ClusterLog.RejoinStepFailed(Logger, "dropping cached copies", e);
         }
     }
 
@@ -290,8 +287,12 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                     var rejoined = await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
                     if (rejoined || _dirty)
                     {
-                        if (rejoined) ClusterLog.Rejoined(Logger);
-                        _ = ResyncAsync(rejoined);
+                        if (rejoined)
+                        {
+                            ClusterLog.Rejoined(Logger);
+                            _announcePending = true; // kept until a resync completes (one that fails half-way runs again)
+                        }
+                        _ = ResyncAsync();
                     }
                     var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
                     _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);

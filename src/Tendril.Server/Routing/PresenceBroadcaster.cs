@@ -52,17 +52,7 @@ internal static class PresenceBroadcaster
     public static async ValueTask AnnounceAgainAsync(XmppServer server, C2sSession session)
     {
         if (session.IsClosed || !session.IsAvailable || session.LastPresence is not { } presence) return;
-        foreach (var s in server.Sessions.FindAll(session.Jid))
-        {
-            if (s != session && s.IsAvailable) server.Router.DeliverQuiet(s, presence);
-        }
-        if (server.Cluster.IsClustered)
-        {
-            foreach (var r in server.Cluster.FindAll(session.Jid))
-            {
-                if (r.IsAvailable) server.Cluster.TryDeliver(r, presence);
-            }
-        }
+        SendToOwnResources(server, session, presence, echo: false); // the client knows its own presence
         await NotifyHandlerAsync(server, session, presence, wasAvailable: false, []).ConfigureAwait(false);
         foreach (var to in session.DirectedPresence())
         {
@@ -121,11 +111,12 @@ internal static class PresenceBroadcaster
         }
     }
 
-    private static void SendToOwnResources(XmppServer server, C2sSession origin, XmlElement presence)
+    /// <summary>To the user's available resources on every node, and (with <paramref name="echo"/>) back to the sender (§4.2.2).</summary>
+    private static void SendToOwnResources(XmppServer server, C2sSession origin, XmlElement presence, bool echo = true)
     {
         foreach (var s in server.Sessions.FindAll(origin.Jid))
         {
-            if (s == origin || s.IsAvailable) server.Router.DeliverQuiet(s, presence);
+            if (s == origin ? echo : s.IsAvailable) server.Router.DeliverQuiet(s, presence);
         }
         var cluster = server.Cluster;
         if (!cluster.IsClustered) return;

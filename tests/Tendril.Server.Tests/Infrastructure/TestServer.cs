@@ -48,8 +48,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <param name="extraFeatures">Test-only features registered after the production ones (a production feature type again would register twice).</param>
     /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
     /// <param name="storage">The storage to serve from (initialized here, disposed with the server); a SQLite file in the data folder when null.</param>
+    /// <param name="wrapStorage">Serves from a wrapper of that storage (a test's failing or gated store, <see cref="PassThroughStorage"/>); <see cref="Storage"/> stays the real one.</param>
     public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null,
-        IStorage? storage = null)
+        IStorage? storage = null, Func<IStorage, IStorage>? wrapStorage = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -65,11 +66,12 @@ public sealed class TestServer : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddSingleton(options);
         services.AddSingleton<TimeProvider>((TimeProvider?)time ?? TimeProvider.System);
-        services.AddSingleton<IStorage>(storage);
+        var served = wrapStorage?.Invoke(storage) ?? storage;
+        services.AddSingleton<IStorage>(served);
         services.AddTendrilFeatures();
         foreach (var extra in extraFeatures ?? []) services.AddSingleton(extra);
         var provider = services.BuildServiceProvider();
-        var server = new XmppServer(options, storage, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
+        var server = new XmppServer(options, served, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
         await server.StartAsync(listen);
         return new TestServer(server, storage, directory, time, provider);
     }

@@ -1,7 +1,4 @@
-using Tendril.Server.Features.Offline;
-using Tendril.Server.Features.Roster;
 using Tendril.Server.Tests.Infrastructure;
-using Tendril.Server.Transport;
 using Tendril.Storage;
 
 namespace Tendril.Server.Tests.Presence;
@@ -12,12 +9,12 @@ namespace Tendril.Server.Tests.Presence;
 /// </summary>
 public sealed class OfflineRaceTests
 {
-    /// <summary>Holds each store until released; tells when a login's delivery has read the store.</summary>
+    /// <summary>Holds each store until released; tells when romeo's login delivery has read the store.</summary>
     private sealed class GatedOffline(IOfflineStore inner) : IOfflineStore
     {
         public TaskCompletionSource StoreEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public TaskCompletionSource Listed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource RomeoListed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public async ValueTask<OfflineStoreResult> StoreAsync(string domain, string username, string stanza, DateTimeOffset storedAt, int maxPerUser, CancellationToken cancellationToken = default)
         {
@@ -29,7 +26,7 @@ public sealed class OfflineRaceTests
         public async ValueTask<IReadOnlyList<OfflineMessage>> ListAsync(string domain, string username, int max, CancellationToken cancellationToken = default)
         {
             var list = await inner.ListAsync(domain, username, max, cancellationToken);
-            Listed.TrySetResult();
+            if (username == "romeo") RomeoListed.TrySetResult();
             return list;
         }
 
@@ -37,55 +34,38 @@ public sealed class OfflineRaceTests
         public ValueTask<int> DeleteAsync(string domain, string username, IReadOnlyCollection<long> ids, CancellationToken cancellationToken = default) => inner.DeleteAsync(domain, username, ids, cancellationToken);
     }
 
-    private sealed class GatedStorage(IStorage inner) : IStorage
+    private sealed class GatedStorage(IStorage inner) : PassThroughStorage(inner)
     {
-        public IAccountStore Accounts => inner.Accounts;
-        public IRosterStore Rosters => inner.Rosters;
         public GatedOffline Gated { get; } = new(inner.Offline);
-        public IOfflineStore Offline => Gated;
-        public IPubSubStore PubSub => inner.PubSub;
-        public IAccountDataStore AccountData => inner.AccountData;
-        public IArchiveStore Archive => inner.Archive;
-        public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public override IOfflineStore Offline => Gated;
     }
 
     [Fact]
     public async Task A_message_stored_after_the_recipients_login_read_the_store_is_delivered_at_once()
     {
-        await using var plain = await TestServer.StartAsync();
-        await plain.AddUserAsync("juliet", "pw");
-        await plain.AddUserAsync("romeo", "pw");
-        var storage = new GatedStorage(plain.Storage);
-        var options = new Configuration.TendrilOptions { Domain = "localhost", DataDirectory = plain.Directory };
-        await using var server = new XmppServer(options, storage, TestServer.Certificate,
-            [new RosterFeature(), new OfflineFeature()], null, new ManualTimeProvider());
-        await server.StartAsync(listen: false);
-        await using var juliet = await ConnectAsync(server);
+        GatedStorage? gated = null;
+        await using var server = await TestServer.StartAsync(wrapStorage: s => gated = new GatedStorage(s));
+        await server.AddUserAsync("juliet", "pw");
+        await server.AddUserAsync("romeo", "pw");
+        var offline = gated!.Gated;
+        await using var juliet = server.Connect();
         await juliet.LoginAsync("juliet", "pw", "r");
 
         // The router sees romeo offline and starts storing; romeo comes online and his login reads the (empty) store.
         await juliet.SendAsync("<message to='romeo@localhost' type='chat' id='m'><body>in between</body></message>");
-        await storage.Gated.StoreEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await using var romeo = await ConnectAsync(server);
+        await offline.StoreEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var romeo = server.Connect();
         await romeo.LoginAsync("romeo", "pw", "garden");
-        await storage.Gated.Listed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await offline.RomeoListed.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
-        storage.Gated.Release.TrySetResult();
+        offline.Release.TrySetResult();
         var message = await romeo.WaitForAsync(e => e.Name == "message");
         Assert.Equal("m", message.GetAttribute("id"));
         Assert.Equal("in between", message.Element("body")!.Text);
         Assert.NotNull(message.Element("delay", Tendril.Protocol.Ns.Delay));
         // Delivered, so no longer stored (and the next login gets nothing twice).
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (await plain.Storage.Offline.CountAsync("localhost", "romeo") != 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.Equal(0, await plain.Storage.Offline.CountAsync("localhost", "romeo"));
-    }
-
-    private static async Task<TestClient> ConnectAsync(XmppServer server)
-    {
-        var (clientEnd, serverEnd) = InMemoryStream.CreatePair();
-        _ = server.AcceptAsync(new StreamTransport(serverEnd, "c", "s"), false);
-        return new TestClient(clientEnd);
+        while (await server.Storage.Offline.CountAsync("localhost", "romeo") != 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(0, await server.Storage.Offline.CountAsync("localhost", "romeo"));
     }
 }

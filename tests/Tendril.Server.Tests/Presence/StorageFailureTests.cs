@@ -19,16 +19,11 @@ public sealed class StorageFailureTests
         public ValueTask<int> DeleteAsync(string domain, string username, IReadOnlyCollection<long> ids, CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
     }
 
-    private sealed class BrokenStorage(IStorage inner) : IStorage
+    private sealed class BrokenStorage(IStorage inner) : PassThroughStorage(inner)
     {
-        public IAccountStore Accounts => inner.Accounts;
-        public IRosterStore Rosters => throw new StorageException("database locked");
-        public IOfflineStore Offline { get; } = new BrokenOffline();
-        public IPubSubStore PubSub => inner.PubSub;
-        public IAccountDataStore AccountData => inner.AccountData;
-        public IArchiveStore Archive => inner.Archive;
-        public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        private readonly BrokenOffline _offline = new();
+        public override IRosterStore Rosters => throw new StorageException("database locked");
+        public override IOfflineStore Offline => _offline;
     }
 
     [Fact]

@@ -84,16 +84,10 @@ public sealed class ServerRequestTests
         public ValueTask<IReadOnlyList<string>> ListAsync(string domain, CancellationToken cancellationToken = default) => inner.ListAsync(domain, cancellationToken);
     }
 
-    private sealed class SlowStorage(IStorage inner, TaskCompletionSource gate) : IStorage
+    private sealed class SlowStorage(IStorage inner, TaskCompletionSource gate) : PassThroughStorage(inner)
     {
-        public IAccountStore Accounts { get; } = new SlowAccounts(inner.Accounts, gate);
-        public IRosterStore Rosters => inner.Rosters;
-        public IOfflineStore Offline => inner.Offline;
-        public IPubSubStore PubSub => inner.PubSub;
-        public IAccountDataStore AccountData => inner.AccountData;
-        public IArchiveStore Archive => inner.Archive;
-        public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        private readonly SlowAccounts _accounts = new(inner.Accounts, gate);
+        public override IAccountStore Accounts => _accounts;
     }
 
     [Fact]

@@ -63,12 +63,12 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.AddOutboundFilter(ArchiveSentAsync);
         registry.AddInboundFilter(ArchiveReceivedAsync);
         if (_server.Options.Mam.RetentionDays > 0) _ = SweepLoopAsync();
-        _server.Cluster.OnAccountEvent(PreferencesEvent, OnPreferencesChangedElsewhere);
-        _server.Cluster.EventsMissed += () =>
+        _server.Cluster.OnAccountEvent(PreferencesEvent, (_, payload) =>
         {
-            Interlocked.Increment(ref _preferencesEpoch);
-            _preferences.Clear();
-        };
+            if (payload.GetAttribute("jid") is { } owner) DropPreferences(owner);
+            return ValueTask.CompletedTask;
+        });
+        _server.Cluster.EventsMissed += () => DropPreferences(null);
     }
 
     // Any node archives for any account (the entering node decides, docs/cluster.md), so any node may hold a copy of an
@@ -76,14 +76,12 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     private const string PreferencesEvent = "mam-prefs-changed";
     private const string ClusterNamespace = "urn:tendril:cluster:mam";
 
-    private ValueTask OnPreferencesChangedElsewhere(Jid domain, XmlElement payload)
+    /// <summary>Another node changed <paramref name="owner"/>'s preferences (null: perhaps anyone's): the copy here goes.</summary>
+    private void DropPreferences(string? owner)
     {
-        if (payload.GetAttribute("jid") is { } owner)
-        {
-            Interlocked.Increment(ref _preferencesEpoch);
-            _preferences.TryRemove(owner, out _);
-        }
-        return ValueTask.CompletedTask;
+        Interlocked.Increment(ref _preferencesEpoch); // a store read in flight must not put the old copy back
+        if (owner is null) _preferences.Clear();
+        else _preferences.TryRemove(owner, out _);
     }
 
     // ---- archiving ------------------------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ public sealed class OfflineFeature : IServerFeature
         var session = _server.Sessions.Find(full);
         if (session is null || !CanTake(session)) session = BestAvailable(_server.Sessions.FindAll(account));
         // Not awaited: the node's records are handled one after another, and none may wait on the store.
-        if (session is not null) _ = Task.Run(async () => await FlushAsync(session).ConfigureAwait(false));
+        if (session is not null) _ = Task.Run(() => FlushAsync(session).AsTask());
         return ValueTask.CompletedTask;
     }
 

@@ -54,8 +54,7 @@ public sealed class VCardFeature : IServerFeature
             try
             {
                 var user = session.Jid.Bare;
-                var stored = await _server.Storage.AccountData.GetAsync(user.Domain, user.Local!, Store, "").ConfigureAwait(false);
-                if (stored is not null && StoredStanza.Parse(stored) is { } vcard && PhotoHash(vcard) is { } hash) _photoHashes[user] = hash;
+                if (await ReadHashAsync(user).ConfigureAwait(false) is { } hash) _photoHashes[user] = hash;
                 else _photoHashes.TryRemove(user, out _);
             }
             catch (StorageException)
@@ -91,8 +90,14 @@ public sealed class VCardFeature : IServerFeature
     private async ValueTask LoadHashAsync(C2sSession session)
     {
         var user = session.Jid.Bare;
+        if (await ReadHashAsync(user).ConfigureAwait(false) is { } hash) _photoHashes[user] = hash;
+    }
+
+    /// <summary>The photo hash of the stored vCard (see <see cref="PhotoHash"/>); null without a usable one.</summary>
+    private async ValueTask<string?> ReadHashAsync(Jid user)
+    {
         var stored = await _server.Storage.AccountData.GetAsync(user.Domain, user.Local!, Store, "").ConfigureAwait(false);
-        if (stored is not null && StoredStanza.Parse(stored) is { } vcard && PhotoHash(vcard) is { } hash) _photoHashes[user] = hash;
+        return stored is not null && StoredStanza.Parse(stored) is { } vcard ? PhotoHash(vcard) : null;
     }
 
     /// <summary>XEP-0153 "Inclusion of Update Data in Presence": the update child of available presence carries the hash.</summary>
