@@ -16,6 +16,11 @@ xmpp.on("stanza", async (stanza) => {
   process.exit(0);
 });
 xmpp.on("online", async (address) => {
+  // @xmpp/client 0.14 emits "online" right after binding, before stream management is enabled, and may count a
+  // stanza the server wrote before <enabled/> (the presence echo) once its counter has started: its h then exceeds
+  // what the server sent and the server ends the stream with handled-count-too-high (XEP-0198 §4). Send initial
+  // presence once SM is on, so the echo follows <enabled/> for both sides.
+  for (let i = 0; i < 500 && !xmpp.streamManagement.enabled; i++) await new Promise((r) => setTimeout(r, 10));
   await xmpp.send(xml("presence"));
   console.log("ONLINE " + address.toString());
 });
