@@ -49,7 +49,9 @@ public sealed class XmppServer : IAsyncDisposable
         Cluster = cluster ?? SingleNode.Instance;
         Cluster.Attach(this);
         Cluster.OnAccountEvent(CloseSessionsEvent, OnClusterCloseSessionsAsync);
-        Router = new Router(this, Sessions, LoggerFactory.CreateLogger("Tendril.Router"));
+        var routerLogger = LoggerFactory.CreateLogger("Tendril.Router");
+        Delivery = new Delivery(this, Sessions, Cluster, routerLogger);
+        Router = new Router(this, Sessions, Delivery, routerLogger);
         IqTracker = new IqTracker(this);
         Metrics = new TendrilMetrics(this);
         Features = new FeatureRegistry(this);
@@ -102,6 +104,9 @@ public sealed class XmppServer : IAsyncDisposable
     public IClusterBackend Cluster { get; }
 
     public Router Router { get; }
+
+    /// <summary>Where recipients are and how a stanza reaches them (this node, other nodes, hosted services, remote domains).</summary>
+    public Delivery Delivery { get; }
 
     public IqTracker IqTracker { get; }
 
@@ -195,14 +200,15 @@ public sealed class XmppServer : IAsyncDisposable
     public async ValueTask<int> CloseSessionsAsync(Jid jid, StreamError error, string reason)
     {
         var closed = 0;
-        foreach (var session in Sessions.FindAll(jid))
+        var resources = Delivery.Of(jid);
+        foreach (var session in resources.Here)
         {
             if (jid.Resource is not null && session.Jid.Resource != jid.Resource) continue;
             await session.Stream.CloseAsync(error, reason).ConfigureAwait(false);
             closed++;
         }
         if (!Cluster.IsClustered) return closed;
-        foreach (var remote in Cluster.FindAll(jid))
+        foreach (var remote in resources.Elsewhere)
         {
             if (jid.Resource is null || remote.Jid.Resource == jid.Resource) closed++;
         }
@@ -218,7 +224,7 @@ public sealed class XmppServer : IAsyncDisposable
         if (!int.TryParse(payload.GetAttribute("condition"), System.Globalization.CultureInfo.InvariantCulture, out var condition)) return;
         var error = new StreamError((StreamErrorCondition)condition, payload.Text.Length > 0 ? payload.Text : null);
         var resource = payload.GetAttribute("resource");
-        foreach (var session in Sessions.FindAll(account))
+        foreach (var session in Delivery.Here(account))
         {
             if (resource is not null && session.Jid.Resource != resource) continue;
             await session.Stream.CloseAsync(error, payload.GetAttribute("reason") ?? "closed by another cluster node").ConfigureAwait(false);

@@ -8,7 +8,7 @@ namespace Tendril.Server.Cluster;
 /// a change on the owning node replaces the object. Routing reads it exactly like a local <see cref="Routing.C2sSession"/>
 /// (availability, priority, last broadcast presence) and hands stanzas for it to <see cref="IClusterBackend.TryDeliver"/>.
 /// </summary>
-public sealed class RemoteSession(Jid jid, string nodeId, int priority, bool isAvailable, XmlElement? lastPresence)
+public sealed class RemoteSession(Jid jid, string nodeId, int priority, bool isAvailable, XmlElement? lastPresence) : Routing.IBoundResource
 {
     /// <summary>The full JID.</summary>
     public Jid Jid { get; } = jid;
@@ -27,6 +27,8 @@ public sealed class RemoteSession(Jid jid, string nodeId, int priority, bool isA
 
     /// <summary>The backend's handle for the owning node (its outbound queue); opaque to the core.</summary>
     public object? Route { get; init; }
+
+    Routing.C2sSession? Routing.IBoundResource.Local => null;
 
     public override string ToString() => JidString + "@" + NodeId;
 }

@@ -41,10 +41,45 @@ public delegate ValueTask<StanzaFilterResult> OutboundStanzaFilter(Routing.C2sSe
 /// </summary>
 public delegate ValueTask<StanzaFilterResult> InboundStanzaFilter(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to);
 
+/// <summary>The stanza kinds a filter subscribes to; it is not called for the others.</summary>
+[Flags]
+public enum StanzaKinds
+{
+    Message = 1,
+    Presence = 2,
+    Iq = 4,
+    All = Message | Presence | Iq,
+}
+
+/// <summary>
+/// Where a stanza filter runs among the others (lower first; equal stages keep registration order). The order is part
+/// of the protocol: a blocked stanza is never archived or copied, and a carbon carries the archive's stanza id.
+/// </summary>
+public static class StanzaStage
+{
+    /// <summary>Adds to what the sender sent before anything else reads it (XEP-0153 photo hash in presence).</summary>
+    public const int Stamp = 100;
+
+    /// <summary>Decides whether the stanza may pass at all (XEP-0191 blocking).</summary>
+    public const int Access = 200;
+
+    /// <summary>Keeps the stanza and stamps its id (XEP-0313 archive, XEP-0359 stanza-id).</summary>
+    public const int Archive = 300;
+
+    /// <summary>Copies the stanza to other resources (XEP-0280 carbons), with the archive's id.</summary>
+    public const int Copy = 400;
+
+    /// <summary>Only looks: remembers what passed (XEP-0012 status, XEP-0115 capabilities).</summary>
+    public const int Observe = 500;
+}
+
 public sealed class FeatureRegistry
 {
-    private OutboundStanzaFilter[] _outboundFilters = [];
-    private InboundStanzaFilter[] _inboundFilters = [];
+    // Per stanza kind (message, presence, iq), sorted by stage when frozen: a presence-only filter costs a message nothing.
+    private readonly List<(int Stage, int Order, OutboundStanzaFilter Filter, StanzaKinds Kinds)> _outboundList = [];
+    private readonly List<(int Stage, int Order, InboundStanzaFilter Filter, StanzaKinds Kinds)> _inboundList = [];
+    private OutboundStanzaFilter[][] _outboundFilters = [[], [], []];
+    private InboundStanzaFilter[][] _inboundFilters = [[], [], []];
     private readonly Dictionary<(string Name, string Ns), (IqHandler Handler, IqTarget Target)> _iqHandlers = [];
     private readonly SortedSet<string> _serverFeatures = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _accountFeatures = new(StringComparer.Ordinal);
@@ -77,6 +112,19 @@ public sealed class FeatureRegistry
     }
 
     internal IPresenceHandler? PresenceHandler => _presenceHandler;
+
+    private IRemoteDomainRouter? _remoteDomainRouter;
+
+    /// <summary>Plugs in delivery to remote domains (federation); at most one feature does.</summary>
+    public void SetRemoteDomainRouter(IRemoteDomainRouter router)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(router);
+        if (_remoteDomainRouter is not null) throw new InvalidOperationException("Two features route to remote domains.");
+        _remoteDomainRouter = router;
+    }
+
+    internal IRemoteDomainRouter? RemoteDomainRouter => _remoteDomainRouter;
 
     private IAccountDiscoProvider? _accountDisco;
 
@@ -193,29 +241,51 @@ public sealed class FeatureRegistry
 
     internal IReadOnlyList<UndeliverableMessageHandler> UndeliverableMessageHandlers => _undeliverable;
 
-    /// <summary>Adds a filter for stanzas local clients send; filters run in registration order until one drops.</summary>
-    public void AddOutboundFilter(OutboundStanzaFilter filter)
+    /// <summary>
+    /// Adds a filter for the <paramref name="kinds"/> of stanzas local clients send, run at <paramref name="stage"/>
+    /// (<see cref="StanzaStage"/>); filters run in stage order until one drops.
+    /// </summary>
+    public void AddOutboundFilter(StanzaKinds kinds, int stage, OutboundStanzaFilter filter)
     {
         ThrowIfFrozen();
         ArgumentNullException.ThrowIfNull(filter);
-        _outboundFilters = [.. _outboundFilters, filter];
+        _outboundList.Add((stage, _outboundList.Count, filter, kinds));
     }
 
-    /// <summary>Adds a filter for stanzas to local accounts; filters run in registration order until one drops.</summary>
-    public void AddInboundFilter(InboundStanzaFilter filter)
+    /// <summary>
+    /// Adds a filter for the <paramref name="kinds"/> of stanzas to local accounts, run at <paramref name="stage"/>
+    /// (<see cref="StanzaStage"/>); filters run in stage order until one drops.
+    /// </summary>
+    public void AddInboundFilter(StanzaKinds kinds, int stage, InboundStanzaFilter filter)
     {
         ThrowIfFrozen();
         ArgumentNullException.ThrowIfNull(filter);
-        _inboundFilters = [.. _inboundFilters, filter];
+        _inboundList.Add((stage, _inboundList.Count, filter, kinds));
     }
 
-    internal bool HasOutboundFilters => _outboundFilters.Length != 0;
+    /// <summary>0 for message, 1 for presence, 2 for iq (the stream let nothing else through).</summary>
+    private static int KindIndex(XmlElement stanza) => stanza.Name switch
+    {
+        "message" => 0,
+        "presence" => 1,
+        _ => 2,
+    };
+
+    private static T[][] ByKind<T>(List<(int Stage, int Order, T Filter, StanzaKinds Kinds)> list)
+    {
+        var sorted = list.OrderBy(f => f.Stage).ThenBy(f => f.Order).ToList();
+        T[] Of(StanzaKinds kind) => [.. sorted.Where(f => (f.Kinds & kind) != 0).Select(f => f.Filter)];
+        return [Of(StanzaKinds.Message), Of(StanzaKinds.Presence), Of(StanzaKinds.Iq)];
+    }
+
+    /// <summary>True when an outbound filter wants stanzas of this one's kind (else the router skips the call).</summary>
+    internal bool HasOutboundFilters(XmlElement stanza) => _outboundFilters[KindIndex(stanza)].Length != 0;
 
     internal async ValueTask<StanzaFilterResult> FilterOutboundAsync(Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to)
     {
         try
         {
-            foreach (var filter in _outboundFilters)
+            foreach (var filter in _outboundFilters[KindIndex(stanza)])
             {
                 if (await filter(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
             }
@@ -231,14 +301,17 @@ public sealed class FeatureRegistry
     /// Runs the inbound filters for a stanza from <paramref name="from"/> to a local account; features that deliver to
     /// sessions directly (bypassing the router) call it once per recipient account. Free when no filter is registered.
     /// </summary>
-    public ValueTask<StanzaFilterResult> FilterInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to) =>
-        _inboundFilters.Length == 0 ? new(StanzaFilterResult.Continue) : RunInboundAsync(stanza, from, to);
+    public ValueTask<StanzaFilterResult> FilterInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to)
+    {
+        var filters = _inboundFilters[KindIndex(stanza)];
+        return filters.Length == 0 ? new(StanzaFilterResult.Continue) : RunInboundAsync(filters, stanza, from, to);
+    }
 
-    private async ValueTask<StanzaFilterResult> RunInboundAsync(XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to)
+    private async ValueTask<StanzaFilterResult> RunInboundAsync(InboundStanzaFilter[] filters, XmlElement stanza, Tendril.Protocol.Jid from, Tendril.Protocol.Jid to)
     {
         try
         {
-            foreach (var filter in _inboundFilters)
+            foreach (var filter in filters)
             {
                 if (await filter(stanza, from, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
             }
@@ -336,7 +409,12 @@ public sealed class FeatureRegistry
         }
     }
 
-    internal void Freeze() => _frozen = true;
+    internal void Freeze()
+    {
+        _outboundFilters = ByKind(_outboundList);
+        _inboundFilters = ByKind(_inboundList);
+        _frozen = true;
+    }
 
     private void ThrowIfFrozen()
     {

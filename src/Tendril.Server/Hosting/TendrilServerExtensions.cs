@@ -73,7 +73,7 @@ public static class TendrilServerExtensions
     }
 
     /// <summary>
-    /// Every XMPP feature of the server, in the order they register (the order of stanza filters and hooks): the core
+    /// Every XMPP feature of the server, in the order they register (the order of hooks; stanza filters run by their StanzaStage): the core
     /// ones, rosters and presence, offline storage, publish-subscribe, PEP and its conversions, HTTP upload. The one
     /// place a new feature is added; <see cref="AddTendrilServer"/> and the test server both call it. Needs
     /// <see cref="TendrilOptions"/> in the container.
@@ -107,8 +107,8 @@ public static class TendrilServerExtensions
         services.AddServerFeature<VCardFeature>();
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
-        services.AddServerFeature<MamFeature>(); // after blocking (blocked messages are not archived), before carbons (copies carry the stanza id)
-        services.AddServerFeature<CarbonsFeature>(); // after blocking: blocked messages are not copied
+        services.AddServerFeature<MamFeature>();
+        services.AddServerFeature<CarbonsFeature>();
         services.AddServerFeature<ContactAddressesFeature>();
         services.AddServerFeature<ExternalServicesFeature>();
         services.AddServerFeature<Features.Registration.RegistrationFeature>();

@@ -5,7 +5,7 @@ using Tendril.Xml;
 namespace Tendril.Server.Routing;
 
 /// <summary>A bound resource: what the router knows about one client session (RFC 6120 §7).</summary>
-public sealed class C2sSession
+public sealed class C2sSession : IBoundResource
 {
     private readonly Lock _gate = new();
     private HashSet<Jid>? _directedPresence;
@@ -79,6 +79,8 @@ public sealed class C2sSession
             return result;
         }
     }
+
+    C2sSession? IBoundResource.Local => this;
 
     public override string ToString() => JidString;
 }

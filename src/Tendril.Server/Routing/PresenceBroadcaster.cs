@@ -114,16 +114,8 @@ internal static class PresenceBroadcaster
     /// <summary>To the user's available resources on every node, and (with <paramref name="echo"/>) back to the sender (§4.2.2).</summary>
     private static void SendToOwnResources(XmppServer server, C2sSession origin, XmlElement presence, bool echo = true)
     {
-        foreach (var s in server.Sessions.FindAll(origin.Jid))
-        {
-            if (s == origin ? echo : s.IsAvailable) server.Router.DeliverQuiet(s, presence);
-        }
-        var cluster = server.Cluster;
-        if (!cluster.IsClustered) return;
-        foreach (var r in cluster.FindAll(origin.Jid))
-        {
-            if (r.IsAvailable) cluster.TryDeliver(r, presence);
-        }
+        if (echo) server.Delivery.TryDeliver(origin, presence);
+        server.Delivery.ToAvailable(origin.Jid, presence, except: origin);
     }
 
     /// <summary>RFC 6121 §4.7.2.3: an integer -128..127, 0 when absent or invalid.</summary>

@@ -9,20 +9,23 @@ using Tendril.Xml;
 namespace Tendril.Server.Routing;
 
 /// <summary>
-/// Delivers stanzas between local entities by the rules of RFC 6121 §8.5 and dispatches stanzas addressed to the
-/// server or to an account to the registered features. Stanzas reaching the router are stamped and immutable;
-/// fan-out to several resources shares one element (no copies).
+/// Decides who gets a stanza by the rules of RFC 6121 §8.5 and dispatches stanzas addressed to the server or to an
+/// account to the registered features; <see cref="Delivery"/> knows where the recipients are (this node, another
+/// cluster node, a hosted service, a remote domain) and hands the stanza over. Stanzas reaching the router are stamped
+/// and immutable; fan-out to several resources shares one element (no copies).
 /// </summary>
 public sealed class Router
 {
     private readonly XmppServer _server;
     private readonly SessionTable _sessions;
+    private readonly Delivery _delivery;
     private readonly ILogger _logger;
 
-    internal Router(XmppServer server, SessionTable sessions, ILogger logger)
+    internal Router(XmppServer server, SessionTable sessions, Delivery delivery, ILogger logger)
     {
         _server = server;
         _sessions = sessions;
+        _delivery = delivery;
         _logger = logger;
     }
 
@@ -33,7 +36,7 @@ public sealed class Router
     /// parsed 'to', or null when absent (then addressed to the sender's own account, RFC 6120 §10.3).
     /// </summary>
     internal ValueTask RouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to) =>
-        _server.Features.HasOutboundFilters ? FilterThenRouteFromClientAsync(origin, stanza, to) : RouteFromClientUnfilteredAsync(origin, stanza, to);
+        _server.Features.HasOutboundFilters(stanza) ? FilterThenRouteFromClientAsync(origin, stanza, to) : RouteFromClientUnfilteredAsync(origin, stanza, to);
 
     private async ValueTask FilterThenRouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to)
     {
@@ -63,29 +66,11 @@ public sealed class Router
     };
 
     /// <summary>
-    /// Delivers a stanza the server itself generated (iq results, errors) to a local entity: a full JID's session,
-    /// or every session of a bare JID. Dropped when nobody is there.
+    /// Delivers a stanza the server itself generated (iq results, errors) to an entity: a full JID's resource, every
+    /// resource of a bare JID, a hosted service or a remote domain (<see cref="Delivery.FromServer"/>). Dropped when
+    /// nobody is there.
     /// </summary>
-    public void DeliverFromServer(XmlElement stanza, Jid to)
-    {
-        if (to.Domain != Domain)
-        {
-            // Answers to a hosted service, e.g. an external component (XEP-0114) that asked the server something.
-            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) _ = hosted(stanza, _server.DomainJid, to, null);
-            return;
-        }
-        if (to.Local is null) return;
-        var cluster = _server.Cluster;
-        if (to.Resource is not null)
-        {
-            if (_sessions.Find(to) is { } session) session.TryDeliver(stanza);
-            else if (cluster.IsClustered && cluster.Find(to) is { } remote) cluster.TryDeliver(remote, stanza);
-            return;
-        }
-        foreach (var s in _sessions.FindAll(to)) s.TryDeliver(stanza);
-        if (!cluster.IsClustered) return;
-        foreach (var r in cluster.FindAll(to)) cluster.TryDeliver(r, stanza);
-    }
+    public void DeliverFromServer(XmlElement stanza, Jid to) => _delivery.FromServer(stanza, to);
 
     /// <summary>Answers <paramref name="stanza"/> with an error to its sender, unless it is itself an error (RFC 6120 §8.3.1).</summary>
     public void BounceError(XmlElement stanza, StanzaError error)
@@ -149,8 +134,7 @@ public sealed class Router
         }
         if (to.Domain != Domain)
         {
-            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) await hosted(iq, from, to, origin).ConfigureAwait(false);
-            else BounceError(iq, StanzaErrorCondition.RemoteServerNotFound);
+            await _delivery.ToOtherDomainAsync(iq, from, to, origin).ConfigureAwait(false);
             return;
         }
         if (to.Local is null)
@@ -182,8 +166,7 @@ public sealed class Router
         var type = message.GetAttribute("type");
         if (to.Domain != Domain)
         {
-            if (_server.Features.TryGetHostedDomain(to.Domain, out var hosted)) await hosted(message, from, to, origin).ConfigureAwait(false);
-            else BounceError(message, StanzaErrorCondition.RemoteServerNotFound);
+            await _delivery.ToOtherDomainAsync(message, from, to, origin).ConfigureAwait(false);
             return;
         }
         if (to.Local is null)
@@ -253,7 +236,7 @@ public sealed class Router
                 if (!s.IsAvailable || s.Priority < 0) continue;
                 // headline: every non-negative resource; normal/chat: those of the highest priority.
                 if (type != "headline" && s.Priority != best) continue;
-                delivered |= DeliverQuiet(s, message);
+                delivered |= _delivery.TryDeliver(s, message);
             }
             foreach (var r in remotes)
             {
@@ -299,18 +282,11 @@ public sealed class Router
     private ValueTask RoutePresenceUnfilteredAsync(XmlElement presence, C2sSession? origin, Jid to, Jid from)
     {
         var type = presence.GetAttribute("type");
-        if (to.Domain != Domain && _server.Features.TryGetHostedDomain(to.Domain, out var hosted))
-        {
-            NoteDirectedPresence(origin, type, to);
-            return hosted(presence, from, to, origin);
-        }
         if (to.Domain != Domain)
         {
-            if (type is null or "unavailable" or "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed" or "probe")
-            {
-                BounceError(presence, StanzaErrorCondition.RemoteServerNotFound);
-            }
-            return ValueTask.CompletedTask;
+            // A hosted service or a remote domain; what cannot be reached is bounced (every type but error, RFC 6120 §8.3.1).
+            if (_delivery.Reaches(to.Domain)) NoteDirectedPresence(origin, type, to);
+            return _delivery.ToOtherDomainAsync(presence, from, to, origin);
         }
         if (to.Local is null) return ValueTask.CompletedTask; // presence to the server itself: nothing to do
         var isSubscription = type is "subscribe" or "subscribed" or "unsubscribe" or "unsubscribed" or "probe";
@@ -324,14 +300,12 @@ public sealed class Router
         if (to.Resource is not null)
         {
             // §8.5.3: the resource, if bound; available/unavailable presence to a missing resource is dropped.
-            var session = _sessions.Find(to);
-            if (session is not null) DeliverQuiet(session, presence);
-            else if (FindRemote(to) is { } remote) _server.Cluster.TryDeliver(remote, presence);
-            else if (isSubscription) DeliverToAvailable(to, presence);
+            if (_delivery.Find(to) is { } resource) _delivery.TryDeliver(resource, presence);
+            else if (isSubscription) _delivery.ToAvailable(to, presence);
             return ValueTask.CompletedTask;
         }
         // §8.5.2.1.2: every available resource.
-        DeliverToAvailable(to, presence);
+        _delivery.ToAvailable(to, presence);
         return ValueTask.CompletedTask;
     }
 
@@ -346,19 +320,6 @@ public sealed class Router
             // Storage trouble: the sender learns the request was not processed; the stream stays up.
             ServerLog.PresenceFailed(_logger, from.ToString(), ex);
             BounceError(presence, new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The request could not be processed; try again later."));
-        }
-    }
-
-    private void DeliverToAvailable(Jid to, XmlElement presence)
-    {
-        foreach (var s in _sessions.FindAll(to))
-        {
-            if (s.IsAvailable) DeliverQuiet(s, presence);
-        }
-        if (!_server.Cluster.IsClustered) return;
-        foreach (var r in _server.Cluster.FindAll(to))
-        {
-            if (r.IsAvailable) _server.Cluster.TryDeliver(r, presence);
         }
     }
 
@@ -418,28 +379,6 @@ public sealed class Router
 
     private void Deliver(C2sSession session, XmlElement stanza)
     {
-        if (!DeliverQuiet(session, stanza)) BounceError(stanza, StanzaErrorCondition.ResourceConstraint, "The recipient is not reading fast enough.");
-    }
-
-    /// <summary>
-    /// Fan-out without copies: the stanza was serialized once; each recipient's connection writes the same bytes with
-    /// only its own 'to' inserted. Returns false when the session's queue is full (a slow subscriber).
-    /// </summary>
-    public bool DeliverSerialized(C2sSession session, SerializedStanza stanza)
-    {
-        if (session.Stream.TryEnqueueSerialized(stanza, session.JidString)) return true;
-        if (!session.IsClosed) ServerLog.OutboundQueueFull(_logger, session.JidString, "serialized");
-        return false;
-    }
-
-    /// <summary>Fan-out to a session on another cluster node: delivered there with its own 'to', like <see cref="DeliverSerialized(C2sSession, SerializedStanza)"/>.</summary>
-    public bool DeliverSerialized(RemoteSession session, SerializedStanza stanza) => _server.Cluster.TryDeliver(session, stanza.Element, addressToTarget: true);
-
-    /// <summary>Queues to the session; on a full queue logs and returns false (the caller decides whether to bounce).</summary>
-    public bool DeliverQuiet(C2sSession session, XmlElement stanza)
-    {
-        if (session.TryDeliver(stanza)) return true;
-        if (!session.IsClosed) ServerLog.OutboundQueueFull(_logger, session.JidString, stanza.Name);
-        return false;
+        if (!_delivery.TryDeliver(session, stanza)) BounceError(stanza, StanzaErrorCondition.ResourceConstraint, "The recipient is not reading fast enough.");
     }
 }

@@ -21,7 +21,7 @@ public sealed class HostedDomainTests
                 var reply = new XmlElement("message", Ns.Client).SetAttribute("from", to.ToString()).SetAttribute("type", "headline");
                 reply.AddElement("body").Add("echo: " + stanza.Element("body")?.Text);
                 var once = new SerializedStanza(reply);
-                foreach (var s in origin.Stream.Server.Sessions.FindAll(from)) origin.Stream.Server.Router.DeliverSerialized(s, once);
+                foreach (var s in origin.Stream.Server.Sessions.FindAll(from)) origin.Stream.Server.Delivery.TryDeliver(s, once);
                 return ValueTask.CompletedTask;
             });
         }

@@ -47,8 +47,8 @@ public sealed class BlockingFeature : IServerFeature
         registry.HandleIq("blocklist", Namespace, BlocklistAsync, IqTarget.Account);
         registry.HandleIq("block", Namespace, BlockAsync, IqTarget.Account);
         registry.HandleIq("unblock", Namespace, UnblockAsync, IqTarget.Account);
-        registry.AddOutboundFilter(FilterOutboundAsync);
-        registry.AddInboundFilter(FilterInboundAsync);
+        registry.AddOutboundFilter(StanzaKinds.All, StanzaStage.Access, FilterOutboundAsync);
+        registry.AddInboundFilter(StanzaKinds.All, StanzaStage.Access, FilterInboundAsync);
         // Cluster: a node caches the blocklists of accounts with sessions on it, so a change made on one node is sent to
         // the other nodes holding the account's sessions, which drop their copy and push the change (§3.3/§3.4).
         _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterChangeAsync);
@@ -56,7 +56,7 @@ public sealed class BlockingFeature : IServerFeature
         registry.SessionClosed += session =>
         {
             _interested.TryRemove(session, out _);
-            if (_server.Sessions.FindAll(session.Jid).Length == 0) _cache.TryRemove(session.Jid.Bare, out _);
+            if (!_server.Delivery.IsBoundHere(session.Jid)) _cache.TryRemove(session.Jid.Bare, out _);
             return ValueTask.CompletedTask;
         };
     }
@@ -94,7 +94,7 @@ public sealed class BlockingFeature : IServerFeature
         // offline contact): it tells the recipient only what a block must make it believe anyway (§3.3: the user
         // appears offline), and reading it would cost a login one blocklist query per offline contact.
         if (from.Local is not null && from.Domain == _server.Domain
-            && !(stanza.Name == "presence" && stanza.GetAttribute("type") == "unavailable" && _server.Sessions.FindAll(from.Bare).Length == 0)
+            && !(stanza.Name == "presence" && stanza.GetAttribute("type") == "unavailable" && !_server.Delivery.IsBoundHere(from.Bare))
             && Matches(await GetListAsync(from.Bare).ConfigureAwait(false), to))
         {
             return StanzaFilterResult.Drop;
@@ -122,7 +122,7 @@ public sealed class BlockingFeature : IServerFeature
         var rows = await _server.Storage.AccountData.ListAsync(user.Domain, user.Local, Store).ConfigureAwait(false);
         var list = rows.Count == 0 ? s_empty : new HashSet<string>(rows.Select(r => r.Key), StringComparer.Ordinal);
         // Cached only while the account is online; a concurrent change already cached wins (TryAdd).
-        if (_server.Sessions.FindAll(user).Length > 0) return _cache.GetOrAdd(user, list);
+        if (_server.Delivery.IsBoundHere(user)) return _cache.GetOrAdd(user, list);
         return list;
     }
 
@@ -266,14 +266,14 @@ public sealed class BlockingFeature : IServerFeature
     /// <summary>§3.3/§3.4: a block or unblock push to every resource that requested the blocklist.</summary>
     private void Push(Jid user, string name, List<Jid> jids)
     {
-        foreach (var session in _server.Sessions.FindAll(user))
+        foreach (var session in _server.Delivery.Here(user))
         {
             if (!_interested.ContainsKey(session)) continue;
             var id = "block-" + Interlocked.Increment(ref _nextPush).ToString(CultureInfo.InvariantCulture);
             var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("id", id).SetAttribute("to", session.JidString);
             var payload = iq.AddElement(name, Namespace);
             foreach (var jid in jids) payload.AddElement("item").SetAttribute("jid", jid.ToString());
-            _server.Router.DeliverQuiet(session, iq);
+            _server.Delivery.TryDeliver(session, iq);
         }
     }
 
@@ -285,9 +285,13 @@ public sealed class BlockingFeature : IServerFeature
     {
         if (contact.Local is null || contact.Domain != _server.Domain) return;
         if (!await _rosters.HasPresenceSubscriptionAsync(user, contact).ConfigureAwait(false)) return;
-        var recipients = _server.Sessions.FindAll(contact).Where(s => s.IsAvailable && (contact.Resource is null || s.Jid.Resource == contact.Resource)).ToList();
+        var recipients = new List<IBoundResource>();
+        foreach (var s in _server.Delivery.Of(contact))
+        {
+            if (s.IsAvailable && (contact.Resource is null || s.Jid.Resource == contact.Resource)) recipients.Add(s);
+        }
         if (recipients.Count == 0) return;
-        foreach (var own in _server.Sessions.FindAll(user))
+        foreach (var own in _server.Delivery.Of(user))
         {
             if (!own.IsAvailable) continue;
             var presence = available
@@ -295,7 +299,7 @@ public sealed class BlockingFeature : IServerFeature
                 : new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", own.JidString);
             if (presence is null) continue;
             var serialized = new SerializedStanza(presence);
-            foreach (var r in recipients) _server.Router.DeliverSerialized(r, serialized);
+            foreach (var r in recipients) _server.Delivery.TryDeliver(r, serialized);
         }
     }
 

@@ -35,8 +35,8 @@ public sealed class CarbonsFeature : IServerFeature
         registry.AddDiscoFeature(Namespace);
         registry.HandleIq("enable", Namespace, request => Toggle(request, true), IqTarget.Account);
         registry.HandleIq("disable", Namespace, request => Toggle(request, false), IqTarget.Account);
-        registry.AddOutboundFilter(CopySent);
-        registry.AddInboundFilter(CopyReceived);
+        registry.AddOutboundFilter(StanzaKinds.Message, StanzaStage.Copy, CopySent);
+        registry.AddInboundFilter(StanzaKinds.Message, StanzaStage.Copy, CopyReceived);
         _server.Cluster.OnAccountEvent(ClusterEvent, OnClusterCopy);
         registry.SessionClosed += session =>
         {
@@ -67,18 +67,18 @@ public sealed class CarbonsFeature : IServerFeature
     private ValueTask<StanzaFilterResult> CopySent(C2sSession origin, XmlElement stanza, Jid? to)
     {
         if (to is null || stanza.Name != "message" || !IsEligible(stanza) || HasNoCopyHint(stanza)) return new(StanzaFilterResult.Continue);
-        var cluster = _server.Cluster;
-        var remotes = cluster.IsClustered ? cluster.FindAll(origin.Jid) : [];
+        var resources = _server.Delivery.Of(origin.Jid);
+        var remotes = resources.Elsewhere;
         if (_enabled.IsEmpty && remotes.Length == 0) return new(StanzaFilterResult.Continue);
         XmlElement? original = null;
-        foreach (var session in _server.Sessions.FindAll(origin.Jid))
+        foreach (var session in resources.Here)
         {
             if (session == origin || !_enabled.ContainsKey(session)) continue;
             original ??= stanza.Clone();
-            _server.Router.DeliverQuiet(session, Wrap("sent", stanza, original, session));
+            _server.Delivery.TryDeliver(session, Wrap("sent", stanza, original, session));
         }
         // The sender's sessions on other nodes: their node knows which enabled carbons and copies there.
-        if (remotes.Length > 0) cluster.SendAccountEvent(origin.Jid.Bare, ClusterEvent, ClusterPayload("sent", original ?? stanza.Clone(), []));
+        if (remotes.Length > 0) _server.Cluster.SendAccountEvent(origin.Jid.Bare, ClusterEvent, ClusterPayload("sent", original ?? stanza.Clone(), []));
         return new(StanzaFilterResult.Continue);
     }
 
@@ -91,18 +91,18 @@ public sealed class CarbonsFeature : IServerFeature
             return new(StanzaFilterResult.Continue);
         }
         if (HasNoCopyHint(stanza) || BareJidComparer.Instance.Equals(from, to)) return new(StanzaFilterResult.Continue);
-        var cluster = _server.Cluster;
-        var remotes = cluster.IsClustered ? cluster.FindAll(to) : [];
+        var resources = _server.Delivery.Of(to);
+        var remotes = resources.Elsewhere;
         if (_enabled.IsEmpty && remotes.Length == 0) return new(StanzaFilterResult.Continue);
-        var sessions = _server.Sessions.FindAll(to);
-        if (sessions.Length == 0 && remotes.Length == 0) return new(StanzaFilterResult.Continue);
-        var delivery = OriginalDelivery.Of(sessions, remotes, to, stanza.GetAttribute("type"));
+        var sessions = resources.Here;
+        if (resources.IsEmpty) return new(StanzaFilterResult.Continue);
+        var delivery = OriginalDelivery.Of(resources, to, stanza.GetAttribute("type"));
         XmlElement? original = null;
         foreach (var session in sessions)
         {
             if (!_enabled.ContainsKey(session) || delivery.Gets(session.Jid.Resource!, session.IsAvailable, session.Priority)) continue;
             original ??= stanza.Clone();
-            _server.Router.DeliverQuiet(session, Wrap("received", stanza, original, session));
+            _server.Delivery.TryDeliver(session, Wrap("received", stanza, original, session));
         }
         if (remotes.Length > 0)
         {
@@ -111,7 +111,7 @@ public sealed class CarbonsFeature : IServerFeature
             {
                 if (delivery.Gets(r.Jid.Resource!, r.IsAvailable, r.Priority)) got.Add(r.JidString);
             }
-            cluster.SendAccountEvent(to.Bare, ClusterEvent, ClusterPayload("received", original ?? stanza.Clone(), got));
+            _server.Cluster.SendAccountEvent(to.Bare, ClusterEvent, ClusterPayload("received", original ?? stanza.Clone(), got));
         }
         return new(StanzaFilterResult.Continue);
     }
@@ -135,10 +135,10 @@ public sealed class CarbonsFeature : IServerFeature
     {
         var direction = payload.GetAttribute("dir");
         if (direction is not ("sent" or "received") || payload.Element("message") is not { } original) return ValueTask.CompletedTask;
-        foreach (var session in _server.Sessions.FindAll(account))
+        foreach (var session in _server.Delivery.Here(account))
         {
             if (!_enabled.ContainsKey(session) || GotOriginal(payload, session.JidString)) continue;
-            _server.Router.DeliverQuiet(session, Wrap(direction, original, original, session));
+            _server.Delivery.TryDeliver(session, Wrap(direction, original, original, session));
         }
         return ValueTask.CompletedTask;
 
@@ -155,19 +155,14 @@ public sealed class CarbonsFeature : IServerFeature
     /// <summary>Which resources RFC 6121 §8.5 delivery (as the router applies it, across nodes) hands the original to.</summary>
     private readonly record struct OriginalDelivery(string? Addressed, bool AddressedExists, bool BounceMissing, int Best)
     {
-        public static OriginalDelivery Of(C2sSession[] sessions, Tendril.Server.Cluster.RemoteSession[] remotes, Jid to, string? type)
+        public static OriginalDelivery Of(AccountResources resources, Jid to, string? type)
         {
             var exists = false;
             var best = int.MinValue;
-            foreach (var s in sessions)
+            foreach (var s in resources)
             {
                 if (to.Resource is not null && s.Jid.Resource == to.Resource) exists = true;
                 if (s.IsAvailable && s.Priority >= 0 && s.Priority > best) best = s.Priority;
-            }
-            foreach (var r in remotes)
-            {
-                if (to.Resource is not null && r.Jid.Resource == to.Resource) exists = true;
-                if (r.IsAvailable && r.Priority >= 0 && r.Priority > best) best = r.Priority;
             }
             // §8.5.3.2.1: a non-chat message to a missing resource is bounced: nobody gets it.
             return new OriginalDelivery(to.Resource, exists, to.Resource is not null && !exists && type != "chat", best);

@@ -34,7 +34,7 @@ public sealed class LastActivityFeature : IServerFeature
         _startedAt = _server.Time.GetUtcNow();
         registry.AddDiscoFeature(Namespace);
         registry.HandleIq("query", Namespace, HandleAsync, IqTarget.Server | IqTarget.Account);
-        registry.AddOutboundFilter(RememberStatus);
+        registry.AddOutboundFilter(StanzaKinds.Presence, StanzaStage.Observe, RememberStatus);
         registry.SessionClosed += RecordLogoutAsync;
     }
 
@@ -95,11 +95,11 @@ public sealed class LastActivityFeature : IServerFeature
             request.ReplyError(StanzaErrorCondition.Forbidden);
             return;
         }
-        foreach (var s in _server.Sessions.FindAll(user))
+        foreach (var s in _server.Delivery.Of(user))
         {
             if (s.IsAvailable)
             {
-                request.Reply(Query(TimeSpan.Zero, null)); // online now
+                request.Reply(Query(TimeSpan.Zero, null)); // online now, on whichever node
                 return;
             }
         }

@@ -60,8 +60,8 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
         registry.HandleIq("query", Namespace, QueryAsync, IqTarget.Account);
         registry.HandleIq("prefs", Namespace, PreferencesAsync, IqTarget.Account);
-        registry.AddOutboundFilter(ArchiveSentAsync);
-        registry.AddInboundFilter(ArchiveReceivedAsync);
+        registry.AddOutboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveSentAsync);
+        registry.AddInboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveReceivedAsync);
         if (_server.Options.Mam.RetentionDays > 0) _ = SweepLoopAsync();
         _server.Cluster.OnAccountEvent(PreferencesEvent, (_, payload) =>
         {

@@ -80,14 +80,14 @@ public sealed class OfflineFeature : IServerFeature
     /// </summary>
     private async ValueTask FlushIfOnlineAsync(Jid user)
     {
-        if (BestAvailable(_server.Sessions.FindAll(user)) is { } local)
+        if (BestAvailable(_server.Delivery.Here(user)) is { } local)
         {
             await FlushAsync(local).ConfigureAwait(false);
             return;
         }
         if (!_server.Cluster.IsClustered) return;
         RemoteSession? best = null;
-        foreach (var r in await _server.Cluster.RefreshAsync(user).ConfigureAwait(false))
+        foreach (var r in (await _server.Delivery.OfFreshAsync(user).ConfigureAwait(false)).Elsewhere)
         {
             if (r.IsAvailable && r.Priority >= 0 && (best is null || r.Priority > best.Priority)) best = r;
         }
@@ -102,8 +102,8 @@ public sealed class OfflineFeature : IServerFeature
     {
         if (!Jid.TryParse(payload.GetAttribute("jid"), out var full)) return ValueTask.CompletedTask;
         // The named resource, or (if it just went away) whichever of the account's resources here can take them.
-        var session = _server.Sessions.Find(full);
-        if (session is null || !CanTake(session)) session = BestAvailable(_server.Sessions.FindAll(account));
+        var session = _server.Delivery.FindHere(full);
+        if (session is null || !CanTake(session)) session = BestAvailable(_server.Delivery.Here(account));
         // Not awaited: the node's records are handled one after another, and none may wait on the store.
         if (session is not null) _ = Task.Run(() => FlushAsync(session).AsTask());
         return ValueTask.CompletedTask;

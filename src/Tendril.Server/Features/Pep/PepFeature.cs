@@ -66,7 +66,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
             _lastItemWindows.TryRemove(session, out _);
             return ValueTask.CompletedTask;
         };
-        registry.AddOutboundFilter(OnClientStanza);
+        registry.AddOutboundFilter(StanzaKinds.Presence, StanzaStage.Observe, OnClientStanza);
     }
 
     /// <summary>
@@ -181,17 +181,17 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         var notify = node.Id + "+notify";
         foreach (var account in await RecipientsAsync(service, node).ConfigureAwait(false))
         {
-            foreach (var session in Server.Sessions.FindAll(account))
+            var resources = Server.Delivery.Of(account);
+            foreach (var session in resources.Here)
             {
                 if (!session.IsAvailable || !Caps.Has(session, notify)) continue;
                 if (node.HasActiveSubscription(session.Jid)) continue; // explicit subscription already delivered
                 once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content));
-                Server.Router.DeliverSerialized(session, once);
+                Server.Delivery.TryDeliver(session, once);
                 if (_lastItemWindows.TryGetValue(session, out var window)) window.Delivered(service.JidString, node.Id, content);
             }
-            if (!Server.Cluster.IsClustered) continue;
             // Sessions on other nodes: their node knows their entity capabilities and decides there.
-            var remotes = Server.Cluster.FindAll(account);
+            var remotes = resources.Elsewhere;
             if (remotes.Length == 0) continue;
             var payload = new XmlElement("notify", ClusterNamespace).SetAttribute("var", notify);
             foreach (var r in remotes)
@@ -212,11 +212,11 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
         var notify = payload.GetAttribute("var");
         if (notify is null || payload.Element("message") is not { } message) return ValueTask.CompletedTask;
         SerializedStanza? once = null;
-        foreach (var session in Server.Sessions.FindAll(account))
+        foreach (var session in Server.Delivery.Here(account))
         {
             if (!session.IsAvailable || !Caps.Has(session, notify) || Skipped(payload, session.JidString)) continue;
             once ??= new SerializedStanza(message);
-            Server.Router.DeliverSerialized(session, once);
+            Server.Delivery.TryDeliver(session, once);
         }
         return ValueTask.CompletedTask;
 

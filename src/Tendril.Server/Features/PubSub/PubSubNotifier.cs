@@ -50,28 +50,12 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
     {
         var xmpp = server();
         if (jid.Domain != xmpp.Domain || jid.Local is null) return 0;
-        if (jid.Resource is not null)
-        {
-            var session = xmpp.Sessions.Find(jid);
-            if (session is not null) return xmpp.Router.DeliverSerialized(session, stanza) ? 1 : 0;
-            return xmpp.Cluster.IsClustered && xmpp.Cluster.Find(jid) is { } remote && xmpp.Router.DeliverSerialized(remote, stanza) ? 1 : 0;
-        }
-        var n = 0;
-        foreach (var s in xmpp.Sessions.FindAll(jid))
-        {
-            if (s.IsAvailable && s.Priority >= 0 && xmpp.Router.DeliverSerialized(s, stanza)) n++;
-        }
-        if (!xmpp.Cluster.IsClustered) return n;
-        foreach (var r in xmpp.Cluster.FindAll(jid))
-        {
-            // Subscribers on other nodes: one copy per node-side session, serialized once per node.
-            if (r.IsAvailable && r.Priority >= 0 && xmpp.Router.DeliverSerialized(r, stanza)) n++;
-        }
-        return n;
+        if (jid.Resource is not null) return xmpp.Delivery.Find(jid) is { } resource && xmpp.Delivery.TryDeliver(resource, stanza) ? 1 : 0;
+        return xmpp.Delivery.ToAvailable(jid, stanza, nonNegativeOnly: true);
     }
 
     /// <summary>Sends to one session (the last published item on presence).</summary>
-    public void DeliverTo(C2sSession session, XmlElement stanza) => server().Router.DeliverSerialized(session, new SerializedStanza(stanza));
+    public void DeliverTo(C2sSession session, XmlElement stanza) => server().Delivery.TryDeliver(session, new SerializedStanza(stanza));
 
     /// <summary>Sends a stanza the service originates (authorization forms, subscription-state events) through the router's RFC 6121 rules.</summary>
     public ValueTask SendAsync(XmlElement stanza, Jid from, Jid to)

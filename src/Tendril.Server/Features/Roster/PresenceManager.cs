@@ -53,17 +53,8 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
     /// <summary>Broadcast presence to every available session of one contact, on this node and on the others.</summary>
     private async ValueTask SendToContactAsync(XmlElement presence, SerializedStanza serialized, Jid from, Jid contact)
     {
-        var sessions = server.Sessions.FindAll(contact);
-        var remotes = server.Cluster.IsClustered ? server.Cluster.FindAll(contact) : [];
-        if ((sessions.Length == 0 && remotes.Length == 0) || await server.Features.FilterInboundAsync(presence, from, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
-        foreach (var c in sessions)
-        {
-            if (c.IsAvailable) server.Router.DeliverSerialized(c, serialized);
-        }
-        foreach (var r in remotes)
-        {
-            if (r.IsAvailable) server.Cluster.TryDeliver(r, presence, addressToTarget: true);
-        }
+        if (server.Delivery.Of(contact).IsEmpty || await server.Features.FilterInboundAsync(presence, from, contact).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        server.Delivery.ToAvailable(contact, serialized);
     }
 
     /// <summary>
@@ -75,14 +66,7 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
     {
         var user = fullJid.Bare;
         var presence = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", fullJid.ToString());
-        foreach (var s in server.Sessions.FindAll(user))
-        {
-            if (s.IsAvailable) server.Router.DeliverQuiet(s, presence);
-        }
-        foreach (var r in server.Cluster.FindAll(user))
-        {
-            if (r.IsAvailable) server.Cluster.TryDeliver(r, presence);
-        }
+        server.Delivery.ToAvailable(user, presence);
         var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
         var serialized = new SerializedStanza(presence);
         foreach (var contact in LocalContacts(roster, to: false))
@@ -99,21 +83,14 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
             await AnswerProbeAsync(contact, session).ConfigureAwait(false);
         }
         // The user's other available resources (a self-probe).
-        foreach (var other in server.Sessions.FindAll(user))
+        foreach (var other in server.Delivery.Of(user))
         {
-            if (other != session && other.IsAvailable && other.LastPresence is { } last) server.Router.DeliverSerialized(session, new SerializedStanza(last));
-        }
-        if (server.Cluster.IsClustered)
-        {
-            foreach (var other in server.Cluster.FindAll(user))
-            {
-                if (other.IsAvailable && other.LastPresence is { } last) server.Router.DeliverSerialized(session, new SerializedStanza(last));
-            }
+            if (other != session && other.IsAvailable && other.LastPresence is { } last) server.Delivery.TryDeliver(session, new SerializedStanza(last));
         }
         // §3.1.3: subscription requests that arrived while the user was away, until answered.
         foreach (var pending in await server.Storage.Rosters.ListPendingAsync(user.Domain, user.Local!).ConfigureAwait(false))
         {
-            if (StoredStanza.Parse(pending.Stanza) is { } stanza) server.Router.DeliverQuiet(session, stanza);
+            if (StoredStanza.Parse(pending.Stanza) is { } stanza) server.Delivery.TryDeliver(session, stanza);
         }
     }
 
@@ -124,29 +101,19 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
     private async ValueTask AnswerProbeAsync(Jid contact, C2sSession recipient)
     {
         var any = false;
-        foreach (var c in server.Sessions.FindAll(contact))
+        // Sessions on other nodes answer from the routing table's last broadcast presence: no round trip to their node.
+        foreach (var c in server.Delivery.Of(contact))
         {
             if (!c.IsAvailable || c.LastPresence is not { } last) continue;
             any = true;
             if (await server.Features.FilterInboundAsync(last, c.Jid, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-            server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
-        }
-        if (server.Cluster.IsClustered)
-        {
-            // Sessions on other nodes answer from the routing table's last broadcast presence: no round trip to their node.
-            foreach (var r in server.Cluster.FindAll(contact))
-            {
-                if (!r.IsAvailable || r.LastPresence is not { } last) continue;
-                any = true;
-                if (await server.Features.FilterInboundAsync(last, r.Jid, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) continue;
-                server.Router.DeliverSerialized(recipient, new SerializedStanza(last));
-            }
+            server.Delivery.TryDeliver(recipient, new SerializedStanza(last));
         }
         if (!any)
         {
             var unavailable = new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", contact.Bare.ToString());
             if (await server.Features.FilterInboundAsync(unavailable, contact.Bare, recipient.Jid).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
-            server.Router.DeliverSerialized(recipient, new SerializedStanza(unavailable));
+            server.Delivery.TryDeliver(recipient, new SerializedStanza(unavailable));
         }
     }
 
@@ -169,10 +136,10 @@ internal sealed class PresenceManager(XmppServer server, SubscriptionManager sub
         if (!authorized) return;
         if (from.Resource is not null)
         {
-            if (server.Sessions.Find(from) is { } session) await AnswerProbeAsync(contact, session).ConfigureAwait(false);
+            if (server.Delivery.FindHere(from) is { } session) await AnswerProbeAsync(contact, session).ConfigureAwait(false);
             return;
         }
-        foreach (var s in server.Sessions.FindAll(from))
+        foreach (var s in server.Delivery.Here(from))
         {
             if (s.IsAvailable) await AnswerProbeAsync(contact, s).ConfigureAwait(false);
         }

@@ -53,7 +53,7 @@ internal sealed class RosterPusher(XmppServer server)
 
     private void PushLocal(Jid owner, XmlElement item, long version)
     {
-        foreach (var session in server.Sessions.FindAll(owner))
+        foreach (var session in server.Delivery.Here(owner))
         {
             if (!_interested.TryGetValue(session, out var versioning)) continue;
             var id = "push-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
@@ -61,7 +61,7 @@ internal sealed class RosterPusher(XmppServer server)
             var query = iq.AddElement("query", Ns.Roster);
             if (versioning) query.SetAttribute("ver", RosterXml.Version(version));
             query.Add(item);
-            server.Router.DeliverQuiet(session, iq);
+            server.Delivery.TryDeliver(session, iq);
         }
     }
 }

@@ -204,58 +204,23 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
     }
 
     /// <summary>Delivers a subscription stanza to every available resource of the account.</summary>
-    private void DeliverToAvailable(Jid account, XmlElement stanza)
-    {
-        foreach (var s in server.Sessions.FindAll(account))
-        {
-            if (s.IsAvailable) server.Router.DeliverQuiet(s, stanza);
-        }
-        if (!server.Cluster.IsClustered) return;
-        foreach (var r in server.Cluster.FindAll(account))
-        {
-            if (r.IsAvailable) server.Cluster.TryDeliver(r, stanza);
-        }
-    }
+    private void DeliverToAvailable(Jid account, XmlElement stanza) => server.Delivery.ToAvailable(account, stanza);
 
     /// <summary>Sends the current presence of each available resource of <paramref name="from"/> to <paramref name="to"/>'s available resources (§3.1.5).</summary>
     public void SendCurrentPresence(Jid from, Jid to)
     {
-        foreach (var s in server.Sessions.FindAll(from))
+        foreach (var s in server.Delivery.Of(from))
         {
-            if (s.IsAvailable && s.LastPresence is { } last) SendToAvailable(new SerializedStanza(last), to);
-        }
-        if (!server.Cluster.IsClustered) return;
-        foreach (var s in server.Cluster.FindAll(from))
-        {
-            if (s.IsAvailable && s.LastPresence is { } last) SendToAvailable(new SerializedStanza(last), to);
-        }
-    }
-
-    /// <summary>A serialized presence to every available resource of <paramref name="to"/>, on every node.</summary>
-    private void SendToAvailable(SerializedStanza serialized, Jid to)
-    {
-        foreach (var r in server.Sessions.FindAll(to))
-        {
-            if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
-        }
-        if (!server.Cluster.IsClustered) return;
-        foreach (var r in server.Cluster.FindAll(to))
-        {
-            if (r.IsAvailable) server.Router.DeliverSerialized(r, serialized);
+            if (s.IsAvailable && s.LastPresence is { } last) server.Delivery.ToAvailable(to, new SerializedStanza(last));
         }
     }
 
     /// <summary>Sends unavailable presence from each available resource of <paramref name="from"/> to <paramref name="to"/>'s available resources (§3.2.2, §3.3.3).</summary>
     public void SendUnavailable(Jid from, Jid to)
     {
-        foreach (var s in server.Sessions.FindAll(from))
+        foreach (var s in server.Delivery.Of(from))
         {
-            if (s.IsAvailable) SendToAvailable(new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString)), to);
-        }
-        if (!server.Cluster.IsClustered) return;
-        foreach (var s in server.Cluster.FindAll(from))
-        {
-            if (s.IsAvailable) SendToAvailable(new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString)), to);
+            if (s.IsAvailable) server.Delivery.ToAvailable(to, new SerializedStanza(new XmlElement("presence", Ns.Client).SetAttribute("type", "unavailable").SetAttribute("from", s.JidString)));
         }
     }
 }

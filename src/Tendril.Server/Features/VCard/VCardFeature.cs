@@ -33,11 +33,11 @@ public sealed class VCardFeature : IServerFeature
         _server = registry.Server;
         registry.AddDiscoFeature(Namespace);
         registry.HandleIq("vCard", Namespace, HandleAsync, IqTarget.Account);
-        registry.AddOutboundFilter(StampPresence);
+        registry.AddOutboundFilter(StanzaKinds.Presence, StanzaStage.Stamp, StampPresence);
         registry.SessionBound += LoadHashAsync;
         registry.SessionClosed += session =>
         {
-            if (_server.Sessions.FindAll(session.Jid).Length == 0) _photoHashes.TryRemove(session.Jid.Bare, out _);
+            if (!_server.Delivery.IsBoundHere(session.Jid)) _photoHashes.TryRemove(session.Jid.Bare, out _);
             return ValueTask.CompletedTask;
         };
         _server.Cluster.OnAccountEvent(ClusterEvent, OnHashChangedElsewhere);
@@ -81,7 +81,7 @@ public sealed class VCardFeature : IServerFeature
 
     private ValueTask OnHashChangedElsewhere(Jid account, XmlElement payload)
     {
-        if (_server.Sessions.FindAll(account).Length == 0) return ValueTask.CompletedTask; // no copy kept without a session here
+        if (!_server.Delivery.IsBoundHere(account)) return ValueTask.CompletedTask; // no copy kept without a session here
         if (payload.GetAttribute("value") is { } hash) _photoHashes[account.Bare] = hash;
         else _photoHashes.TryRemove(account.Bare, out _);
         return ValueTask.CompletedTask;
