@@ -122,9 +122,6 @@ public sealed class XmppServer : IAsyncDisposable
     /// <summary>Resumable and hibernating XEP-0198 sessions.</summary>
     public StreamManagementRegistry StreamManagement { get; }
 
-    /// <summary>Counts in-band registrations (XEP-0077) per remote address.</summary>
-    internal Features.Registration.RegistrationRateLimiter RegistrationLimiter { get; } = new();
-
     /// <summary>True once <see cref="StopAsync"/> began.</summary>
     public bool IsStopping => Volatile.Read(ref _stopped) != 0;
 

@@ -73,6 +73,30 @@ public static class StanzaStage
     public const int Observe = 500;
 }
 
+/// <summary>Handles a top-level element of a client stream (a nonza, or a pre-authentication iq) on the stream's read loop.</summary>
+public delegate ValueTask StreamElementHandler(C2sStream stream, XmlElement element);
+
+/// <summary>When a stream feature is offered (RFC 6120 §4.3.2).</summary>
+public enum NegotiationStep
+{
+    /// <summary>With the SASL mechanisms, before authentication (e.g. XEP-0077 &lt;register/&gt;).</summary>
+    Authentication,
+
+    /// <summary>With resource binding, after authentication (e.g. XEP-0198 &lt;sm/&gt;, XEP-0352 &lt;csi/&gt;).</summary>
+    Binding,
+}
+
+/// <summary>The phases of a client stream in which a stream-element handler is called.</summary>
+[Flags]
+public enum StreamPhase
+{
+    /// <summary>Authenticated, no resource bound yet (XEP-0198 &lt;resume/&gt;).</summary>
+    Authenticated = 1,
+
+    /// <summary>A resource is bound.</summary>
+    Bound = 2,
+}
+
 public sealed class FeatureRegistry
 {
     // Per stanza kind (message, presence, iq), sorted by stage when frozen: a presence-only filter costs a message nothing.
@@ -86,6 +110,9 @@ public sealed class FeatureRegistry
     private readonly List<DiscoIdentity> _serverIdentities = [];
     private readonly List<DiscoIdentity> _accountIdentities = [];
     private readonly List<Func<C2sStream, XmlElement?>> _streamFeatures = [];
+    private readonly List<Func<C2sStream, XmlElement?>> _authFeatures = [];
+    private readonly Dictionary<string, (StreamElementHandler Handler, StreamPhase Phases)> _streamElements = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Name, string Ns), StreamElementHandler> _preAuthIqs = [];
     private readonly List<UndeliverableMessageHandler> _undeliverable = [];
     private readonly Dictionary<string, HostedDomainHandler> _hostedDomains = new(StringComparer.Ordinal);
     private readonly List<DiscoItem> _serverItems = [];
@@ -204,30 +231,61 @@ public sealed class FeatureRegistry
         if (target.HasFlag(IqTarget.Account)) _accountIdentities.Add(identity);
     }
 
-    /// <summary>Turns on XEP-0198 handling on client streams (the stream-management feature class does).</summary>
-    internal void EnableStreamManagement()
+    /// <summary>
+    /// Adds a stream feature offered at <paramref name="step"/> of negotiation (RFC 6120 §4.3.2): with the SASL
+    /// mechanisms, or with resource binding. The callback may return null to omit it on a stream.
+    /// </summary>
+    public void AddStreamFeature(NegotiationStep step, Func<C2sStream, XmlElement?> feature)
     {
         ThrowIfFrozen();
-        StreamManagementEnabled = true;
+        ArgumentNullException.ThrowIfNull(feature);
+        (step == NegotiationStep.Authentication ? _authFeatures : _streamFeatures).Add(feature);
     }
 
-    internal bool StreamManagementEnabled { get; private set; }
-
-    /// <summary>Turns on XEP-0352 handling on client streams (the CSI feature class does).</summary>
-    internal void EnableClientStateIndication()
+    /// <summary>
+    /// Handles top-level elements of namespace <paramref name="ns"/> that are not stanzas (nonzas such as XEP-0198 acks
+    /// or XEP-0352 client state) in the given <paramref name="phases"/> of a client stream. One handler per namespace.
+    /// </summary>
+    public void HandleStreamElement(string ns, StreamPhase phases, StreamElementHandler handler)
     {
         ThrowIfFrozen();
-        ClientStateIndicationEnabled = true;
+        ArgumentNullException.ThrowIfNull(handler);
+        if (ns == Tendril.Protocol.Ns.Client || !_streamElements.TryAdd(ns, (handler, phases)))
+        {
+            throw new InvalidOperationException($"Two features handle stream elements of '{ns}'.");
+        }
     }
 
-    internal bool ClientStateIndicationEnabled { get; private set; }
-
-    /// <summary>Adds a stream feature offered after authentication (with bind); the callback may return null to omit it.</summary>
-    public void AddStreamFeature(Func<C2sStream, XmlElement?> feature)
+    /// <summary>
+    /// Handles an iq get/set with payload &lt;<paramref name="name"/> xmlns='<paramref name="ns"/>'/&gt; sent before
+    /// authentication (XEP-0077 account creation). The core accepts it only on an encrypted stream.
+    /// </summary>
+    public void HandlePreAuthIq(string name, string ns, StreamElementHandler handler)
     {
         ThrowIfFrozen();
-        _streamFeatures.Add(feature);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (!_preAuthIqs.TryAdd((name, ns), handler)) throw new InvalidOperationException($"Two features handle <{name} xmlns='{ns}'/> before authentication.");
     }
+
+    internal bool TryGetStreamElementHandler(string ns, StreamPhase phase, out StreamElementHandler handler)
+    {
+        if (_streamElements.TryGetValue(ns, out var entry) && (entry.Phases & phase) != 0)
+        {
+            handler = entry.Handler;
+            return true;
+        }
+        handler = null!;
+        return false;
+    }
+
+    internal bool TryGetPreAuthIqHandler(XmlElement iq, out StreamElementHandler handler)
+    {
+        handler = null!;
+        return iq.Name == "iq" && iq.GetAttribute("type") is "get" or "set" && iq.ElementCount == 1
+            && iq.FirstElement() is { } payload && _preAuthIqs.TryGetValue((payload.Name, payload.Namespace), out handler!);
+    }
+
+    internal IReadOnlyList<Func<C2sStream, XmlElement?>> AuthenticationFeatures => _authFeatures;
 
     /// <summary>
     /// Offers a message for a local account that has no available resource (RFC 6121 §8.5.2.2), e.g. to store it

@@ -101,7 +101,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<VersionFeature>();
         services.AddServerFeature<LegacySessionFeature>();
         services.AddServerFeature<Features.StreamManagement.StreamManagementFeature>();
-        services.AddServerFeature<Features.StreamManagement.ClientStateIndicationFeature>();
+        services.AddServerFeature<Features.ClientState.ClientStateIndicationFeature>();
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
         services.AddServerFeature<VCardFeature>();

@@ -74,11 +74,11 @@ public sealed partial class C2sStream
     /// <summary>Queues a pre-serialized stanza addressed to <paramref name="to"/>. False when the queue is full or closing.</summary>
     internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to) => TryEnqueueCounted(new Outbound(OutboundKind.Serialized, stanza, to));
 
-    /// <summary>The one path for stanzas routed to this client: resumption, CSI buffering, then the counted queue.</summary>
+    /// <summary>The one path for stanzas routed to this client: resumption, holding back, then the counted queue.</summary>
     private bool TryEnqueueCounted(Outbound item)
     {
         if (IsClosing) return TryKeepForResumption(item);
-        if (_csiInactive && TryCsiEnqueue(item)) return true;
+        if (_holdPolicy is not null && TryHold(item)) return true;
         if (Interlocked.Increment(ref _queued) > QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
@@ -93,7 +93,7 @@ public sealed partial class C2sStream
     internal ValueTask SendAsync(XmlElement element)
     {
         if (IsClosing) return ValueTask.CompletedTask;
-        if (_csiInactive) FlushCsi();
+        if (_holdPolicy is not null) ReleaseHeld();
         if (Interlocked.Increment(ref _queued) > 2 * QueueLimit)
         {
             Interlocked.Decrement(ref _queued);
@@ -192,8 +192,8 @@ public sealed partial class C2sStream
                 }
                 if (_smOut is { } sm && sm.ShouldRequest())
                 {
-                    // XEP-0198 §4: ask for an ack once per batch with unacknowledged stanzas (one request outstanding).
-                    _framing.WriteElement(output, new XmlElement("r", Ns.StreamManagement));
+                    // Ask for an ack once per batch with unacknowledged stanzas (one request outstanding).
+                    _framing.WriteElement(output, sm.AckRequest);
                     _framing.EndMessage(output);
                 }
                 var flush = await output.FlushAsync().ConfigureAwait(false);

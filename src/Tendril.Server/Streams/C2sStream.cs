@@ -361,6 +361,10 @@ public sealed partial class C2sStream
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>An element that is not allowed before the stream is authenticated and bound (RFC 6120 §4.9.3.12, §7.1).</summary>
+    internal ValueTask CloseNotAuthorizedAsync(XmlElement element) =>
+        CloseAsync(new StreamError(StreamErrorCondition.NotAuthorized, $"<{element.Name}/> is not allowed before the stream is authenticated and bound."), $"<{element.Name}/> before negotiation finished");
+
     private void SetCloseReason(string reason)
     {
         _closeReason ??= reason;

@@ -1,4 +1,5 @@
 using Tendril.Server.Routing;
+using Tendril.Xml;
 
 namespace Tendril.Server.Streams;
 
@@ -17,11 +18,15 @@ internal sealed class StreamManagementState
     private bool _requestOutstanding;
     private bool _sealed;
 
-    public StreamManagementState(C2sSession session, string? resumeId)
+    public StreamManagementState(C2sSession session, string? resumeId, XmlElement ackRequest)
     {
         Session = session;
         ResumeId = resumeId;
+        AckRequest = ackRequest;
     }
+
+    /// <summary>What the writer sends to ask for an acknowledgement (XEP-0198 &lt;r/&gt;).</summary>
+    public XmlElement AckRequest { get; }
 
     public C2sSession Session { get; }
 

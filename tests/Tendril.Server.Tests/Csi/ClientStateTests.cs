@@ -37,8 +37,8 @@ public sealed class ClientStateTests : ImTestBase
         await romeo.SendAsync(Presence("two"));
         await DrainAsync(romeo);
         var stream = Server.Server.Sessions.Find(Protocol.Jid.Parse("juliet@localhost/r"))!.Stream;
-        Assert.True(stream.IsClientInactive);
-        Assert.Equal(3, stream.CsiBuffered);
+        Assert.True(stream.IsHoldingBack);
+        Assert.Equal(3, stream.HeldBack);
 
         await romeo.SendAsync("<message type='chat' to='juliet@localhost/r'><body>hi</body></message>");
         var got = new List<XmlElement>();
@@ -48,7 +48,7 @@ public sealed class ClientStateTests : ImTestBase
         Assert.Null(got[1].Element("body"));
         Assert.Equal("two", got[2].Element("status")?.Text);
         Assert.Equal("hi", got[3].Element("body")?.Text);
-        Assert.Equal(0, stream.CsiBuffered);
+        Assert.Equal(0, stream.HeldBack);
     }
 
     [Fact]
@@ -61,11 +61,11 @@ public sealed class ClientStateTests : ImTestBase
         await romeo.SendAsync(Presence("away"));
         await DrainAsync(romeo);
         var stream = Server.Server.Sessions.Find(Protocol.Jid.Parse("juliet@localhost/r"))!.Stream;
-        Assert.Equal(1, stream.CsiBuffered);
+        Assert.Equal(1, stream.HeldBack);
         await juliet.SendAsync($"<active xmlns='{Csi}'/>");
         var presence = await juliet.NextAsync();
         Assert.Equal("away", presence.Element("status")?.Text);
-        Assert.False(stream.IsClientInactive);
+        Assert.False(stream.IsHoldingBack);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed class DiscoFeature : IServerFeature
     public void Register(FeatureRegistry registry)
     {
         // XEP-0115 §6.3: the server announces its own capabilities in its stream features (read after authentication).
-        registry.AddStreamFeature(stream => Caps(stream.Server.Features));
+        registry.AddStreamFeature(NegotiationStep.Binding, stream => Caps(stream.Server.Features));
         registry.AddDiscoIdentity(new DiscoIdentity("server", "im", "Tendril"));
         registry.AddDiscoIdentity(new DiscoIdentity("account", "registered"), IqTarget.Account);
         registry.AddDiscoFeature(Ns.DiscoInfo, IqTarget.Server | IqTarget.Account);

@@ -11,15 +11,21 @@ namespace Tendril.Server.Features.Registration;
 /// <summary>
 /// In-band registration (XEP-0077) for authenticated users: the registration form with <c>&lt;registered/&gt;</c>
 /// (§3.1), password change (§3.3, always allowed for one's own account) and cancellation (§3.2, only while
-/// <c>Tendril:Registration:Enabled</c> is on). Account creation before authentication is in
-/// <see cref="InBandRegistration.HandlePreAuthAsync"/>, called by the auth state of the stream.
+/// <c>Tendril:Registration:Enabled</c> is on); before authentication, the &lt;register/&gt; stream feature (§8) and
+/// account creation (§3.1, <see cref="InBandRegistration.HandlePreAuthAsync"/>), on encrypted streams only.
 /// </summary>
 public sealed class RegistrationFeature : IServerFeature
 {
+    /// <summary>Registrations per remote address (<c>Tendril:Registration:MaxPerIpPerHour</c>).</summary>
+    private readonly RegistrationRateLimiter _limiter = new();
+
     public void Register(FeatureRegistry registry)
     {
         registry.AddDiscoFeature(InBandRegistration.Namespace);
         registry.HandleIq("query", InBandRegistration.Namespace, HandleAsync, IqTarget.Server | IqTarget.Account);
+        // §8: offered only when enabled and only over TLS (the password travels in the clear inside the stream).
+        registry.AddStreamFeature(NegotiationStep.Authentication, stream => stream.IsSecure && stream.Server.Options.Registration.Enabled ? InBandRegistration.StreamFeature() : null);
+        registry.HandlePreAuthIq("query", InBandRegistration.Namespace, (stream, iq) => InBandRegistration.HandlePreAuthAsync(stream, iq, _limiter));
     }
 
     private static async ValueTask HandleAsync(IqRequest request)
@@ -126,11 +132,6 @@ public static class InBandRegistration
         return query;
     }
 
-    /// <summary>True for an iq get/set whose single child is a jabber:iq:register query.</summary>
-    public static bool IsRegisterIq(XmlElement element) =>
-        element.Name == "iq" && element.GetAttribute("type") is "get" or "set"
-        && element.FirstElement() is { } child && child.Is("query", Namespace);
-
     internal static (ScramCredential Sha1, ScramCredential Sha256) Credentials(string password, int iterations) =>
         (ScramCredential.Create(password, ScramHash.Sha1, iterations), ScramCredential.Create(password, ScramHash.Sha256, iterations));
 
@@ -138,7 +139,7 @@ public static class InBandRegistration
     /// Handles a register iq that arrived before authentication on a secure stream (§3.1): get returns the form,
     /// set creates the account. Disabled registration answers <c>service-unavailable</c> (§3.1).
     /// </summary>
-    internal static async ValueTask HandlePreAuthAsync(C2sStream stream, XmlElement iq)
+    internal static async ValueTask HandlePreAuthAsync(C2sStream stream, XmlElement iq, RegistrationRateLimiter limiter)
     {
         var server = stream.Server;
         var options = server.Options.Registration;
@@ -173,7 +174,7 @@ public static class InBandRegistration
         }
         var address = AddressOf(stream.RemoteEndPoint);
         var now = server.Time.GetUtcNow();
-        if (!server.RegistrationLimiter.CanRegister(address, now, options.MaxPerIpPerHour))
+        if (!limiter.CanRegister(address, now, options.MaxPerIpPerHour))
         {
             await ReplyErrorAsync(stream, iq, StanzaErrorCondition.ResourceConstraint, "Too many registrations from your address; try again later.").ConfigureAwait(false);
             return;
@@ -200,7 +201,7 @@ public static class InBandRegistration
             await ReplyErrorAsync(stream, iq, StanzaErrorCondition.Conflict, "The username is taken.").ConfigureAwait(false);
             return;
         }
-        server.RegistrationLimiter.Record(address, now);
+        limiter.Record(address, now);
         await stream.SendAsync(Result(iq)).ConfigureAwait(false);
     }
 

@@ -20,8 +20,8 @@ public sealed class RosterFeature : IServerFeature
         var iq = new RosterIq(server, locks, pusher, subscriptions);
         registry.HandleIq("query", Ns.Roster, iq.HandleAsync, IqTarget.Account);
         registry.SetPresenceHandler(new PresenceManager(server, subscriptions));
-        registry.AddStreamFeature(_ => new XmlElement("ver", RosterXml.VersioningFeature));
-        registry.AddStreamFeature(_ => new XmlElement("sub", RosterXml.PreApprovalFeature));
+        registry.AddStreamFeature(NegotiationStep.Binding, _ => new XmlElement("ver", RosterXml.VersioningFeature));
+        registry.AddStreamFeature(NegotiationStep.Binding, _ => new XmlElement("sub", RosterXml.PreApprovalFeature));
         registry.SessionClosed += session =>
         {
             pusher.Forget(session);

@@ -11,7 +11,7 @@ public sealed class LegacySessionFeature : IServerFeature
 {
     public void Register(FeatureRegistry registry)
     {
-        registry.AddStreamFeature(_ => new XmlElement("session", Ns.Session).Add(new XmlElement("optional", Ns.Session)));
+        registry.AddStreamFeature(NegotiationStep.Binding, _ => new XmlElement("session", Ns.Session).Add(new XmlElement("optional", Ns.Session)));
         registry.HandleIq("session", Ns.Session, HandleAsync, IqTarget.Server | IqTarget.Account);
     }
 

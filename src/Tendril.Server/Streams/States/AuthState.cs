@@ -44,10 +44,11 @@ internal sealed class AuthState : C2sState
             await stream.BeginStartTlsAsync().ConfigureAwait(false);
             return;
         }
-        // XEP-0077 §3.1: the one stanza allowed before authentication, and only where TLS protects the password.
-        if (stream.IsSecure && Features.Registration.InBandRegistration.IsRegisterIq(element))
+        // The only stanzas allowed before authentication are those a feature accepts (account creation), and only where
+        // TLS protects what they carry.
+        if (stream.IsSecure && stream.Server.Features.TryGetPreAuthIqHandler(element, out var preAuth))
         {
-            await Features.Registration.InBandRegistration.HandlePreAuthAsync(stream, element).ConfigureAwait(false);
+            await preAuth(stream, element).ConfigureAwait(false);
             return;
         }
         await NotAuthorizedAsync(stream, element).ConfigureAwait(false);

@@ -16,9 +16,9 @@ internal sealed class BindState : C2sState
 
     public override async ValueTask OnElementAsync(C2sStream stream, XmlElement element)
     {
-        if (element.Namespace == Ns.StreamManagement && stream.Server.Features.StreamManagementEnabled && element.Name is "enable" or "resume")
+        if (element.Namespace != Ns.Client && stream.Server.Features.TryGetStreamElementHandler(element.Namespace, Features.StreamPhase.Authenticated, out var handler))
         {
-            await stream.OnStreamManagementBeforeBindAsync(element).ConfigureAwait(false);
+            await handler(stream, element).ConfigureAwait(false);
             return;
         }
         if (element.Name != "iq" || element.Namespace != Ns.Client)

@@ -19,8 +19,7 @@ internal abstract class C2sState
     public abstract ValueTask OnElementAsync(C2sStream stream, XmlElement element);
 
     /// <summary>Stanzas before authentication and binding are refused (RFC 6120 §4.9.3.12, §7.1).</summary>
-    protected static ValueTask NotAuthorizedAsync(C2sStream stream, XmlElement element) =>
-        stream.CloseAsync(new StreamError(StreamErrorCondition.NotAuthorized, $"<{element.Name}/> is not allowed before the stream is authenticated and bound."), $"<{element.Name}/> before negotiation finished");
+    protected static ValueTask NotAuthorizedAsync(C2sStream stream, XmlElement element) => stream.CloseNotAuthorizedAsync(element);
 
     protected static bool IsStanza(XmlElement e) => e.Name is "message" or "presence" or "iq";
 

@@ -17,13 +17,9 @@ internal sealed class ReadyState : C2sState
     public override ValueTask OnElementAsync(C2sStream stream, XmlElement stanza)
     {
         var session = stream.Session!;
-        if (stanza.Namespace == Ns.StreamManagement && stream.Server.Features.StreamManagementEnabled)
+        if (stanza.Namespace != Ns.Client && stream.Server.Features.TryGetStreamElementHandler(stanza.Namespace, Features.StreamPhase.Bound, out var handler))
         {
-            return stream.OnStreamManagementAsync(stanza);
-        }
-        if (stanza.Namespace == Ns.Csi && stream.Server.Features.ClientStateIndicationEnabled)
-        {
-            return stream.OnClientStateAsync(stanza);
+            return handler(stream, stanza); // a nonza of a feature (acks, client state)
         }
         if (stanza.Namespace != Ns.Client || !IsStanza(stanza))
         {

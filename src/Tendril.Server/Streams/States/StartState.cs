@@ -63,8 +63,10 @@ internal sealed class StartState : C2sState
             if (stream.IsSecure || !options.C2s.RequireTls)
             {
                 features.Add(Mechanisms(stream));
-                // XEP-0077 §8: in-band registration, offered only when enabled and only over TLS.
-                if (stream.IsSecure && options.Registration.Enabled) features.Add(Features.Registration.InBandRegistration.StreamFeature());
+                foreach (var feature in stream.Server.Features.AuthenticationFeatures)
+                {
+                    if (feature(stream) is { } element) features.Add(element);
+                }
                 stream.State = new AuthState();
             }
             else
