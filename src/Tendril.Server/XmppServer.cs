@@ -122,6 +122,9 @@ public sealed class XmppServer : IAsyncDisposable
     /// <summary>Resumable and hibernating XEP-0198 sessions.</summary>
     public StreamManagementRegistry StreamManagement { get; }
 
+    /// <summary>How long closing connections may take to drain their output, and a stop waits (<c>Tendril:Limits:DrainSeconds</c>).</summary>
+    public TimeSpan DrainTimeout => TimeSpan.FromSeconds(Options.Limits.DrainSeconds);
+
     /// <summary>True once <see cref="StopAsync"/> began.</summary>
     public bool IsStopping => Volatile.Read(ref _stopped) != 0;
 
@@ -303,21 +306,24 @@ public sealed class XmppServer : IAsyncDisposable
     public async Task StopAsync(TimeSpan timeout)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Time.GetUtcNow() + timeout;
         foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
         foreach (var f in ServerFeatures.OfType<IListenerFeature>()) await f.StopListeningAsync().ConfigureAwait(false);
         var streams = Heartbeat.Streams.ToArray();
         foreach (var s in streams) s.StopReading();
         var readers = Task.WhenAll(streams.Select(s => s.ReadStopped));
-        await Task.WhenAny(readers, Task.Delay(Min(TimeSpan.FromSeconds(2), deadline - DateTime.UtcNow))).ConfigureAwait(false);
+        await Task.WhenAny(readers, Task.Delay(Min(TimeSpan.FromSeconds(2), deadline - Time.GetUtcNow()), Time)).ConfigureAwait(false);
         foreach (var s in Heartbeat.Streams)
         {
             await s.CloseAsync(new StreamError(StreamErrorCondition.SystemShutdown, "The server is shutting down."), "server shutdown").ConfigureAwait(false);
         }
         // Every stream gone, and every session's end (unbind, unavailable presence) done: what they route still goes out.
-        while ((Heartbeat.Count > 0 || Volatile.Read(ref _sessionsEnding) > 0) && DateTime.UtcNow < deadline)
+        while (true)
         {
-            await Task.Delay(20).ConfigureAwait(false);
+            var ended = Volatile.Read(ref _streamEnded).Task; // taken before the check: an end after it completes this task
+            var remaining = deadline - Time.GetUtcNow();
+            if ((Heartbeat.Count == 0 && Volatile.Read(ref _sessionsEnding) == 0) || remaining <= TimeSpan.Zero) break;
+            await Task.WhenAny(ended, Task.Delay(remaining, Time)).ConfigureAwait(false);
         }
         await Heartbeat.DisposeAsync().ConfigureAwait(false);
         // Sessions waiting for resumption end now: their unacknowledged messages go to offline storage.
@@ -339,15 +345,23 @@ public sealed class XmppServer : IAsyncDisposable
     }
 
     private int _sessionsEnding;
+    private TaskCompletionSource _streamEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Counts streams between leaving the heartbeat and the end of their session's unbind and unavailable broadcast.</summary>
-    internal void SessionEnding(int delta) => Interlocked.Add(ref _sessionsEnding, delta);
+    /// <summary>
+    /// Counts streams between leaving the heartbeat and the end of their session's unbind and unavailable broadcast;
+    /// each end wakes a stop waiting for the streams to drain.
+    /// </summary>
+    internal void SessionEnding(int delta)
+    {
+        Interlocked.Add(ref _sessionsEnding, delta);
+        if (delta < 0) Interlocked.Exchange(ref _streamEnded, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await StopAsync(DrainTimeout).ConfigureAwait(false);
         Metrics.Dispose();
     }
 }

@@ -15,8 +15,11 @@ public enum XmlParseError
     /// <summary>Nesting beyond <see cref="XmlParserOptions.MaxDepth"/> → <c>policy-violation</c>.</summary>
     TooDeep,
 
-    /// <summary>More attributes than <see cref="XmlParserOptions.MaxAttributes"/>, or a name longer than allowed → <c>policy-violation</c>.</summary>
+    /// <summary>More attributes than <see cref="XmlParserOptions.MaxAttributes"/> → <c>policy-violation</c>.</summary>
     TooManyAttributes,
+
+    /// <summary>An element or attribute name longer than <see cref="XmlParserOptions.MaxNameBytes"/> → <c>policy-violation</c>.</summary>
+    NameTooLong,
 
     /// <summary>The input is not UTF-8 (bad byte sequence, or an encoding other than UTF-8 declared) → <c>unsupported-encoding</c>.</summary>
     UnsupportedEncoding,

@@ -323,7 +323,7 @@ public sealed partial class XmlStreamParser
         var len = i < 0 ? s.Length - p : i;
         if (len > Options.MaxNameBytes)
         {
-            throw Error(XmlParseError.TooManyAttributes, $"A name is longer than {Options.MaxNameBytes} bytes.");
+            throw Error(XmlParseError.NameTooLong, $"A name is longer than {Options.MaxNameBytes} bytes.");
         }
         var colon = XmlChars.ValidateQName(s.Slice(p, len));
         if (colon == -2) throw Error(XmlParseError.NotWellFormed, len == 0 ? "Missing name." : "Illegal name.");

@@ -323,7 +323,7 @@ public sealed partial class XmlStreamParser
                 case State.StartName:
                 {
                     var n = _name.AppendName(seg[pos..end], Options.MaxNameBytes);
-                    if (n < 0) throw Error(XmlParseError.TooManyAttributes, $"A name is longer than {Options.MaxNameBytes} bytes.");
+                    if (n < 0) throw Error(XmlParseError.NameTooLong, $"A name is longer than {Options.MaxNameBytes} bytes.");
                     pos += n;
                     if (pos == end) return false;
                     // STag ::= '<' Name (S Attribute)* S? '>': the name ends at whitespace, '/' or '>'.

@@ -206,30 +206,5 @@ public class RespParserTests
         _ => r.Kind + (r.IsNull ? "(nil)" : "(" + Convert.ToHexString(r.AsBytes().Span) + ")"),
     };
 
-    private static ReadOnlySequence<byte> Segments(byte[] bytes, params int[] splits)
-    {
-        var cuts = splits.Where(s => s > 0 && s < bytes.Length).Distinct().Order().ToList();
-        if (cuts.Count == 0) return new ReadOnlySequence<byte>(bytes);
-        cuts.Add(bytes.Length);
-        var first = new Segment(bytes.AsMemory(0, cuts[0]), 0);
-        var last = first;
-        for (int i = 1; i < cuts.Count; i++) last = last.Append(bytes.AsMemory(cuts[i - 1], cuts[i] - cuts[i - 1]));
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    private static ReadOnlySequence<byte> Segments(byte[] bytes, params int[] splits) => Tendril.Tests.Support.Sequences.Split(bytes, splits);
 }

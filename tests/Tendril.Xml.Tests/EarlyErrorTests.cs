@@ -145,7 +145,7 @@ public class EarlyErrorTests
     public void Limits_FailImmediately()
     {
         AssertFailsEverywhere(Utf8(H + "<a b='1' c='2' d='3' e="), new XmlParserOptions { MaxAttributes = 3 }, XmlParseError.TooManyAttributes);
-        AssertFailsEverywhere(Utf8(H + "<message><abcdefghi"), new XmlParserOptions { MaxNameBytes = 8 }, XmlParseError.TooManyAttributes);
+        AssertFailsEverywhere(Utf8(H + "<message><abcdefghi"), new XmlParserOptions { MaxNameBytes = 8 }, XmlParseError.NameTooLong);
     }
 
     [Fact]

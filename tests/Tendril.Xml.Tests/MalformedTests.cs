@@ -197,8 +197,8 @@ public class MalformedTests
     {
         var opts = new XmlParserOptions { MaxNameBytes = 8 };
         Assert.Equal(2, ParseWhole(S + "<abcdefgh abcdefgh='1'/>", opts).Count);
-        Assert.Equal("error:TooManyAttributes", ParseWhole(S + "<abcdefghi/>", opts)[^1]);
-        Assert.Equal("error:TooManyAttributes", ParseWhole(S + "<a abcdefghi='1'/>", opts)[^1]);
+        Assert.Equal("error:NameTooLong", ParseWhole(S + "<abcdefghi/>", opts)[^1]);
+        Assert.Equal("error:NameTooLong", ParseWhole(S + "<a abcdefghi='1'/>", opts)[^1]);
     }
 
     [Fact]

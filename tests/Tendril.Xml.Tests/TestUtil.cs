@@ -121,32 +121,7 @@ internal static class TestUtil
     }
 
     /// <summary>Builds a multi-segment sequence from the given pieces.</summary>
-    public static ReadOnlySequence<byte> Segments(params byte[][] pieces)
-    {
-        Segment? first = null, last = null;
-        foreach (var p in pieces)
-        {
-            if (first is null) first = last = new Segment(p, 0);
-            else last = last!.Append(p);
-        }
-        return first is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Segments(params byte[][] pieces) => Tendril.Tests.Support.Sequences.Of(pieces);
 
     public const string StreamHeader =
         "<?xml version='1.0' encoding='UTF-8'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' from='juliet@example.com' version='1.0' xml:lang='en' id='abc'>";

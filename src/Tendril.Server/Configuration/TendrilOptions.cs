@@ -81,6 +81,7 @@ public sealed class TendrilOptions
         if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
+        if (Limits.DrainSeconds is < 1 or > 300) problems.Add("Tendril:Limits:DrainSeconds must be between 1 and 300");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
         if (Http.HttpsPort is < 0 or > 65535) problems.Add("Tendril:Http:HttpsPort must be 0..65535");
         if (Http.HttpsEnabled && Http.Port != 0 && Http.Port == Http.HttpsPort) problems.Add("Tendril:Http:HttpsPort must differ from Tendril:Http:Port");
@@ -219,6 +220,12 @@ public sealed class LimitsOptions
 
     /// <summary>Stanzas queued to one connection before further stanzas to it bounce with resource-constraint.</summary>
     public int OutboundQueueStanzas { get; set; } = 4096;
+
+    /// <summary>
+    /// How long a closing connection (c2s, WebSocket, BOSH, component) may take to write what is queued to it, and how
+    /// long a server stop waits for its streams, before they are cut.
+    /// </summary>
+    public int DrainSeconds { get; set; } = 5;
 }
 
 /// <summary>XEP-0198 stream management and XEP-0352 client state indication.</summary>

@@ -134,5 +134,5 @@ internal sealed class XmppServerHostedService(XmppServer server, IStorage storag
         await server.StartAsync().ConfigureAwait(false);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => server.StopAsync(TimeSpan.FromSeconds(5));
+    public Task StopAsync(CancellationToken cancellationToken) => server.StopAsync(server.DrainTimeout);
 }

@@ -52,14 +52,14 @@ internal sealed class TlsBarrier
 /// </summary>
 public sealed partial class C2sStream
 {
-    private OutboundQueue _outbound = null!;
+    private OutboundQueue<Outbound> _outbound = null!;
     private int _queued;
     private bool _writerStarted;
     private bool _headerSent;
 
     private void InitializeOutput()
     {
-        _outbound = new OutboundQueue();
+        _outbound = new OutboundQueue<Outbound>();
     }
 
     /// <summary>The queue limit in force (reloadable: read at every enqueue).</summary>

@@ -140,7 +140,7 @@ public sealed partial class C2sStream
             if (writer is not null)
             {
                 // Let queued stanzas and the closing tag go out, but never wait on a peer that does not read.
-                await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+                await Task.WhenAny(writer, Task.Delay(_server.DrainTimeout)).ConfigureAwait(false);
             }
             // After our stream error the session ends now, but the connection may stay a moment to read what the peer
             // still sends (XmppTransport.LingerAsync).
@@ -256,7 +256,7 @@ public sealed partial class C2sStream
     internal static StreamErrorCondition MapParseError(XmlParseError error) => error switch
     {
         XmlParseError.RestrictedXml => StreamErrorCondition.RestrictedXml,
-        XmlParseError.StanzaTooLarge or XmlParseError.TooDeep or XmlParseError.TooManyAttributes => StreamErrorCondition.PolicyViolation,
+        XmlParseError.StanzaTooLarge or XmlParseError.TooDeep or XmlParseError.TooManyAttributes or XmlParseError.NameTooLong => StreamErrorCondition.PolicyViolation,
         XmlParseError.UnsupportedEncoding => StreamErrorCondition.UnsupportedEncoding,
         _ => StreamErrorCondition.NotWellFormed,
     };

@@ -4,7 +4,7 @@ using System.Threading.Tasks.Sources;
 namespace Tendril.Server.Streams;
 
 /// <summary>
-/// The connection's outbound queue: many producers (the router, on other connections' threads), one consumer (the
+/// A connection's outbound queue (client streams, component streams): many producers (the router, on other connections' threads), one consumer (the
 /// writer loop). A ring buffer under a lock, with one reusable wait for the single reader.
 /// </summary>
 /// <remarks>
@@ -12,15 +12,16 @@ namespace Tendril.Server.Streams;
 /// operations cost ~1.4 KiB per connection whether or not anything is ever queued (measured with a heap walk of
 /// 3,000 idle sessions; docs/benchmarks.md). This queue starts at 4 slots, doubles under bursts and shrinks back when
 /// the heartbeat finds it empty (<see cref="TrimExcess"/>), so an idle connection holds ~0.2 KiB. The count bound
-/// and slow-consumer policy stay with the caller (<see cref="C2sStream"/>); this type never refuses an item except
+/// and slow-consumer policy stay with the caller (<see cref="C2sStream"/>, the component connection); this type never refuses an item except
 /// after <see cref="Complete"/>.
 /// Continuations run asynchronously: a producer never runs the writer loop inline on its own thread.
 /// </remarks>
-internal sealed class OutboundQueue : IValueTaskSource<bool>
+internal sealed class OutboundQueue<T> : IValueTaskSource<bool>
+    where T : struct
 {
     private const int InitialCapacity = 4;
 
-    private Outbound[] _items = new Outbound[InitialCapacity];
+    private T[] _items = new T[InitialCapacity];
     private int _head;
     private int _count;
     private bool _completed;
@@ -37,7 +38,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     }
 
     /// <summary>Appends an item; false once the queue is completed.</summary>
-    public bool TryWrite(Outbound item)
+    public bool TryWrite(T item)
     {
         bool wake;
         lock (this)
@@ -54,7 +55,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     }
 
     /// <summary>Takes the oldest item, if any (single reader).</summary>
-    public bool TryRead(out Outbound item)
+    public bool TryRead(out T item)
     {
         lock (this)
         {
@@ -82,7 +83,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
         {
             if (_count == 0 && _items.Length > InitialCapacity)
             {
-                _items = new Outbound[InitialCapacity];
+                _items = new T[InitialCapacity];
                 _head = 0;
             }
         }
@@ -123,7 +124,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
 
     private void Grow()
     {
-        var bigger = new Outbound[_items.Length * 2];
+        var bigger = new T[_items.Length * 2];
         for (var i = 0; i < _count; i++) bigger[i] = _items[(_head + i) % _items.Length];
         _items = bigger;
         _head = 0;

@@ -140,12 +140,12 @@ public sealed class WebSocketTransport : XmppTransport
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
-        await Task.WhenAny(_send, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await Task.WhenAny(_send, Task.Delay(DrainTimeoutOf(_stream))).ConfigureAwait(false);
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var timeout = new CancellationTokenSource(DrainTimeoutOf(_stream));
                 await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
             }
         }

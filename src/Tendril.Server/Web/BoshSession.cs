@@ -367,7 +367,7 @@ internal sealed class BoshSession : XmppTransport
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
-        await Task.WhenAny(_pump, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await Task.WhenAny(_pump, Task.Delay(DrainTimeoutOf(_stream))).ConfigureAwait(false);
         await _input.Writer.CompleteAsync().ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
     }

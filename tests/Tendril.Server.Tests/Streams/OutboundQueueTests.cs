@@ -9,7 +9,7 @@ public class OutboundQueueTests
     [Fact]
     public void Items_ComeOutInOrder_ThroughGrowthAndWrapAround()
     {
-        var queue = new OutboundQueue();
+        var queue = new OutboundQueue<Outbound>();
         var next = 0;
         var expected = 0;
         // Interleave writes and reads so the ring wraps, then burst past the initial capacity.
@@ -29,7 +29,7 @@ public class OutboundQueueTests
     [Fact]
     public async Task Wait_CompletesWhenAnItemArrives_AndReportsFalseOnceCompletedAndDrained()
     {
-        var queue = new OutboundQueue();
+        var queue = new OutboundQueue<Outbound>();
         var wait = queue.WaitToReadAsync();
         Assert.False(wait.IsCompleted);
         Assert.True(queue.TryWrite(Item(1)));
@@ -51,7 +51,7 @@ public class OutboundQueueTests
     [Fact]
     public async Task CompletingAWaitingEmptyQueue_WakesTheReaderWithFalse()
     {
-        var queue = new OutboundQueue();
+        var queue = new OutboundQueue<Outbound>();
         var wait = queue.WaitToReadAsync();
         queue.Complete();
         Assert.False(await wait);
@@ -61,7 +61,7 @@ public class OutboundQueueTests
     public async Task ConcurrentProducers_AllItemsDelivered_EachProducerInOrder()
     {
         const int producers = 4, perProducer = 20_000;
-        var queue = new OutboundQueue();
+        var queue = new OutboundQueue<Outbound>();
         var lastSeen = new int[producers];
         Array.Fill(lastSeen, -1);
         var received = 0;

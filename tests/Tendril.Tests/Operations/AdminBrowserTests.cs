@@ -10,17 +10,7 @@ namespace Tendril.Tests.Operations;
 /// </summary>
 public sealed class AdminBrowserTests
 {
-    private static string RepositoryRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Tendril.slnx"))) return dir.FullName;
-            }
-            throw new InvalidOperationException("Tendril.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    private static string RepositoryRoot => Tendril.Tests.Support.RepositoryPaths.Root;
 
     [Fact]
     public async Task An_admin_signs_in_and_sees_the_connected_client_in_the_session_list()

@@ -12,17 +12,7 @@ namespace Tendril.Tests.Web;
 /// </summary>
 public sealed class ConverseBrowserTests
 {
-    private static string RepositoryRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Tendril.slnx"))) return dir.FullName;
-            }
-            throw new InvalidOperationException("Tendril.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    private static string RepositoryRoot => Tendril.Tests.Support.RepositoryPaths.Root;
 
     [Fact]
     public async Task Converse_logs_in_over_websocket_and_bosh_and_chats_with_slixmpp()

@@ -11,17 +11,7 @@ namespace Tendril.Tests.Web;
 /// </summary>
 public sealed class XmppJsInteropTests
 {
-    private static string BrowserDirectory
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Tendril.slnx"))) return Path.Combine(dir.FullName, "tests", "Tendril.Tests", "Browser");
-            }
-            throw new InvalidOperationException("Tendril.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    private static string BrowserDirectory => Tendril.Tests.Support.RepositoryPaths.Of("tests", "Tendril.Tests", "Browser");
 
     [Fact]
     public async Task Xmppjs_client_over_websocket_chats_with_a_tcp_client()

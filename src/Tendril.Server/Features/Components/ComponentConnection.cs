@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
@@ -30,7 +29,7 @@ internal sealed class ComponentConnection
     private readonly XmlStreamParser _parser;
     private readonly ILogger _logger;
     private readonly string _remote;
-    private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly OutboundQueue<Item> _queue = new(); // the client streams' queue: small when idle, bounded by _queued
     private readonly CancellationTokenSource _handshakeDeadline;
     private readonly string _streamId;
     private int _queued;
@@ -82,7 +81,7 @@ internal sealed class ComponentConnection
         {
             Close(null, null);
             if (_authenticated && _domain is { } domain) _feature.Release(domain, this);
-            await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            await Task.WhenAny(writer, Task.Delay(_server.DrainTimeout)).ConfigureAwait(false);
             _handshakeDeadline.Dispose();
             await _stream.DisposeAsync().ConfigureAwait(false);
             _logger.LogInformation("component {Domain} disconnected ({Remote})", _domain ?? "-", _remote);
@@ -228,12 +227,12 @@ internal sealed class ComponentConnection
             Interlocked.Decrement(ref _queued);
             return false;
         }
-        if (_queue.Writer.TryWrite(new Item(stanza, Ns.Client, null, false))) return true;
+        if (_queue.TryWrite(new Item(stanza, Ns.Client, null, false))) return true;
         Interlocked.Decrement(ref _queued);
         return false;
     }
 
-    private void Enqueue(Item item) => _queue.Writer.TryWrite(item);
+    private void Enqueue(Item item) => _queue.TryWrite(item);
 
     private void SendHeader(string from)
     {
@@ -256,13 +255,13 @@ internal sealed class ComponentConnection
             _logger.LogInformation("component connection {Remote} closed: {Error}", _remote, error.ToString());
         }
         Enqueue(new Item(null, "", null, true));
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         try { _input.CancelPendingRead(); } catch (InvalidOperationException) { }
     }
 
     private async Task WriterLoopAsync()
     {
-        var reader = _queue.Reader;
+        var reader = _queue;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
