@@ -50,8 +50,8 @@ public static class TendrilServerExtensions
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddTendrilFeatures();
-        services.AddHttpEndpoints<Web.WebTransportEndpoints>();
-        services.AddHttpEndpoints<Web.BoshEndpoints>();
+        services.AddHttpEndpoints<Transport.WebSockets.WebTransportEndpoints>();
+        services.AddHttpEndpoints<Transport.Bosh.BoshEndpoints>();
         services.AddHttpEndpoints<Web.DemoEndpoints>();
         services.TryAddSingleton(sp =>
         {
@@ -89,7 +89,7 @@ public static class TendrilServerExtensions
         services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
         services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
         services.AddHttpUpload();
-        services.AddServerFeature<Features.Components.ComponentFeature>();
+        services.AddServerFeature<Transport.Components.ComponentFeature>();
         return services;
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Tendril.Protocol;
+using Tendril.Server.Transport;
 using Tendril.Xml;
 
 namespace Tendril.Server.Streams;

@@ -4,7 +4,7 @@ using Tendril.Protocol;
 using Tendril.Server.Routing;
 using Tendril.Xml;
 
-namespace Tendril.Server.Streams;
+namespace Tendril.Server.Transport;
 
 /// <summary>
 /// How a <see cref="C2sStream"/> is framed on its transport — the only thing that differs between TCP (RFC 6120: one

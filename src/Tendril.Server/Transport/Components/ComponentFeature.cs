@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Transport;
+using Tendril.Server.Features;
 using Tendril.Xml;
 
-namespace Tendril.Server.Features.Components;
+namespace Tendril.Server.Transport.Components;
 
 /// <summary>
 /// External components (XEP-0114, <c>jabber:component:accept</c>): a service such as a bot or a gateway connects to

@@ -5,7 +5,7 @@ using Tendril.Protocol.Errors;
 using Tendril.Server.Streams;
 using Tendril.Xml;
 
-namespace Tendril.Server.Transport;
+namespace Tendril.Server.Transport.WebSockets;
 
 /// <summary>
 /// RFC 7395: a WebSocket presented to <see cref="C2sStream"/> as the pipes it reads and writes. One receive loop

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 
-namespace Tendril.Server.Streams;
+namespace Tendril.Server.Transport;
 
 /// <summary>
 /// A connection's outbound queue (client streams, component streams): many producers (the router, on other connections' threads), one consumer (the

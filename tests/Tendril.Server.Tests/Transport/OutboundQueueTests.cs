@@ -1,6 +1,7 @@
 using Tendril.Server.Streams;
+using Tendril.Server.Transport;
 
-namespace Tendril.Server.Tests.Streams;
+namespace Tendril.Server.Tests.Transport;
 
 public class OutboundQueueTests
 {

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Tendril.Server.Hosting;
 using Tendril.Server.Transport;
 
-namespace Tendril.Server.Web;
+namespace Tendril.Server.Transport.WebSockets;
 
 /// <summary>
 /// The web transports on the HTTP port (docs/web.md): XMPP over WebSocket (RFC 7395) and the XEP-0156 host-meta

@@ -3,12 +3,12 @@ using System.Security.Cryptography;
 using System.Text;
 using Tendril.Protocol;
 using Tendril.Server.Configuration;
-using Tendril.Server.Features.Components;
+using Tendril.Server.Transport.Components;
 using Tendril.Server.Tests.Infrastructure;
 using Tendril.Server.Tests.PubSub;
 using Tendril.Xml;
 
-namespace Tendril.Server.Tests.Components;
+namespace Tendril.Server.Tests.Transport.Components;
 
 /// <summary>XEP-0114 external components over a real socket: handshake, routing both ways, and every refusal.</summary>
 public sealed class ComponentTests : IAsyncLifetime

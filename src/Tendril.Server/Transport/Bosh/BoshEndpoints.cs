@@ -10,7 +10,9 @@ using Tendril.Server.Configuration;
 using Tendril.Server.Hosting;
 using Tendril.Xml;
 
-namespace Tendril.Server.Web;
+using Tendril.Server.Transport.WebSockets;
+
+namespace Tendril.Server.Transport.Bosh;
 
 /// <summary>The live BOSH sessions by sid, and the inactivity sweep (XEP-0124 §7.1 'inactivity').</summary>
 internal sealed class BoshRegistry(XmppServer server)

@@ -7,7 +7,7 @@ using Tendril.Server.Streams;
 using Tendril.Server.Transport;
 using Tendril.Xml;
 
-namespace Tendril.Server.Web;
+namespace Tendril.Server.Transport.Bosh;
 
 /// <summary>
 /// One BOSH session (XEP-0124 + XEP-0206), presented to <see cref="C2sStream"/> as a transport with the RFC 7395

@@ -8,7 +8,7 @@ using Tendril.Protocol.Errors;
 using Tendril.Server.Streams;
 using Tendril.Xml;
 
-namespace Tendril.Server.Features.Components;
+namespace Tendril.Server.Transport.Components;
 
 /// <summary>
 /// One external component's connection (XEP-0114): the stream header in <c>jabber:component:accept</c> names a
@@ -29,7 +29,7 @@ internal sealed class ComponentConnection
     private readonly XmlStreamParser _parser;
     private readonly ILogger _logger;
     private readonly string _remote;
-    private readonly OutboundQueue<Item> _queue = new(); // the client streams' queue: small when idle, bounded by _queued
+    private readonly OutboundQueue<Item> _queue = new(); // the client streams' queue; its bound is _queued against Limits:OutboundQueueStanzas
     private readonly CancellationTokenSource _handshakeDeadline;
     private readonly string _streamId;
     private int _queued;
