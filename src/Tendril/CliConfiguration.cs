@@ -53,13 +53,15 @@ internal static class CliConfiguration
         return configuration;
     }
 
+    /// <summary>The features' options types, as the server's feature list declares them.</summary>
+    private static readonly IReadOnlyList<FeatureOptionsType> FeatureOptions = Tendril.Server.Hosting.TendrilServerExtensions.FeatureOptionsTypes(Tendril.Server.Hosting.TendrilServerExtensions.AddTendrilFeatures(new Microsoft.Extensions.DependencyInjection.ServiceCollection()));
+
     public static TendrilOptions Bind(IConfiguration configuration)
     {
         TendrilOptions options;
         try
         {
-            options = configuration.GetSection(TendrilOptions.SectionName).Get<TendrilOptions>(binder => binder.ErrorOnUnknownConfiguration = true)
-                ?? new TendrilOptions();
+            options = TendrilOptionsBinder.Bind(configuration, FeatureOptions);
             options.Validate();
         }
         catch (InvalidOperationException e)

@@ -157,7 +157,7 @@ public sealed class AdminService
         return _reloader.Reload("admin " + by);
     }
 
-    public TendrilOptions EffectiveOptions() => _server.Options;
+    public IReadOnlyDictionary<string, object?> EffectiveOptions() => _server.Options.Sections();
 
     private Jid Account(string user) =>
         AdminAuthenticator.ParseAccount(_server, user) ?? throw new AdminException(400, $"'{user}' is not a valid account of {_server.Domain} (use user or user@{_server.Domain}).");

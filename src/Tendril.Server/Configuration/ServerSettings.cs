@@ -35,16 +35,16 @@ internal sealed class ServerSettings
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    /// <summary>The top-level sections (C2s, Limits, …) whose values differ.</summary>
+    /// <summary>The top-level sections (C2s, Limits, Mam, …) whose values differ.</summary>
     public static List<string> ChangedSections(TendrilOptions old, TendrilOptions now)
     {
         var changed = new List<string>();
-        foreach (var property in typeof(TendrilOptions).GetProperties())
+        var before = old.Sections();
+        foreach (var (name, value) in now.Sections())
         {
-            if (!property.CanRead || property.GetIndexParameters().Length > 0) continue;
-            var a = JsonSerializer.Serialize(property.GetValue(old), property.PropertyType, Json);
-            var b = JsonSerializer.Serialize(property.GetValue(now), property.PropertyType, Json);
-            if (a != b) changed.Add(property.Name);
+            var a = before.TryGetValue(name, out var previous) && previous is not null ? JsonSerializer.Serialize(previous, previous.GetType(), Json) : "";
+            var b = value is null ? "" : JsonSerializer.Serialize(value, value.GetType(), Json);
+            if (a != b) changed.Add(name);
         }
         return changed;
     }
@@ -63,12 +63,13 @@ internal sealed class ServerSettings
         if (old.Cluster.Enabled != now.Cluster.Enabled || old.Cluster.Redis != now.Cluster.Redis || old.Cluster.RedisPassword != now.Cluster.RedisPassword
             || old.Cluster.NodeId != now.Cluster.NodeId || old.Cluster.HeartbeatIntervalMs != now.Cluster.HeartbeatIntervalMs
             || old.Cluster.NodeTimeoutMs != now.Cluster.NodeTimeoutMs || old.Cluster.OutboxStanzas != now.Cluster.OutboxStanzas) restart.Add("Cluster");
-        if (old.Upload.Enabled != now.Upload.Enabled || old.Upload.Domain != now.Upload.Domain) restart.Add("Upload service domain");
-        // The pubsub feature builds its services at start (it implements no IReloadableFeature yet).
-        if (old.PubSub.Enabled != now.PubSub.Enabled || !old.PubSub.Services.SequenceEqual(now.PubSub.Services)
-            || old.PubSub.MaxItems != now.PubSub.MaxItems || old.PubSub.MaxPayloadBytes != now.PubSub.MaxPayloadBytes) restart.Add("PubSub");
+        foreach (var feature in now.Features)
+        {
+            if (old.Features.FirstOrDefault(f => f.GetType() == feature.GetType()) is { } previous) restart.AddRange(feature.RestartRequired(previous));
+        }
         return restart;
     }
+
 }
 
 /// <summary>The outcome of <see cref="XmppServer.Reload"/>.</summary>

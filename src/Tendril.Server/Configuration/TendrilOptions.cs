@@ -34,29 +34,7 @@ public sealed class TendrilOptions
 
     public DemoOptions Demo { get; set; } = new();
 
-    public UploadOptions Upload { get; set; } = new();
-
-    public OfflineOptions Offline { get; set; } = new();
-
-    /// <summary>Push notifications (XEP-0357).</summary>
-    public PushOptions Push { get; set; } = new();
-
     public StreamManagementOptions StreamManagement { get; set; } = new();
-
-    public MamOptions Mam { get; set; } = new();
-
-    public PubSubOptions PubSub { get; set; } = new();
-
-    public VCardOptions VCard { get; set; } = new();
-
-    /// <summary>In-band registration (XEP-0077). Off by default.</summary>
-    public RegistrationOptions Registration { get; set; } = new();
-
-    /// <summary>Contact addresses of the service (XEP-0157), published in the server's disco#info.</summary>
-    public ContactAddressesOptions ContactAddresses { get; set; } = new();
-
-    /// <summary>External services (STUN, TURN…) announced through XEP-0215.</summary>
-    public List<ExternalServiceOptions> ExternalServices { get; set; } = [];
 
     /// <summary>Several nodes serving one domain through Redis (docs/cluster.md).</summary>
     public ClusterOptions Cluster { get; set; } = new();
@@ -64,10 +42,47 @@ public sealed class TendrilOptions
     /// <summary>External components (XEP-0114): the listener and each component's domain and secret.</summary>
     public ComponentOptions Components { get; set; } = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IFeatureOptions> _features = new();
+
+    /// <summary>
+    /// The options of a feature (declared in its folder, bound from its own section): the bound instance, or the
+    /// defaults when none was bound (options built in code). Read at the moment of use, like the rest.
+    /// </summary>
+    public T Feature<T>() where T : class, IFeatureOptions, new() => (T)_features.GetOrAdd(typeof(T), static _ => new T());
+
+    /// <summary>Replaces a feature's options (binding).</summary>
+    public void SetFeature<T>(T options) where T : class, IFeatureOptions, new() => SetFeature(typeof(T), options);
+
+    internal void SetFeature(Type type, IFeatureOptions options) => _features[type] = options;
+
+    /// <summary>Every feature's options present in this snapshot.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IEnumerable<IFeatureOptions> Features => _features.Values;
+
+    /// <summary>
+    /// Every section by its configuration name (<c>C2s</c>, <c>Mam</c>, …): the core's, then the features' (a feature
+    /// options type is named after its section: <c>MamOptions</c> binds <c>Tendril:Mam</c>). For reports and the admin page.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> Sections()
+    {
+        var sections = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var property in typeof(TendrilOptions).GetProperties())
+        {
+            if (property.CanWrite && property.GetIndexParameters().Length == 0) sections[property.Name] = property.GetValue(this);
+        }
+        foreach (var feature in _features.Values.OrderBy(f => SectionOf(f.GetType()), StringComparer.Ordinal)) sections[SectionOf(feature.GetType())] = feature;
+        return sections;
+    }
+
+    /// <summary>The section a feature options type binds: its name without "Options".</summary>
+    public static string SectionOf(Type featureOptions) =>
+        featureOptions.Name.EndsWith("Options", StringComparison.Ordinal) ? featureOptions.Name[..^"Options".Length] : featureOptions.Name;
+
     /// <summary>Throws <see cref="InvalidOperationException"/> with every problem found.</summary>
     public void Validate()
     {
         var problems = new List<string>();
+        foreach (var feature in _features.Values) feature.Validate(problems);
         if (string.IsNullOrWhiteSpace(Domain)) problems.Add("Tendril:Domain is empty");
         if (C2s.Port is < 0 or > 65535) problems.Add("Tendril:C2s:Port must be 0..65535");
         if (C2s.DirectTlsPort is < 0 or > 65535) problems.Add("Tendril:C2s:DirectTlsPort must be 0..65535");
@@ -102,42 +117,6 @@ public sealed class TendrilOptions
                 problems.Add($"Tendril:Admin:Users: '{user}' is not a bare account JID");
         }
         if (Admin.SessionMinutes <= 0) problems.Add("Tendril:Admin:SessionMinutes must be positive");
-        if (Upload.MaxFileBytes <= 0) problems.Add("Tendril:Upload:MaxFileBytes must be positive");
-        if (Upload.QuotaBytesPerUser < Upload.MaxFileBytes) problems.Add("Tendril:Upload:QuotaBytesPerUser must be at least MaxFileBytes");
-        if (Upload.ExpiryDays <= 0) problems.Add("Tendril:Upload:ExpiryDays must be positive");
-        if (Upload.SlotLifetimeSeconds <= 0) problems.Add("Tendril:Upload:SlotLifetimeSeconds must be positive");
-        if (Upload.PublicBaseUrl.Length > 0 && (!Uri.TryCreate(Upload.PublicBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https")))
-            problems.Add($"Tendril:Upload:PublicBaseUrl '{Upload.PublicBaseUrl}' is not an absolute http(s) URL");
-        if (Offline.MaxPerUser is < 0 or > 1_000_000) problems.Add("Tendril:Offline:MaxPerUser must be 0..1000000");
-        if (Push.MinIntervalSeconds is < 0 or > 86_400) problems.Add("Tendril:Push:MinIntervalSeconds must be 0..86400");
-        if (Push.MaxRegistrations is < 1 or > 1000) problems.Add("Tendril:Push:MaxRegistrations must be 1..1000");
-        if (Mam.MaxPageSize is < 1 or > 10_000) problems.Add("Tendril:Mam:MaxPageSize must be 1..10000");
-        if (Mam.DefaultPageSize < 1 || Mam.DefaultPageSize > Mam.MaxPageSize) problems.Add("Tendril:Mam:DefaultPageSize must be 1..MaxPageSize");
-        if (Mam.WriteQueueCapacity is < 1 or > 1_000_000) problems.Add("Tendril:Mam:WriteQueueCapacity must be 1..1000000");
-        if (Mam.WriteAttempts is < 1 or > 100) problems.Add("Tendril:Mam:WriteAttempts must be 1..100");
-        if (Mam.RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
-        if (PubSub.MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
-        if (PubSub.MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
-        if (Registration.MaxPerIpPerHour is < 1 or > 100_000) problems.Add("Tendril:Registration:MaxPerIpPerHour must be 1..100000");
-        if (VCard.MaxBytes < 1024) problems.Add("Tendril:VCard:MaxBytes must be at least 1024");
-        foreach (var (name, uris) in ContactAddresses.All())
-        {
-            foreach (var uri in uris)
-            {
-                if (!Uri.TryCreate(uri, UriKind.Absolute, out _)) problems.Add($"Tendril:ContactAddresses:{name} '{uri}' is not an absolute URI (mailto:, xmpp:, https:)");
-            }
-        }
-        for (var i = 0; i < ExternalServices.Count; i++)
-        {
-            var service = ExternalServices[i];
-            var key = $"Tendril:ExternalServices:{i}";
-            if (string.IsNullOrWhiteSpace(service.Type)) problems.Add($"{key}:Type is empty (stun, turn, turns, ...)");
-            if (string.IsNullOrWhiteSpace(service.Host)) problems.Add($"{key}:Host is empty");
-            if (service.Port is < 1 or > 65535) problems.Add($"{key}:Port must be 1..65535 (XEP-0215 requires a port)");
-            if (service.Transport is not ("" or "tcp" or "udp")) problems.Add($"{key}:Transport must be empty, tcp or udp");
-            if (service.Secret.Length > 0 && (service.Username.Length > 0 || service.Password.Length > 0)) problems.Add($"{key}: set either Secret or Username/Password");
-            if (service.TtlSeconds <= 0) problems.Add($"{key}:TtlSeconds must be positive");
-        }
         if (Components.Port is < 0 or > 65535) problems.Add("Tendril:Components:Port must be 0..65535");
         var componentDomains = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < Components.Services.Count; i++)
@@ -340,167 +319,6 @@ public sealed class AdminOptions
 
     /// <summary>How long an admin page login (cookie) lasts.</summary>
     public int SessionMinutes { get; set; } = 60;
-}
-
-public sealed class UploadOptions
-{
-    /// <summary>Offer HTTP File Upload (XEP-0363) on <see cref="Domain"/> (needs the HTTP port).</summary>
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>The upload service's JID; empty: <c>upload.{Domain}</c>.</summary>
-    public string Domain { get; set; } = "";
-
-    /// <summary>Largest file accepted, in bytes (advertised as max-file-size).</summary>
-    public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
-
-    /// <summary>Total bytes one account may have stored (including slots not yet uploaded).</summary>
-    public long QuotaBytesPerUser { get; set; } = 100 * 1024 * 1024;
-
-    /// <summary>Uploaded files are deleted this many days after upload.</summary>
-    public int ExpiryDays { get; set; } = 30;
-
-    /// <summary>A slot not used (PUT) within this many seconds expires.</summary>
-    public int SlotLifetimeSeconds { get; set; } = 300;
-
-    /// <summary>Scheme, host and port put into slot URLs; empty: <c>http://{Domain}:{Http:Port}</c>.</summary>
-    public string PublicBaseUrl { get; set; } = "";
-}
-
-public sealed class OfflineOptions
-{
-    /// <summary>
-    /// Messages stored per account while it is offline (XEP-0160); beyond it senders get service-unavailable.
-    /// 0 stores nothing.
-    /// </summary>
-    public int MaxPerUser { get; set; } = 1000;
-}
-
-public sealed class PushOptions
-{
-    /// <summary>Puts the last message's body in the push summary (XEP-0357 §5: off by default — the app server sees it).</summary>
-    public bool IncludeBody { get; set; }
-
-    /// <summary>At most one push per registration in this many seconds (0: no limit).</summary>
-    public int MinIntervalSeconds { get; set; } = 5;
-
-    /// <summary>Registrations (app server, node) kept per account.</summary>
-    public int MaxRegistrations { get; set; } = 20;
-}
-
-public sealed class MamOptions
-{
-    /// <summary>Archives messages and answers archive queries (XEP-0313).</summary>
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>Results per page when a query names no RSM max.</summary>
-    public int DefaultPageSize { get; set; } = 50;
-
-    /// <summary>The largest page; a larger RSM max is reduced to it (XEP-0313 §4.3.1 lets the server limit pages).</summary>
-    public int MaxPageSize { get; set; } = 250;
-
-    /// <summary>Messages older than this are deleted by an hourly sweep; 0 keeps them forever.</summary>
-    public int RetentionDays { get; set; }
-
-    /// <summary>
-    /// Archive records waiting for the background writer; when full, the stanza being archived waits for space
-    /// (back-pressure: nothing is dropped, memory stays bounded).
-    /// </summary>
-    public int WriteQueueCapacity { get; set; } = 8192;
-
-    /// <summary>
-    /// How many times a failed archive batch is tried (with backoff from 100 ms, doubling, up to 5 s) before it is
-    /// dropped with an error log and the <c>tendril.mam.dropped</c> counter.
-    /// </summary>
-    public int WriteAttempts { get; set; } = 5;
-}
-
-public sealed class PubSubOptions
-{
-    /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>Service JIDs; "{Domain}" is replaced by the server's domain. Empty: one service, pubsub.{Domain}.</summary>
-    public List<string> Services { get; set; } = [];
-
-    /// <summary>The largest pubsub#max_items a node may have (and what "max" means).</summary>
-    public int MaxItems { get; set; } = 1000;
-
-    /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
-    public int MaxPayloadBytes { get; set; } = 64 * 1024;
-}
-
-public sealed class VCardOptions
-{
-    /// <summary>The largest vCard (XEP-0054) an account may store, in bytes of XML; larger sets get not-acceptable.</summary>
-    public int MaxBytes { get; set; } = 128 * 1024;
-}
-
-/// <summary>Contact addresses (XEP-0157) as URIs, e.g. <c>mailto:abuse@example.org</c> or <c>xmpp:admin@example.org</c>.</summary>
-public sealed class ContactAddressesOptions
-{
-    public List<string> Abuse { get; set; } = [];
-
-    public List<string> Admin { get; set; } = [];
-
-    public List<string> Feedback { get; set; } = [];
-
-    public List<string> Sales { get; set; } = [];
-
-    public List<string> Security { get; set; } = [];
-
-    public List<string> Status { get; set; } = [];
-
-    public List<string> Support { get; set; } = [];
-
-    /// <summary>Every list with its option name.</summary>
-    public IEnumerable<(string Name, List<string> Uris)> All() =>
-    [
-        ("Abuse", Abuse), ("Admin", Admin), ("Feedback", Feedback), ("Sales", Sales), ("Security", Security), ("Status", Status), ("Support", Support),
-    ];
-}
-
-/// <summary>An external service (XEP-0215), e.g. a STUN or TURN server for audio/video calls.</summary>
-public sealed class ExternalServiceOptions
-{
-    /// <summary>The service type of the XEP-0215 registry: stun, turn, turns, ftp, ...</summary>
-    public string Type { get; set; } = "";
-
-    public string Host { get; set; } = "";
-
-    /// <summary>The port (required by the XEP-0215 schema).</summary>
-    public int Port { get; set; }
-
-    /// <summary>"", "tcp" or "udp".</summary>
-    public string Transport { get; set; } = "";
-
-    /// <summary>A friendly name (optional).</summary>
-    public string Name { get; set; } = "";
-
-    /// <summary>Fixed credentials (optional).</summary>
-    public string Username { get; set; } = "";
-
-    public string Password { get; set; } = "";
-
-    /// <summary>
-    /// A secret shared with the TURN server: each user gets temporary credentials (username "EXPIRY:user@domain",
-    /// password base64 HMAC-SHA1 of the username with the secret — coturn's use-auth-secret).
-    /// </summary>
-    public string Secret { get; set; } = "";
-
-    /// <summary>Lifetime of temporary credentials made from <see cref="Secret"/>.</summary>
-    public int TtlSeconds { get; set; } = 86400;
-
-    /// <summary>Announce the service as restricted: credentials only through a credentials request, not in the list.</summary>
-    public bool Restricted { get; set; }
-}
-
-public sealed class RegistrationOptions
-{
-    /// <summary>Lets anyone create an account in-band (XEP-0077) over a TLS-protected stream before authentication.</summary>
-    public bool Enabled { get; set; }
-
-    /// <summary>At most this many accounts created in-band per remote IP address in any hour (kept in memory).</summary>
-    public int MaxPerIpPerHour { get; set; } = 5;
 }
 
 public sealed class ClusterOptions

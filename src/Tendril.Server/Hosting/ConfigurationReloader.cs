@@ -22,13 +22,17 @@ public sealed class ConfigurationReloader
     private readonly ILoggerFactory _loggerFactory;
     private readonly Lock _gate = new();
 
+    private readonly IReadOnlyList<FeatureOptionsType> _featureOptions;
+
     /// <param name="fresh">Builds a new configuration from the same sources; null reloads <paramref name="live"/> in place.</param>
-    public ConfigurationReloader(XmppServer server, IConfiguration live, Func<IConfiguration>? fresh, ILoggerFactory loggerFactory)
+    /// <param name="featureOptions">The features' options types (bound with the core's).</param>
+    public ConfigurationReloader(XmppServer server, IConfiguration live, Func<IConfiguration>? fresh, ILoggerFactory loggerFactory, IReadOnlyList<FeatureOptionsType>? featureOptions = null)
     {
         _server = server;
         _live = live;
         _fresh = fresh;
         _loggerFactory = loggerFactory;
+        _featureOptions = featureOptions ?? [];
         _logger = loggerFactory.CreateLogger("Tendril.Reload");
     }
 
@@ -72,7 +76,7 @@ public sealed class ConfigurationReloader
         TendrilOptions options;
         try
         {
-            options = configuration.GetSection(TendrilOptions.SectionName).Get<TendrilOptions>(b => b.ErrorOnUnknownConfiguration = true) ?? new TendrilOptions();
+            options = TendrilOptionsBinder.Bind(configuration, _featureOptions);
         }
         catch (InvalidOperationException e)
         {

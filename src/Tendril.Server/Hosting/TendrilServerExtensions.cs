@@ -41,10 +41,9 @@ public static class TendrilServerExtensions
     /// </param>
     public static IServiceCollection AddTendrilServer(this IServiceCollection services, IConfiguration configuration, Func<IConfiguration>? reloadSource = null)
     {
-        services.TryAddSingleton(_ =>
+        services.TryAddSingleton(sp =>
         {
-            var options = new TendrilOptions();
-            configuration.GetSection(TendrilOptions.SectionName).Bind(options);
+            var options = TendrilOptionsBinder.Bind(configuration, sp.GetServices<FeatureOptionsType>());
             options.Validate();
             return options;
         });
@@ -66,7 +65,8 @@ public static class TendrilServerExtensions
         services.AddHttpEndpoints<DiagnosticsEndpoints>();
         services.TryAddSingleton<RecentLogBuffer>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, RecentLogProvider>());
-        services.TryAddSingleton(sp => new ConfigurationReloader(sp.GetRequiredService<XmppServer>(), configuration, reloadSource, sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new ConfigurationReloader(sp.GetRequiredService<XmppServer>(), configuration, reloadSource, sp.GetRequiredService<ILoggerFactory>(),
+            [.. sp.GetServices<FeatureOptionsType>()]));
         services.AddHostedService<ReloadSignalService>();
         services.AddTendrilAdmin();
         return services;
@@ -82,7 +82,7 @@ public static class TendrilServerExtensions
     {
         services.AddCoreFeatures();
         services.AddServerFeature<RosterFeature>();
-        services.AddServerFeature<OfflineFeature>();
+        services.AddServerFeature<OfflineFeature>().AddFeatureOptions<OfflineOptions>(OfflineOptions.Section);
         services.TryAddSingleton<RosterQueries>();
         services.AddPubSub();
         services.AddServerFeature<Features.Pep.PepFeature>();
@@ -104,17 +104,31 @@ public static class TendrilServerExtensions
         services.AddServerFeature<Features.ClientState.ClientStateIndicationFeature>();
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
-        services.AddServerFeature<VCardFeature>();
+        services.AddServerFeature<VCardFeature>().AddFeatureOptions<VCardOptions>(VCardOptions.Section);
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
-        services.AddServerFeature<MamFeature>();
+        services.AddServerFeature<MamFeature>().AddFeatureOptions<MamOptions>(MamOptions.Section);
         services.AddServerFeature<CarbonsFeature>();
-        services.AddServerFeature<ContactAddressesFeature>();
-        services.AddServerFeature<ExternalServicesFeature>();
-        services.AddServerFeature<Features.Registration.RegistrationFeature>();
-        services.AddServerFeature<Features.Push.PushFeature>();
+        services.AddServerFeature<ContactAddressesFeature>().AddFeatureOptions<ContactAddressesOptions>(ContactAddressesOptions.Section);
+        services.AddServerFeature<ExternalServicesFeature>().AddFeatureOptions<ExternalServicesOptions>(ExternalServicesOptions.Section);
+        services.AddServerFeature<Features.Registration.RegistrationFeature>().AddFeatureOptions<Features.Registration.RegistrationOptions>(Features.Registration.RegistrationOptions.Section);
+        services.AddServerFeature<Features.Push.PushFeature>().AddFeatureOptions<Features.Push.PushOptions>(Features.Push.PushOptions.Section);
         return services;
     }
+
+    /// <summary>Declares a feature's options, bound from <c>Tendril:{section}</c> and validated with the rest.</summary>
+    public static IServiceCollection AddFeatureOptions<T>(this IServiceCollection services, string section) where T : class, IFeatureOptions, new()
+    {
+        if (!services.Any(d => d.ServiceType == typeof(FeatureOptionsType) && d.ImplementationInstance is FeatureOptionsType t && t.Type == typeof(T)))
+        {
+            services.AddSingleton(FeatureOptionsType.Of<T>(section));
+        }
+        return services;
+    }
+
+    /// <summary>The feature options types a service collection declares (for binding outside the container, e.g. the CLI).</summary>
+    public static IReadOnlyList<FeatureOptionsType> FeatureOptionsTypes(this IServiceCollection services) =>
+        [.. services.Select(d => d.ImplementationInstance).OfType<FeatureOptionsType>()];
 
     /// <summary>The one extension point: a feature class, registered once.</summary>
     public static IServiceCollection AddServerFeature<T>(this IServiceCollection services) where T : class, IServerFeature

@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tendril.Protocol;

@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using Tendril.Server.Tests.Infrastructure;
 
 namespace Tendril.Server.Tests.Mam;

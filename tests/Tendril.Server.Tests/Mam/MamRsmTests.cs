@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Text;
 using Tendril.Protocol;
 using Tendril.Server.Tests.Infrastructure;

@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using Tendril.Protocol;
 using Tendril.Server.Tests.Infrastructure;
 using Tendril.Xml;

@@ -1,3 +1,4 @@
+using Tendril.Server.Features.ExternalServices;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

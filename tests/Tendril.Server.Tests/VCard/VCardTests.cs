@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Security.Cryptography;
 using Tendril.Server.Tests.Infrastructure;
 using Tendril.Xml;

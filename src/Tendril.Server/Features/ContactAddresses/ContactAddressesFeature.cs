@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 

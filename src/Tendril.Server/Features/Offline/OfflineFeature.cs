@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using Tendril.Server.Features.Roster;
 using System.Globalization;
 using Tendril.Protocol;

@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Collections.Concurrent;
 using Tendril.Protocol;
 using Tendril.Server.Features.PubSub;

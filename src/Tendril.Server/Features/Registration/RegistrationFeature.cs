@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Net;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;

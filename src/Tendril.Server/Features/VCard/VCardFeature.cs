@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;

@@ -1,0 +1,50 @@
+using Tendril.Server.Configuration;
+
+namespace Tendril.Server.Features.PubSub
+{
+    /// <summary>Publish-subscribe services (XEP-0060): bound from <c>Tendril:PubSub</c>.</summary>
+    public sealed class PubSubOptions : IFeatureOptions
+    {
+        /// <summary>The configuration section, under Tendril.</summary>
+        public const string Section = "PubSub";
+
+        /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
+        public bool Enabled { get; set; } = true;
+
+        /// <summary>Service JIDs; "{Domain}" is replaced by the server's domain. Empty: one service, pubsub.{Domain}.</summary>
+        public List<string> Services { get; set; } = [];
+
+        /// <summary>The largest pubsub#max_items a node may have (and what "max" means).</summary>
+        public int MaxItems { get; set; } = 1000;
+
+        /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
+        public int MaxPayloadBytes { get; set; } = 64 * 1024;
+
+        /// <summary>The pubsub feature builds its services at start (it implements no IReloadableFeature yet).</summary>
+        public IEnumerable<string> RestartRequired(IFeatureOptions previous)
+        {
+            if (previous is PubSubOptions old && (old.Enabled != Enabled || !old.Services.SequenceEqual(Services) || old.MaxItems != MaxItems || old.MaxPayloadBytes != MaxPayloadBytes))
+            {
+                yield return "PubSub";
+            }
+        }
+
+        public void Validate(List<string> problems)
+        {
+            if (MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
+            if (MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
+        }
+    }
+}
+
+namespace Tendril.Server.Configuration
+{
+    /// <summary>The <c>Tendril:PubSub</c> options as a property of the server's options.</summary>
+    public static class PubSubOptionsAccess
+    {
+        extension(TendrilOptions options)
+        {
+            public Tendril.Server.Features.PubSub.PubSubOptions PubSub => options.Feature<Tendril.Server.Features.PubSub.PubSubOptions>();
+        }
+    }
+}
