@@ -524,7 +524,7 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
             caps.AddElement("identity").SetAttribute("category", "client").SetAttribute("type", "pc").SetAttribute("name", "cluster-test " + Guid.NewGuid().ToString("N")); // a fresh ver: every node asks
             caps.AddElement("feature").SetAttribute("var", Ns.DiscoInfo);
             caps.AddElement("feature").SetAttribute("var", Nick + "+notify");
-            var ver = Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(caps, "sha-1")!;
+            var ver = Tendril.Server.Features.EntityCapsHash.ComputeVer(caps, "sha-1")!;
             var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             client.SetIqHandler("query", Ns.DiscoInfo, (iq, _) =>
             {

@@ -47,7 +47,7 @@ public sealed class AdminService
         _recent = recent;
         _reloader = reloader;
         _sections = [.. sections, .. server.ServerFeatures.OfType<IAdminSection>(),
-            .. server.ServerFeatures.OfType<Features.PubSub.PubSubFeature>().Where(f => f.Services.Count > 0).Select(f => new PubSubAdminSection(f))];
+            .. server.ServerFeatures.OfType<IAdminSectionProvider>().SelectMany(p => p.AdminSections)];
         _logger = server.LoggerFactory.CreateLogger("Tendril.Admin");
     }
 

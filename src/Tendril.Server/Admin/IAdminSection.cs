@@ -19,3 +19,9 @@ public interface IAdminSection
 
 /// <summary>A table of plain text cells (the page escapes them).</summary>
 public sealed record AdminTable(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note = null);
+
+/// <summary>A feature that adds sections to the admin page only in some configurations (pubsub: when it runs a service).</summary>
+public interface IAdminSectionProvider
+{
+    IEnumerable<IAdminSection> AdminSections { get; }
+}

@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using System.Security.Cryptography;
 using Tendril.Protocol;
 using Tendril.Server.Features.PubSub;

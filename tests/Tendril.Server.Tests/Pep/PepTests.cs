@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using Tendril.Server.Tests.PubSub;
 using Tendril.Protocol;
 using Tendril.Server.Features.PubSub;

@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using Tendril.Protocol;
 using Tendril.Server.Features.PubSub;
 

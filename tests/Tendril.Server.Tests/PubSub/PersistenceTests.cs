@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using Tendril.Server.Features.PubSub;
 using Tendril.Server.Tests.Infrastructure;
 

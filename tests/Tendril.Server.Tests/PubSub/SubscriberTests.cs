@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using Tendril.Server.Features.PubSub;
 
 namespace Tendril.Server.Tests.PubSub;

@@ -44,13 +44,13 @@ public sealed class ServiceInfoTests : ImTestBase
         var info = (await IqAsync(c, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", "localhost")).Element("query", Ns.DiscoInfo)!;
         Assert.NotNull(info.Element("x", "jabber:x:data"));
         Assert.Contains(info.Els("feature"), f => f.GetAttribute("var") == "http://jabber.org/protocol/caps");
-        Assert.Equal(ver, Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(info, "sha-1"));
+        Assert.Equal(ver, Tendril.Server.Features.EntityCapsHash.ComputeVer(info, "sha-1"));
 
         // §6.2: node#ver is answered with the same information.
         var byNode = await IqAsync(c, "get", $"<query xmlns='http://jabber.org/protocol/disco#info' node='{node}#{ver}'/>", "localhost");
         Assert.Equal("result", byNode.GetAttribute("type"));
         Assert.Equal(node + "#" + ver, byNode.Element("query", Ns.DiscoInfo)!.GetAttribute("node"));
-        Assert.Equal(ver, Tendril.Server.Features.Disco.EntityCapsHash.ComputeVer(byNode.Element("query", Ns.DiscoInfo)!, "sha-1"));
+        Assert.Equal(ver, Tendril.Server.Features.EntityCapsHash.ComputeVer(byNode.Element("query", Ns.DiscoInfo)!, "sha-1"));
         var wrong = await IqAsync(c, "get", $"<query xmlns='http://jabber.org/protocol/disco#info' node='{node}#nope'/>", "localhost");
         Assert.NotNull(wrong.Element("error")!.Element("item-not-found", Ns.Stanzas));
     }

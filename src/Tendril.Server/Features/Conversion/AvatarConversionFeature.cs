@@ -3,7 +3,6 @@ using System.Text;
 using Tendril.Protocol;
 using Tendril.Server.Features.Pep;
 using Tendril.Server.Features.PubSub;
-using Tendril.Server.Features.VCard;
 using Tendril.Storage;
 using Tendril.Xml;
 
@@ -34,7 +33,7 @@ public sealed class AvatarConversionFeature : IServerFeature, IPepObserver, IVCa
     }
 
     private PepFeature? Pep => _server.ServerFeatures.OfType<PepFeature>().FirstOrDefault();
-    private VCardFeature? VCards => _server.ServerFeatures.OfType<VCardFeature>().FirstOrDefault();
+    private IVCardPhotos? VCards => _server.ServerFeatures.OfType<IVCardPhotos>().FirstOrDefault();
 
     /// <summary>PEP → vCard.</summary>
     public async ValueTask OnPepChangedAsync(Jid owner, string nodeId, XmlElement change)
@@ -75,9 +74,9 @@ public sealed class AvatarConversionFeature : IServerFeature, IPepObserver, IVCa
     public async ValueTask OnVCardSetAsync(Jid user, XmlElement vcard)
     {
         if (s_converting.Value || Pep is not { } pep) return;
-        var photo = vcard.Element("PHOTO", VCardFeature.Namespace);
-        if (photo?.Element("BINVAL", VCardFeature.Namespace)?.Text is not { } binval || Decode(binval) is not { Length: > 0 } bytes) return;
-        var type = photo.Element("TYPE", VCardFeature.Namespace)?.Text?.Trim();
+        var photo = vcard.Element("PHOTO", AccountStores.VCardNamespace);
+        if (photo?.Element("BINVAL", AccountStores.VCardNamespace)?.Text is not { } binval || Decode(binval) is not { Length: > 0 } bytes) return;
+        var type = photo.Element("TYPE", AccountStores.VCardNamespace)?.Text?.Trim();
         if (string.IsNullOrEmpty(type)) type = "image/png";
         var id = Convert.ToHexStringLower(SHA1.HashData(bytes));
         s_converting.Value = true;

@@ -1,6 +1,5 @@
 using Tendril.Protocol;
 using Tendril.Server.Features.Pep;
-using Tendril.Server.Features.PrivateStorage;
 using Tendril.Server.Features.PubSub;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -101,7 +100,7 @@ public sealed class BookmarkSyncFeature : IServerFeature, IPepObserver, IPrivate
             var items = (await service.Store.GetItemsAsync(owner.ToString(), Node, null).ConfigureAwait(false)).Items;
             var storage = new XmlElement("storage", LegacyNamespace);
             var data = _server.Storage.AccountData;
-            var stored = await data.GetAsync(owner.Domain, owner.Local!, PrivateStorageFeature.Store, LegacyNamespace).ConfigureAwait(false);
+            var stored = await data.GetAsync(owner.Domain, owner.Local!, AccountStores.PrivateXml, LegacyNamespace).ConfigureAwait(false);
             if (stored is not null && StoredStanza.Parse(stored) is { } old)
             {
                 foreach (var url in old.Elements("url")) storage.Add(url);
@@ -127,7 +126,7 @@ public sealed class BookmarkSyncFeature : IServerFeature, IPepObserver, IPrivate
                 if (payload.Element("password", Node)?.Text is { Length: > 0 } password) c.AddElement("password").Add(password);
                 storage.Add(c);
             }
-            await data.PutAsync(owner.Domain, owner.Local!, PrivateStorageFeature.Store, LegacyNamespace, StoredStanza.Serialize(storage)).ConfigureAwait(false);
+            await data.PutAsync(owner.Domain, owner.Local!, AccountStores.PrivateXml, LegacyNamespace, StoredStanza.Serialize(storage)).ConfigureAwait(false);
         }
         catch (StorageException)
         {

@@ -120,7 +120,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
 
     private PubSubService CreateService(Jid owner)
     {
-        var roster = new Roster.RosterQueries(Server.Storage);
+        var roster = new RosterQueries(Server.Storage);
         var policy = new PubSubServicePolicy
         {
             Name = "Personal Eventing",

@@ -15,7 +15,7 @@ namespace Tendril.Server.Features.PrivateStorage;
 public sealed class PrivateStorageFeature : IServerFeature
 {
     public const string Namespace = "jabber:iq:private";
-    internal const string Store = "private";
+    internal const string Store = AccountStores.PrivateXml;
 
     public void Register(FeatureRegistry registry)
     {
@@ -77,10 +77,4 @@ public sealed class PrivateStorageFeature : IServerFeature
 
     private static bool IsReserved(string ns) =>
         ns.Length == 0 || ns.StartsWith("jabber:", StringComparison.Ordinal) || ns.StartsWith("http://jabber.org/", StringComparison.Ordinal) || ns == "vcard-temp";
-}
-
-/// <summary>A feature told of every element an account stores in private XML storage (after it was stored).</summary>
-public interface IPrivateStorageObserver
-{
-    ValueTask OnPrivateSetAsync(Jid user, XmlElement element);
 }

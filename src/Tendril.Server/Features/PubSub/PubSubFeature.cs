@@ -9,7 +9,7 @@ namespace Tendril.Server.Features.PubSub;
 /// <c>Tendril:PubSub:Services</c> (default <c>pubsub.{Domain}</c>), each hosted as its own domain and listed in the
 /// server's disco#items. Any local account may create nodes.
 /// </summary>
-public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeature
+public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeature, Admin.IAdminSectionProvider
 {
     private readonly PubSubOptions _options = options ?? new PubSubOptions();
     private readonly Dictionary<string, PubSubService> _services = new(StringComparer.Ordinal);
@@ -17,6 +17,9 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
 
     /// <summary>The services by JID (filled by <see cref="Register"/>).</summary>
     public IReadOnlyDictionary<string, PubSubService> Services => _services;
+
+    /// <summary>The nodes of every service, on the admin page when a service runs.</summary>
+    public IEnumerable<Admin.IAdminSection> AdminSections => _services.Count > 0 ? [new PubSubAdminSection(this)] : [];
 
     /// <summary>The server, known from the first stanza or set by the host (the HTTP API).</summary>
     public XmppServer Server => _server ?? throw new InvalidOperationException("The pubsub feature is not attached to a running server.");
@@ -37,7 +40,7 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
                 MayCreateNodes = creator => creator.Domain == domain && creator.Local is not null,
                 MaxItemsLimit = _options.MaxItems,
                 MaxPayloadBytes = _options.MaxPayloadBytes,
-                Access = new RosterAccessContext(new Roster.RosterQueries(registry.Server.Storage)),
+                Access = new RosterAccessContext(new RosterQueries(registry.Server.Storage)),
             };
             var service = new PubSubService(jid, policy, () => Server);
             _services.Add(jid.Domain, service);

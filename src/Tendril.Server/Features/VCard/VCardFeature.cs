@@ -19,9 +19,9 @@ namespace Tendril.Server.Features.VCard;
 /// vCard has no photo), adding the element when the client left it out or sent it empty ("not ready to advertise").
 /// Accounts without a stored vCard are left alone: the server does not know their avatar.
 /// </summary>
-public sealed class VCardFeature : IServerFeature
+public sealed class VCardFeature : IServerFeature, IVCardPhotos
 {
-    public const string Namespace = "vcard-temp";
+    public const string Namespace = AccountStores.VCardNamespace;
     public const string UpdateNamespace = "vcard-temp:x:update";
     internal const string Store = "vcard";
 
@@ -210,10 +210,4 @@ public sealed class VCardFeature : IServerFeature
         }
         return Convert.ToHexStringLower(SHA1.HashData(bytes));
     }
-}
-
-/// <summary>A feature told when an account sets its vCard (after it was stored).</summary>
-public interface IVCardObserver
-{
-    ValueTask OnVCardSetAsync(Jid user, XmlElement vcard);
 }

@@ -4,7 +4,7 @@ using Tendril.Protocol;
 using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
-namespace Tendril.Server.Features.Disco;
+namespace Tendril.Server.Features;
 
 /// <summary>The XEP-0115 §5.1 verification string ("ver") of a disco#info answer: for checking clients' caps and for the server's own.</summary>
 public static class EntityCapsHash

@@ -1,7 +1,7 @@
 using Tendril.Protocol;
 using Tendril.Storage;
 
-namespace Tendril.Server.Features.Roster;
+namespace Tendril.Server.Features;
 
 /// <summary>
 /// Roster questions other features ask for access control, e.g. the "presence" and "roster" access models of

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Tendril.Server.Features.PubSub;
+using Tendril.Server.Admin;
 
-namespace Tendril.Server.Admin;
+namespace Tendril.Server.Features.PubSub;
 
 /// <summary>The pubsub nodes of every service, for the admin page (shown only when the pubsub feature runs a service).</summary>
 internal sealed class PubSubAdminSection(PubSubFeature feature) : IAdminSection

@@ -1,6 +1,6 @@
 using Tendril.Xml;
 
-namespace Tendril.Server.Features.PubSub;
+namespace Tendril.Server.Features;
 
 /// <summary>
 /// The XEP-0004 data form operations the server needs — read a submitted form, write a form or result — used by every
