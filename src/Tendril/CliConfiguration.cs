@@ -54,7 +54,7 @@ internal static class CliConfiguration
     }
 
     /// <summary>The features' options types, as the server's feature list declares them.</summary>
-    private static readonly IReadOnlyList<FeatureOptionsType> FeatureOptions = Tendril.Server.Hosting.TendrilServerExtensions.FeatureOptionsTypes(Tendril.Server.Hosting.TendrilServerExtensions.AddTendrilFeatures(new Microsoft.Extensions.DependencyInjection.ServiceCollection()));
+    private static readonly IReadOnlyList<FeatureOptionsType> FeatureOptions = Tendril.Server.Hosting.TendrilServerExtensions.FeatureOptionsTypes(new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddTendrilFeatures());
 
     public static TendrilOptions Bind(IConfiguration configuration)
     {

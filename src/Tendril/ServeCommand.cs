@@ -77,7 +77,7 @@ internal static class ServeCommand
             builder.Services.AddSingleton<Tendril.Server.Cluster.IClusterBackend>(services => services.GetRequiredService<Tendril.Cluster.RedisCluster>());
             builder.Services.AddSingleton<Tendril.Server.Admin.IAdminSection>(services => new Tendril.Cluster.ClusterAdminSection(services.GetRequiredService<Tendril.Cluster.RedisCluster>()));
         }
-        builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption));
+        builder.Services.AddTendrilServer(configuration, reloadSource: () => CliConfiguration.Build(configOption)).AddTendrilFeatures();
 
         // Disposing the host disposes the storage singleton (IAsyncDisposable), draining its queues.
         var host = builder.Build();

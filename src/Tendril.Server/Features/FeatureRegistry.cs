@@ -415,7 +415,7 @@ public sealed class FeatureRegistry
     /// </summary>
     public event Action<XmlElement, Tendril.Protocol.Jid>? MessageHeld;
 
-    internal void RaiseMessageHeld(XmlElement message, Tendril.Protocol.Jid to) => MessageHeld?.Invoke(message, to);
+    public void RaiseMessageHeld(XmlElement message, Tendril.Protocol.Jid to) => MessageHeld?.Invoke(message, to);
 
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;

@@ -6,24 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tendril.Server.Configuration;
 using Tendril.Server.Diagnostics;
 using Tendril.Server.Admin;
-using Tendril.Server.Features.Upload;
 using Tendril.Server.Features;
-using Tendril.Server.Features.Blocking;
-using Tendril.Server.Features.Carbons;
-using Tendril.Server.Features.Mam;
-using Tendril.Server.Features.ContactAddresses;
-using Tendril.Server.Features.Disco;
-using Tendril.Server.Features.ExternalServices;
-using Tendril.Server.Features.LastActivity;
-using Tendril.Server.Features.Offline;
-using Tendril.Server.Features.Ping;
-using Tendril.Server.Features.PrivateStorage;
-using Tendril.Server.Features.Roster;
-using Tendril.Server.Features.PubSub;
-using Tendril.Server.Features.Session;
-using Tendril.Server.Features.Time;
-using Tendril.Server.Features.VCard;
-using Tendril.Server.Features.Version;
 using Tendril.Server.Tls;
 using Tendril.Storage;
 
@@ -32,8 +15,9 @@ namespace Tendril.Server.Hosting;
 public static class TendrilServerExtensions
 {
     /// <summary>
-    /// Registers the XMPP server (listeners, streams, router, features) as a hosted service, bound to the
-    /// <c>Tendril</c> configuration section. The caller registers an <see cref="IStorage"/> singleton.
+    /// Registers the XMPP server (listeners, streams, router) as a hosted service, bound to the <c>Tendril</c>
+    /// configuration section. The caller registers an <see cref="IStorage"/> singleton and the features (the host's
+    /// <c>AddTendrilFeatures</c>).
     /// </summary>
     /// <param name="reloadSource">
     /// Builds a fresh configuration from the same sources for reloads (SIGHUP, admin); null reloads
@@ -48,7 +32,6 @@ public static class TendrilServerExtensions
             return options;
         });
         services.TryAddSingleton(TimeProvider.System);
-        services.AddTendrilFeatures();
         services.AddHttpEndpoints<Transport.WebSockets.WebTransportEndpoints>();
         services.AddHttpEndpoints<Transport.Bosh.BoshEndpoints>();
         services.AddHttpEndpoints<Web.DemoEndpoints>();
@@ -69,50 +52,6 @@ public static class TendrilServerExtensions
             [.. sp.GetServices<FeatureOptionsType>()]));
         services.AddHostedService<ReloadSignalService>();
         services.AddTendrilAdmin();
-        return services;
-    }
-
-    /// <summary>
-    /// Every XMPP feature of the server, in the order they register (the order of hooks; stanza filters run by their StanzaStage): the core
-    /// ones, rosters and presence, offline storage, publish-subscribe, PEP and its conversions, HTTP upload. The one
-    /// place a new feature is added; <see cref="AddTendrilServer"/> and the test server both call it. Needs
-    /// <see cref="TendrilOptions"/> in the container.
-    /// </summary>
-    public static IServiceCollection AddTendrilFeatures(this IServiceCollection services)
-    {
-        services.AddCoreFeatures();
-        services.AddServerFeature<RosterFeature>();
-        services.AddServerFeature<OfflineFeature>().AddFeatureOptions<OfflineOptions>(OfflineOptions.Section);
-        services.TryAddSingleton<RosterQueries>();
-        services.AddPubSub();
-        services.AddServerFeature<Features.Pep.PepFeature>();
-        services.AddServerFeature<Features.Conversion.AvatarConversionFeature>();
-        services.AddServerFeature<Features.Conversion.BookmarkSyncFeature>();
-        services.AddHttpUpload();
-        services.AddServerFeature<Transport.Components.ComponentFeature>();
-        return services;
-    }
-
-    /// <summary>The features every server has (RFC 6120 core and XEP-0030/0092/0199).</summary>
-    public static IServiceCollection AddCoreFeatures(this IServiceCollection services)
-    {
-        services.AddServerFeature<DiscoFeature>();
-        services.AddServerFeature<PingFeature>();
-        services.AddServerFeature<VersionFeature>();
-        services.AddServerFeature<LegacySessionFeature>();
-        services.AddServerFeature<Features.StreamManagement.StreamManagementFeature>();
-        services.AddServerFeature<Features.ClientState.ClientStateIndicationFeature>();
-        services.AddServerFeature<EntityTimeFeature>();
-        services.AddServerFeature<LastActivityFeature>();
-        services.AddServerFeature<VCardFeature>().AddFeatureOptions<VCardOptions>(VCardOptions.Section);
-        services.AddServerFeature<PrivateStorageFeature>();
-        services.AddServerFeature<BlockingFeature>();
-        services.AddServerFeature<MamFeature>().AddFeatureOptions<MamOptions>(MamOptions.Section);
-        services.AddServerFeature<CarbonsFeature>();
-        services.AddServerFeature<ContactAddressesFeature>().AddFeatureOptions<ContactAddressesOptions>(ContactAddressesOptions.Section);
-        services.AddServerFeature<ExternalServicesFeature>().AddFeatureOptions<ExternalServicesOptions>(ExternalServicesOptions.Section);
-        services.AddServerFeature<Features.Registration.RegistrationFeature>().AddFeatureOptions<Features.Registration.RegistrationOptions>(Features.Registration.RegistrationOptions.Section);
-        services.AddServerFeature<Features.Push.PushFeature>().AddFeatureOptions<Features.Push.PushOptions>(Features.Push.PushOptions.Section);
         return services;
     }
 

@@ -91,7 +91,7 @@ public sealed partial class C2sStream
     }
 
     /// <summary>Queues an element this stream sends itself (negotiation, answers to its client).</summary>
-    internal ValueTask SendAsync(XmlElement element)
+    public ValueTask SendAsync(XmlElement element)
     {
         if (IsClosing) return ValueTask.CompletedTask;
         if (_holdPolicy is not null) ReleaseHeld();

@@ -26,10 +26,10 @@ public sealed partial class C2sStream
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes when the connection is completely finished (session unbound or hibernating).</summary>
-    internal Task Finished => _finished.Task;
+    public Task Finished => _finished.Task;
 
     /// <summary>Sends an element that is not a stanza (SM, CSI): never counted, never queued behind the limit.</summary>
-    internal void SendNonza(XmlElement element) => EnqueueControl(new Outbound(OutboundKind.Nonza, element));
+    public void SendNonza(XmlElement element) => EnqueueControl(new Outbound(OutboundKind.Nonza, element));
 
     /// <summary>Counts a stanza handled from the client (inbound h), once SM is enabled.</summary>
     internal void CountHandled()
@@ -38,14 +38,14 @@ public sealed partial class C2sStream
     }
 
     /// <summary>The session's acknowledgement state once enabled on this connection or resumed onto it (read loop's view).</summary>
-    internal StreamManagementState? Acks => _sm;
+    public StreamManagementState? Acks => _sm;
 
     /// <summary>
     /// Starts counting: <paramref name="start"/> (XEP-0198 &lt;enabled/&gt;) is written, and every stanza written after it
     /// is kept until acknowledged; the writer asks with <paramref name="request"/> at the end of a batch. With a
     /// <paramref name="resumeId"/> the session stays resumable when the connection is lost.
     /// </summary>
-    internal void StartAcks(string? resumeId, XmlElement start, XmlElement request)
+    public void StartAcks(string? resumeId, XmlElement start, XmlElement request)
     {
         var sm = new StreamManagementState(Session!, resumeId, request);
         _sm = sm;
@@ -54,24 +54,28 @@ public sealed partial class C2sStream
     }
 
     /// <summary>This connection's end must not leave the session resumable (the client broke the protocol).</summary>
-    internal void ForbidResumption() => _smNoResume = true;
+    public void ForbidResumption() => _smNoResume = true;
 
     /// <summary>
-    /// Takes over a woken session: <paramref name="start"/> (&lt;resumed/&gt;) is written, then the stanzas the client has
-    /// not acknowledged (<paramref name="items"/>), then whatever reached the old connection meanwhile.
+    /// Takes over a woken session whose client acknowledged <paramref name="h"/> stanzas: <paramref name="start"/>
+    /// (&lt;resumed/&gt;) is written, then the stanzas the client has not acknowledged, then whatever reached the old
+    /// connection meanwhile. False (nothing taken over) when <paramref name="h"/> is more than was sent.
     /// </summary>
-    internal void Resume(StreamManagementState sm, List<Outbound> items, XmlElement start)
+    public bool Resume(StreamManagementState sm, uint h, Func<StreamManagementState, XmlElement> start)
     {
+        var items = sm.TakeForResume(h);
+        if (items is null) return false;
         var session = sm.Session;
         _sm = sm;
         Session = session;
         State = States.ReadyState.Instance;
-        EnqueueControl(new Outbound(OutboundKind.SmStart, start));
+        EnqueueControl(new Outbound(OutboundKind.SmStart, start(sm)));
         EnqueueResent(items);
         session.Stream = this;
         // Stanzas that reached the old connection between the take-over and the switch above.
         EnqueueResent(sm.TakeUnwritten());
         Logging.ServerLog.Bound(_logger, Id, session.JidString + " (resumed)");
+        return true;
     }
 
     private void EnqueueResent(List<Outbound> items)
@@ -91,7 +95,7 @@ public sealed partial class C2sStream
     }
 
     /// <summary>Ends this connection because another one resumes its session.</summary>
-    internal void EndForTakeover()
+    public void EndForTakeover()
     {
         _ = CloseAsync(null, "session resumed by another connection");
         CancelLifetime();

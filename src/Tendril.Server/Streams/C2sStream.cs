@@ -334,7 +334,7 @@ public sealed partial class C2sStream
     public ValueTask CloseAsync(StreamError? error, string reason) => CloseAsync(error, reason, null);
 
     /// <summary>Closes with a stream error that carries an application-specific condition (RFC 6120 §4.9.4).</summary>
-    internal ValueTask CloseAsync(StreamError? error, string reason, XmlElement? applicationCondition)
+    public ValueTask CloseAsync(StreamError? error, string reason, XmlElement? applicationCondition)
     {
         if (Interlocked.CompareExchange(ref _closing, 1, 0) != 0) return ValueTask.CompletedTask;
         SetCloseReason(error is { } e ? $"{e.ConditionName}: {reason}" : reason);
@@ -362,7 +362,7 @@ public sealed partial class C2sStream
     }
 
     /// <summary>An element that is not allowed before the stream is authenticated and bound (RFC 6120 §4.9.3.12, §7.1).</summary>
-    internal ValueTask CloseNotAuthorizedAsync(XmlElement element) =>
+    public ValueTask CloseNotAuthorizedAsync(XmlElement element) =>
         CloseAsync(new StreamError(StreamErrorCondition.NotAuthorized, $"<{element.Name}/> is not allowed before the stream is authenticated and bound."), $"<{element.Name}/> before negotiation finished");
 
     private void SetCloseReason(string reason)

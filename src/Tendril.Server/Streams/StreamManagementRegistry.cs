@@ -25,7 +25,7 @@ public sealed class StreamManagementRegistry
 
     internal void Register(StreamManagementState sm) => _resumable[sm.ResumeId!] = sm;
 
-    internal StreamManagementState? Find(string id) => _resumable.TryGetValue(id, out var sm) ? sm : null;
+    public StreamManagementState? Find(string id) => _resumable.TryGetValue(id, out var sm) ? sm : null;
 
     internal void Hibernate(StreamManagementState sm, DateTimeOffset now)
     {
@@ -34,7 +34,7 @@ public sealed class StreamManagementRegistry
     }
 
     /// <summary>Takes a hibernating session out of hibernation; false when it expired (or another stream won).</summary>
-    internal bool TryWake(StreamManagementState sm)
+    public bool TryWake(StreamManagementState sm)
     {
         if (!_hibernating.TryRemove(new KeyValuePair<string, StreamManagementState>(sm.ResumeId!, sm))) return false;
         sm.HibernatedAtTicks = 0;
@@ -92,7 +92,7 @@ public sealed class StreamManagementRegistry
     /// timeout — its unacknowledged messages stored offline, where the new session's login (or the offline store's own
     /// flush, docs/cluster.md) picks them up, and its unavailable presence broadcast.
     /// </summary>
-    internal void ResumeFailedHere(Jid account, string previd) =>
+    public void ResumeFailedHere(Jid account, string previd) =>
         _server.Cluster.SendAccountEvent(account, ResumeFailedEvent, new XmlElement("resume", ClusterNamespace).SetAttribute("previd", previd));
 
     /// <summary>Another node's <see cref="ResumeFailedHere"/>.</summary>
@@ -110,7 +110,7 @@ public sealed class StreamManagementRegistry
     }
 
     /// <summary>Ends a session for good: unbinds it, broadcasts unavailable presence, and flushes what it was not sent.</summary>
-    internal ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
+    public ValueTask EndAsync(StreamManagementState sm) => FlushAsync(sm, unbind: true);
 
     /// <summary>
     /// Before a session with SM is unbound for good: its unacknowledged stanzas are treated as undelivered (offline

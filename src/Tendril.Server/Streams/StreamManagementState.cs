@@ -9,7 +9,7 @@ namespace Tendril.Server.Streams;
 /// hibernates or its connection is closing — the stanzas routed to it since, never written. Once the session has ended
 /// for good the list is sealed: nothing more is added (the router bounces instead of losing it). Counters are the XEP's 32-bit wrapping 'h' values.
 /// </summary>
-internal sealed class StreamManagementState
+public sealed class StreamManagementState
 {
     private readonly Lock _gate = new();
     private readonly List<Outbound> _unacked = [];
@@ -18,7 +18,7 @@ internal sealed class StreamManagementState
     private bool _requestOutstanding;
     private bool _sealed;
 
-    public StreamManagementState(C2sSession session, string? resumeId, XmlElement ackRequest)
+    internal StreamManagementState(C2sSession session, string? resumeId, XmlElement ackRequest)
     {
         Session = session;
         ResumeId = resumeId;
@@ -26,7 +26,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>What the writer sends to ask for an acknowledgement (XEP-0198 &lt;r/&gt;).</summary>
-    public XmlElement AckRequest { get; }
+    internal XmlElement AckRequest { get; }
 
     public C2sSession Session { get; }
 
@@ -34,10 +34,10 @@ internal sealed class StreamManagementState
     public string? ResumeId { get; }
 
     /// <summary>Stanzas handled from the client (inbound h). Read loop only.</summary>
-    public uint Handled { get; set; }
+    public uint Handled { get; internal set; }
 
     /// <summary>When hibernation began (UTC ticks), 0 while a connection carries the session.</summary>
-    public long HibernatedAtTicks { get; set; }
+    internal long HibernatedAtTicks { get; set; }
 
     public int Count
     {
@@ -45,7 +45,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>Writer loop: a stanza went out. Returns how many stanzas are now waiting for an ack.</summary>
-    public int RecordSent(Outbound item)
+    internal int RecordSent(Outbound item)
     {
         lock (_gate)
         {
@@ -56,7 +56,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>Writer loop, end of a batch: true when an &lt;r/&gt; should follow (stanzas unacked and none asked for yet).</summary>
-    public bool ShouldRequest()
+    internal bool ShouldRequest()
     {
         lock (_gate)
         {
@@ -87,7 +87,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>While hibernating or closing: keeps a stanza routed to the session; false beyond <paramref name="limit"/> or once sealed.</summary>
-    public bool TryAddPending(Outbound item, int limit)
+    internal bool TryAddPending(Outbound item, int limit)
     {
         lock (_gate)
         {
@@ -98,7 +98,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>Puts stanzas that were queued on the dead connection but never written back in front of the pending ones.</summary>
-    public void ReturnUnwritten(List<Outbound> items)
+    internal void ReturnUnwritten(List<Outbound> items)
     {
         lock (_gate) _unacked.InsertRange((int)(_sent - _acked), items);
     }
@@ -107,7 +107,7 @@ internal sealed class StreamManagementState
     /// Resumption: applies the client's h and returns everything still to deliver (unacked, then pending). The counters
     /// restart from h, so the re-sent stanzas are counted again on the new connection. Null when h is too high.
     /// </summary>
-    public List<Outbound>? TakeForResume(uint h)
+    internal List<Outbound>? TakeForResume(uint h)
     {
         lock (_gate)
         {
@@ -123,7 +123,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>Stanzas held but never written (routed to the session while no connection carried it).</summary>
-    public List<Outbound> TakeUnwritten()
+    internal List<Outbound> TakeUnwritten()
     {
         lock (_gate)
         {
@@ -135,7 +135,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>The session ends for good: everything not acknowledged, for offline storage or bouncing.</summary>
-    public List<Outbound> TakeAll()
+    internal List<Outbound> TakeAll()
     {
         lock (_gate)
         {
@@ -147,7 +147,7 @@ internal sealed class StreamManagementState
     }
 
     /// <summary>The session has ended (unbound): takes what is left and refuses anything added later.</summary>
-    public List<Outbound> TakeAllAndSeal()
+    internal List<Outbound> TakeAllAndSeal()
     {
         lock (_gate)
         {

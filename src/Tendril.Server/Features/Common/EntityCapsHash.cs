@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Tendril.Protocol;
-using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features;

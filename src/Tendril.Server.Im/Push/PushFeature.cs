@@ -1,10 +1,10 @@
+using Tendril.Server.Features;
 using Tendril.Server.Configuration;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
-using Tendril.Server.Features.PubSub;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;

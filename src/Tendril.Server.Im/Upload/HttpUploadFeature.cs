@@ -1,3 +1,4 @@
+using Tendril.Server.Features;
 using Tendril.Server.Configuration;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
@@ -11,7 +12,6 @@ using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Hosting;
 using Tendril.Server.Routing;
-using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.Upload;

@@ -141,16 +141,13 @@ public sealed class StreamManagementFeature : IServerFeature
             stream.SendNonza(Failed("item-not-found"));
             return;
         }
-        var items = sm.TakeForResume(h);
-        if (items is null)
+        // §5: the answer carries the h of what this server handled from the client before the connection was lost.
+        if (!stream.Resume(sm, h, state => Element("resumed").SetAttribute("previd", previd).SetAttribute("h", state.Handled.ToString(CultureInfo.InvariantCulture))))
         {
             // The client claims more than was sent: nothing sensible to resume; the session ends as on timeout.
             await registry.EndAsync(sm).ConfigureAwait(false);
             await TooHighAsync(stream, h, sm.Sent).ConfigureAwait(false);
-            return;
         }
-        var resumed = Element("resumed").SetAttribute("previd", previd).SetAttribute("h", sm.Handled.ToString(CultureInfo.InvariantCulture));
-        stream.Resume(sm, items, resumed);
     }
 
     private static string NewResumeId()

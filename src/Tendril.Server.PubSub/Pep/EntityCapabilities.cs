@@ -1,6 +1,6 @@
+using Tendril.Server.Features;
 using System.Collections.Concurrent;
 using Tendril.Protocol;
-using Tendril.Server.Features.Disco;
 using Tendril.Server.Routing;
 using Tendril.Xml;
 

@@ -1,5 +1,5 @@
+using Tendril.Server.Features;
 using Tendril.Protocol;
-using Tendril.Server.Features.Roster;
 
 namespace Tendril.Server.Features.PubSub;
 

@@ -1,5 +1,5 @@
+using Tendril.Server.Features;
 using Tendril.Server.Configuration;
-using Tendril.Server.Features.PubSub;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.ContactAddresses;
