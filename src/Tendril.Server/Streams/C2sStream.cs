@@ -198,9 +198,10 @@ public sealed partial class C2sStream
                     await DispatchAsync(ev).ConfigureAwait(false);
                     if (_restartRequested)
                     {
-                        // RFC 6120 §4.3.3: after SASL success the next bytes start a new stream.
+                        // RFC 6120 §4.3.3: after SASL success the next bytes start a new stream; whitespace left
+                        // over from the old one (…</auth>\n) may precede its XML declaration.
                         _restartRequested = false;
-                        _parser.Reset();
+                        _parser.Restart();
                     }
                     if (_tlsRequested)
                     {
