@@ -136,17 +136,30 @@ public sealed class XmppServer : IAsyncDisposable
         Heartbeat.Start();
         if (!listen) return;
         var address = ParseAddress(Options.C2s.Address);
-        var c2s = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.Port), s => AcceptSocketAsync(s, false, "c2s"), _logger, "c2s");
-        _listeners.Add(c2s);
-        C2sEndPoint = c2s.EndPoint;
-        if (Options.C2s.DirectTlsEnabled)
+        try
         {
-            var tls = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.DirectTlsPort), s => AcceptSocketAsync(s, true, "c2s-tls"), _logger, "c2s-tls");
-            _listeners.Add(tls);
-            DirectTlsEndPoint = tls.EndPoint;
+            // Every listener binds before any accepts: a port in use fails the start as a whole (ListenerBindException).
+            var c2s = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.Port), s => AcceptSocketAsync(s, false, "c2s"), _logger, "c2s",
+                "Tendril:C2s:Port", "Tendril:C2s:Address");
+            _listeners.Add(c2s);
+            C2sEndPoint = c2s.EndPoint;
+            if (Options.C2s.DirectTlsEnabled)
+            {
+                var tls = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.DirectTlsPort), s => AcceptSocketAsync(s, true, "c2s-tls"), _logger, "c2s-tls",
+                    "Tendril:C2s:DirectTlsPort", "Tendril:C2s:Address");
+                _listeners.Add(tls);
+                DirectTlsEndPoint = tls.EndPoint;
+            }
+            foreach (var f in ServerFeatures.OfType<IListenerFeature>()) f.StartListening();
+        }
+        catch (ListenerBindException)
+        {
+            foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+            _listeners.Clear();
+            foreach (var f in ServerFeatures.OfType<IListenerFeature>()) await f.StopListeningAsync().ConfigureAwait(false);
+            throw;
         }
         foreach (var l in _listeners) l.Start();
-        foreach (var f in ServerFeatures.OfType<IListenerFeature>()) f.StartListening();
     }
 
     internal static IPAddress ParseAddress(string address) => address switch

@@ -60,6 +60,9 @@ internal static class ServeCommand
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // The host logs a failed start ("Hosting failed to start") with the whole stack trace; a port in use is an
+        // operator's error, reported below in one line. Any other failure is logged below with its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddConfiguration(configuration.GetSection("Logging")); // after the defaults so it overrides them
         builder.Logging.AddSimpleConsole(console =>
         {
@@ -97,8 +100,15 @@ internal static class ServeCommand
         }
         catch (Exception e) when (e is StorageException or InvalidOperationException or IOException or UnauthorizedAccessException)
         {
-            logger.LogCritical("Tendril could not start: {Message}", e.Message);
-            await context.Stderr.WriteLineAsync($"tendril: {e.Message}");
+            var message = DescribeHttpBindFailure(e) ?? e.Message;
+            logger.LogCritical("Tendril could not start: {Message}", message);
+            await context.Stderr.WriteLineAsync($"tendril: {message}");
+            return ExitCodes.UserError;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogCritical(e, "Tendril failed: {Message}", e.Message);
+            await context.Stderr.WriteLineAsync($"tendril: {e}");
             return ExitCodes.UserError;
         }
         finally
@@ -108,6 +118,23 @@ internal static class ServeCommand
             await host.DisposeAsync();
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Kestrel's bind failure ("Failed to bind to address http://127.0.0.1:5280: address already in use.", a
+    /// SocketException inside) in the words of the XMPP listeners' (<see cref="Tendril.Server.Transport.ListenerBindException"/>):
+    /// which listener, address and port, and the setting to change. Null for any other exception.
+    /// </summary>
+    internal static string? DescribeHttpBindFailure(Exception e)
+    {
+        if (e is not IOException || e is Tendril.Server.Transport.ListenerBindException) return null;
+        System.Net.Sockets.SocketException? socket = null;
+        for (var inner = e.InnerException; inner is not null && socket is null; inner = inner.InnerException) socket = inner as System.Net.Sockets.SocketException;
+        var match = System.Text.RegularExpressions.Regex.Match(e.Message, @"(https?)://(\S+):(\d+)");
+        if (socket is null || !match.Success) return null;
+        var https = match.Groups[1].Value == "https";
+        return Tendril.Server.Transport.ListenerBindException.Describe(https ? "HTTPS" : "HTTP", match.Groups[2].Value + ":" + match.Groups[3].Value,
+            socket.SocketErrorCode, https ? "Tendril:Http:HttpsPort" : "Tendril:Http:Port", "Tendril:Http:Address");
     }
 }
 

@@ -52,7 +52,8 @@ public sealed class ComponentFeature : IServerFeature, IListenerFeature
     {
         if (_server is not { } server) return;
         var options = server.Options.Components;
-        _listener = new TcpListenerLoop(new IPEndPoint(XmppServer.ParseAddress(options.Address), options.Port), AcceptAsync, _logger, "component");
+        _listener = new TcpListenerLoop(new IPEndPoint(XmppServer.ParseAddress(options.Address), options.Port), AcceptAsync, _logger, "component",
+            "Tendril:Components:Port", "Tendril:Components:Address");
         _listener.Start();
     }
 
