@@ -37,15 +37,17 @@ internal static class ServeCommand
                 "loopback" or "localhost" => System.Net.IPAddress.Loopback,
                 var a => System.Net.IPAddress.Parse(a),
             };
-            kestrel.Listen(address, options.Http.Port);
+            // HTTP connections count against the same connection limits as the XMPP listeners (docs/security.md).
+            Tendril.Server.XmppServer Server() => kestrel.ApplicationServices.GetRequiredService<Tendril.Server.XmppServer>();
+            HttpConnectionLimits.Apply(kestrel.Limits, Tendril.Server.Transport.ConnectionLimits.Resolve(options.Limits));
+            kestrel.Listen(address, options.Http.Port, listen => listen.UseTendrilConnectionLimits(Server, "http"));
             if (options.Http.HttpsEnabled)
             {
                 // The server's TLS certificate, asked for on every handshake: a config reload that swaps the
                 // certificate applies to new HTTPS connections, established ones keep theirs.
-                kestrel.Listen(address, options.Http.HttpsPort, listen => listen.UseHttps(https =>
+                kestrel.Listen(address, options.Http.HttpsPort, listen => listen.UseTendrilConnectionLimits(Server, "https").UseHttps(https =>
                 {
-                    https.ServerCertificateSelector = (_, _) =>
-                        kestrel.ApplicationServices.GetRequiredService<Tendril.Server.XmppServer>().Certificate;
+                    https.ServerCertificateSelector = (_, _) => Server().Certificate;
                 }));
             }
         });
