@@ -69,6 +69,7 @@ public sealed class XmppServer : IAsyncDisposable
             IqTracker.Sweep(now);
             StreamManagement.Sweep(now);
             Tls.NativeMemoryTrimmer.MaybeTrim(now);
+            Connections.FlushReport();
         }, _logger);
     }
 

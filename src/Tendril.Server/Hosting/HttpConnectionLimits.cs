@@ -17,6 +17,8 @@ public static class HttpConnectionLimits
     {
         ArgumentNullException.ThrowIfNull(kestrel);
         ArgumentNullException.ThrowIfNull(limits);
+        // A backstop above what the gate lets HTTP take (total less the XMPP listeners' share), so refusals normally come
+        // from the gate — counted and logged once per 10 s — not from Kestrel, which logs a line per refused connection.
         kestrel.MaxConcurrentConnections = limits.MaxConnections;
         // WebSocket streams: an upgraded connection leaves MaxConcurrentConnections' count, so it is bounded apart.
         kestrel.MaxConcurrentUpgradedConnections = limits.MaxConnections;
@@ -30,7 +32,7 @@ public static class HttpConnectionLimits
         {
             var gate = server().Connections;
             var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
-            var lease = gate.TryOpen(address, out var refusal);
+            var lease = gate.TryOpen(address, out var refusal, http: true);
             if (lease is null)
             {
                 gate.Report(refusal, name, address);

@@ -32,6 +32,8 @@ public sealed class ConnectionGate
     private readonly Lock _lock = new();
     private readonly Dictionary<AddressKey, int> _perAddress = [];
     private int _open;
+    private int _openHttp;
+    private int _openXmpp;
     private int _unauthenticated;
     private long _refusedSinceReport;
     private long _lastReportTicks;
@@ -63,12 +65,25 @@ public sealed class ConnectionGate
     /// Admits a new connection from <paramref name="address"/> against the total and per-address limits; null (and the
     /// reason) when it must be refused. Dispose the lease when the connection's descriptor is closed.
     /// </summary>
-    public Lease? TryOpen(IPAddress? address, out ConnectionRefusal refusal)
+    /// <param name="http">
+    /// An HTTP connection. HTTP connections and XMPP connections each may take at most the total less
+    /// <see cref="ConnectionLimits.HttpReserve"/>, so a flood of either leaves the other that many places: /health answers
+    /// when XMPP connections fill the server, and XMPP logins go on during an HTTP flood.
+    /// </param>
+    public Lease? TryOpen(IPAddress? address, out ConnectionRefusal refusal, bool http = false)
     {
         var limits = _limits();
+        ref var own = ref http ? ref _openHttp : ref _openXmpp;
+        if (Interlocked.Increment(ref own) > limits.MaxConnections - limits.HttpReserve)
+        {
+            Interlocked.Decrement(ref own);
+            refusal = ConnectionRefusal.Total;
+            return null;
+        }
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
         {
             Interlocked.Decrement(ref _open);
+            Interlocked.Decrement(ref own);
             refusal = ConnectionRefusal.Total;
             return null;
         }
@@ -82,6 +97,7 @@ public sealed class ConnectionGate
                 if (count >= limits.MaxPerAddress)
                 {
                     Interlocked.Decrement(ref _open);
+                    Interlocked.Decrement(ref own);
                     refusal = ConnectionRefusal.Address;
                     return null;
                 }
@@ -90,7 +106,7 @@ public sealed class ConnectionGate
             key = k;
         }
         refusal = ConnectionRefusal.None;
-        return new Lease(this, key);
+        return new Lease(this, key, http);
     }
 
     /// <summary>A new stream that will negotiate (TLS, SASL): false when too many already are.</summary>
@@ -115,16 +131,33 @@ public sealed class ConnectionGate
     {
         Interlocked.Increment(ref _refusedTotal);
         Refused?.Invoke(refusal, listener);
-        var refused = Interlocked.Increment(ref _refusedSinceReport);
+        Interlocked.Increment(ref _refusedSinceReport);
+        _latest = (refusal, listener, address);
+        FlushReport();
+    }
+
+    private (ConnectionRefusal Reason, string Listener, IPAddress? Address) _latest;
+
+    /// <summary>
+    /// Logs the refusals not reported yet once 10 s have passed since the last line (called by each refusal and by the
+    /// heartbeat, so the count of a burst is reported even when nothing is refused after it).
+    /// </summary>
+    public void FlushReport()
+    {
+        if (Interlocked.Read(ref _refusedSinceReport) == 0) return;
         var now = _time.GetUtcNow().UtcTicks;
         var last = Volatile.Read(ref _lastReportTicks);
         if (now - last < ReportInterval.Ticks || Interlocked.CompareExchange(ref _lastReportTicks, now, last) != last) return;
-        Interlocked.Add(ref _refusedSinceReport, -refused);
-        Logging.ServerLog.ConnectionsRefused(_logger, refused, refusal.ToString(), listener, address?.ToString() ?? "?", Open, Unauthenticated, _limits().ToString());
+        var refused = Interlocked.Exchange(ref _refusedSinceReport, 0);
+        if (refused == 0) return;
+        var (reason, listener, address) = _latest;
+        Logging.ServerLog.ConnectionsRefused(_logger, refused, reason.ToString(), listener, address is null ? "?" : MapToIPv4(address).ToString(),
+            Open, Unauthenticated, _limits().ToString());
     }
 
-    private void Close(AddressKey? key)
+    private void Close(AddressKey? key, bool http)
     {
+        Interlocked.Decrement(ref http ? ref _openHttp : ref _openXmpp);
         if (key is { } k)
         {
             lock (_lock)
@@ -146,17 +179,19 @@ public sealed class ConnectionGate
     {
         private readonly ConnectionGate _gate;
         private readonly AddressKey? _key;
+        private readonly bool _http;
         private int _disposed;
 
-        internal Lease(ConnectionGate gate, AddressKey? key)
+        internal Lease(ConnectionGate gate, AddressKey? key, bool http)
         {
             _gate = gate;
             _key = key;
+            _http = http;
         }
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0) _gate.Close(_key);
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) _gate.Close(_key, _http);
         }
     }
 

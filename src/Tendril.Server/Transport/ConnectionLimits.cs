@@ -11,6 +11,12 @@ namespace Tendril.Server.Transport;
 /// </summary>
 public sealed record ConnectionLimits(int MaxConnections, int MaxUnauthenticated, int MaxPerAddress, bool LimitLoopback, long? DescriptorLimit, bool Clamped)
 {
+    /// <summary>
+    /// The last places of <see cref="MaxConnections"/> that only the HTTP port may take (1%, 16 to 256): when XMPP
+    /// connections fill the rest, /health, /metrics and the admin page still answer.
+    /// </summary>
+    public int HttpReserve => Math.Min(MaxConnections / 2, Math.Clamp(MaxConnections / 100, 16, 256));
+
     public static ConnectionLimits Resolve(LimitsOptions options) => Resolve(options, DescriptorLimits.Current);
 
     public static ConnectionLimits Resolve(LimitsOptions options, long? descriptorLimit)

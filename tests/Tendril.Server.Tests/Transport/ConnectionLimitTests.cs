@@ -98,29 +98,41 @@ public sealed class ConnectionLimitTests
     {
         await using var server = await TestServer.StartAsync(o =>
         {
-            o.Limits.MaxConnections = 4;
-            o.Limits.MaxUnauthenticatedConnections = 4;
+            // 20 in all, of which the last 10 (HttpReserve: 1%, at least 16, at most half) only HTTP may take.
+            o.Limits.MaxConnections = 20;
+            o.Limits.MaxUnauthenticatedConnections = 20;
         }, listen: true, manualTime: false);
+        Assert.Equal(10, server.Server.Connections.Limits.HttpReserve);
         await server.AddUserAsync("juliet", "pw1");
         await server.AddUserAsync("romeo", "pw2");
         await using var juliet = await ConnectAsync(server);
         await juliet.LoginAsync("juliet", "pw1", "balcony");
         await using var romeo = await ConnectAsync(server);
         await romeo.LoginAsync("romeo", "pw2", "garden");
-        await using var silent1 = await ConnectAsync(server);
-        await silent1.OpenAsync();
-        await using var silent2 = await ConnectAsync(server);
-        await silent2.OpenAsync();
-        Assert.Equal(4, server.Server.Connections.Open);
+        var silent = new List<TestClient>();
+        for (var i = 0; i < 8; i++)
+        {
+            var c = await ConnectAsync(server);
+            await c.OpenAsync();
+            silent.Add(c);
+        }
+        Assert.Equal(10, server.Server.Connections.Open);
 
         for (var i = 0; i < 3; i++)
         {
             var error = await ExpectRefusedAsync(server, "resource-constraint");
             Assert.Contains("too many connections", error.Element("text", Ns.StreamErrors)!.Text, StringComparison.Ordinal);
         }
-        Assert.Equal(4, server.Server.Connections.Open);
+        Assert.Equal(10, server.Server.Connections.Open);
+        // The places kept for HTTP are still free (/health answers when XMPP connections fill the rest).
+        using (var http = server.Server.Connections.TryOpen(IPAddress.Loopback, out var refusal, http: true))
+        {
+            Assert.NotNull(http);
+            Assert.Equal(ConnectionRefusal.None, refusal);
+        }
         await ChatAsync(juliet, romeo, "over the limit");
         await ChatAsync(romeo, juliet, "we stay");
+        foreach (var c in silent) await c.DisposeAsync();
     }
 
     [Fact]
@@ -172,6 +184,37 @@ public sealed class ConnectionLimitTests
         Assert.Equal(1, server.Server.Connections.Unauthenticated);
     }
 
+    [Fact]
+    public void Http_and_xmpp_each_keep_a_share_of_the_total_the_other_cannot_take()
+    {
+        var limits = ConnectionLimits.Resolve(new LimitsOptions { MaxConnections = 100, MaxConnectionsPerAddress = 0 }, 20_000);
+        Assert.Equal(16, limits.HttpReserve);
+        var address = IPAddress.Parse("192.0.2.1");
+        static List<ConnectionGate.Lease> Fill(ConnectionGate gate, IPAddress address, bool http)
+        {
+            var leases = new List<ConnectionGate.Lease>();
+            while (gate.TryOpen(address, out _, http) is { } lease) leases.Add(lease);
+            Assert.Null(gate.TryOpen(address, out var refusal, http));
+            Assert.Equal(ConnectionRefusal.Total, refusal);
+            return leases;
+        }
+        // An XMPP flood leaves HTTP its 16 (so /health answers)…
+        var gate = new ConnectionGate(() => limits, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Assert.Equal(84, Fill(gate, address, http: false).Count);
+        Assert.Equal(16, Fill(gate, address, http: true).Count);
+        Assert.Equal(100, gate.Open);
+        // …and an HTTP flood leaves XMPP as many.
+        gate = new ConnectionGate(() => limits, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Assert.Equal(84, Fill(gate, address, http: true).Count);
+        var xmpp = Fill(gate, address, http: false);
+        Assert.Equal(16, xmpp.Count);
+        // A lease gives its place back once, however often it is disposed.
+        xmpp[0].Dispose();
+        xmpp[0].Dispose();
+        Assert.Single(Fill(gate, address, http: false));
+        Assert.Equal(100, gate.Open);
+    }
+
     [Theory]
     [InlineData(20_000L, 0, 0, 18_000, 4_500, false)]
     [InlineData(20_000L, 50_000, 0, 18_000, 4_500, true)]   // lowered to fit the descriptors, with a warning
@@ -185,6 +228,7 @@ public sealed class ConnectionLimitTests
         Assert.Equal(negotiating, limits.MaxUnauthenticated);
         Assert.Equal(clamped, limits.Clamped);
         Assert.Equal(256, limits.MaxPerAddress);
+        Assert.Equal(Math.Min(total / 2, Math.Clamp(total / 100, 16, 256)), limits.HttpReserve);
         Assert.False(limits.LimitLoopback);
     }
 
