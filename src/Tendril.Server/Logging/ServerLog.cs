@@ -8,8 +8,7 @@ internal static partial class ServerLog
     [LoggerMessage(100, LogLevel.Information, "{Listener} listening on {EndPoint}")]
     public static partial void ListenerStarted(ILogger logger, string listener, string endPoint);
 
-    [LoggerMessage(101, LogLevel.Warning, "{Listener}: accept failed ({Error}); continuing")]
-    public static partial void AcceptFailed(ILogger logger, string listener, string error, Exception ex);
+    // 101 (one line per failed accept) was replaced by 104, logged once per 10 s.
 
     [LoggerMessage(102, LogLevel.Error, "{Listener}: connection handler crashed")]
     public static partial void ConnectionCrashed(ILogger logger, string listener, Exception ex);
