@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -10,6 +11,7 @@ using Tendril.Server.Cluster;
 using Tendril.Server.Configuration;
 using Tendril.Server.Diagnostics;
 using Tendril.Server.Features;
+using Tendril.Server.Logging;
 using Tendril.Server.Routing;
 using Tendril.Server.Streams;
 using Tendril.Server.Timers;
@@ -53,7 +55,10 @@ public sealed class XmppServer : IAsyncDisposable
         Delivery = new Delivery(this, Sessions, Cluster, routerLogger);
         Router = new Router(this, Sessions, Delivery, routerLogger);
         IqTracker = new IqTracker(this);
+        Connections = new ConnectionGate(() => _settings.ConnectionLimits, Time, _logger);
         Metrics = new TendrilMetrics(this);
+        Connections.Refused += Metrics.ConnectionRefused;
+        _refusalPrefix = BuildRefusalPrefix(Domain);
         Features = new FeatureRegistry(this);
         var featureList = features.ToArray();
         foreach (var feature in featureList) feature.Register(Features);
@@ -66,7 +71,8 @@ public sealed class XmppServer : IAsyncDisposable
             IqTracker.Sweep(now);
             StreamManagement.Sweep(now);
             Tls.NativeMemoryTrimmer.MaybeTrim(now);
-        });
+            Connections.FlushReport();
+        }, _logger);
     }
 
     /// <summary>
@@ -125,6 +131,9 @@ public sealed class XmppServer : IAsyncDisposable
     /// <summary>How long closing connections may take to drain their output, and a stop waits (<c>Tendril:Limits:DrainSeconds</c>).</summary>
     public TimeSpan DrainTimeout => TimeSpan.FromSeconds(Options.Limits.DrainSeconds);
 
+    /// <summary>Open connections and streams still negotiating, against the connection limits (docs/security.md).</summary>
+    public ConnectionGate Connections { get; }
+
     /// <summary>True once <see cref="StopAsync"/> began.</summary>
     public bool IsStopping => Volatile.Read(ref _stopped) != 0;
 
@@ -139,19 +148,40 @@ public sealed class XmppServer : IAsyncDisposable
     {
         await Cluster.StartAsync().ConfigureAwait(false);
         Heartbeat.Start();
+        var limits = _settings.ConnectionLimits;
+        if (limits.Clamped) ServerLog.ConnectionLimitClamped(_logger, Options.Limits.MaxConnections, limits.DescriptorLimit ?? 0, limits.MaxConnections);
+        ServerLog.ConnectionLimitsInForce(_logger, limits.ToString());
         if (!listen) return;
         var address = ParseAddress(Options.C2s.Address);
-        var c2s = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.Port), s => AcceptSocketAsync(s, false, "c2s"), _logger, "c2s");
-        _listeners.Add(c2s);
-        C2sEndPoint = c2s.EndPoint;
-        if (Options.C2s.DirectTlsEnabled)
+        try
         {
-            var tls = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.DirectTlsPort), s => AcceptSocketAsync(s, true, "c2s-tls"), _logger, "c2s-tls");
-            _listeners.Add(tls);
-            DirectTlsEndPoint = tls.EndPoint;
+            // Every listener binds before any accepts: a port in use fails the start as a whole (ListenerBindException).
+            var c2s = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.Port), s => AcceptSocketAsync(s, false, "c2s"), _logger, "c2s",
+                "Tendril:C2s:Port", "Tendril:C2s:Address");
+            _listeners.Add(c2s);
+            C2sEndPoint = c2s.EndPoint;
+            if (Options.C2s.DirectTlsEnabled)
+            {
+                var tls = new TcpListenerLoop(new IPEndPoint(address, Options.C2s.DirectTlsPort), s => AcceptSocketAsync(s, true, "c2s-tls"), _logger, "c2s-tls",
+                    "Tendril:C2s:DirectTlsPort", "Tendril:C2s:Address");
+                _listeners.Add(tls);
+                DirectTlsEndPoint = tls.EndPoint;
+            }
+            foreach (var f in ServerFeatures.OfType<IListenerFeature>()) f.StartListening();
         }
-        foreach (var l in _listeners) l.Start();
-        foreach (var f in ServerFeatures.OfType<IListenerFeature>()) f.StartListening();
+        catch (ListenerBindException)
+        {
+            foreach (var l in _listeners) await l.DisposeAsync().ConfigureAwait(false);
+            _listeners.Clear();
+            foreach (var f in ServerFeatures.OfType<IListenerFeature>()) await f.StopListeningAsync().ConfigureAwait(false);
+            throw;
+        }
+        foreach (var l in _listeners)
+        {
+            var directTls = l.Name == "c2s-tls";
+            l.UseGate(Connections, (socket, refusal) => RefuseSocket(socket, refusal, directTls));
+            l.Start();
+        }
     }
 
     internal static IPAddress ParseAddress(string address) => address switch
@@ -163,21 +193,110 @@ public sealed class XmppServer : IAsyncDisposable
 
     private Task AcceptSocketAsync(Socket socket, bool directTls, string listener)
     {
+        if (Volatile.Read(ref _stopped) == 0 && !Connections.TryBeginNegotiation())
+        {
+            // Refused before anything is allocated for it: a flood of silent connections costs a descriptor each for a moment.
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            Connections.Report(ConnectionRefusal.Unauthenticated, listener, address);
+            RefuseSocket(socket, ConnectionRefusal.Unauthenticated, directTls);
+            return Task.CompletedTask;
+        }
         var stream = new NetworkStream(socket, ownsSocket: true);
         var transport = new StreamTransport(stream, socket.RemoteEndPoint?.ToString() ?? "?", socket.LocalEndPoint?.ToString() ?? "?");
-        return AcceptAsync(transport, directTls, listener);
+        return RunStreamAsync(transport, directTls, listener, negotiationCounted: true);
     }
 
-    /// <summary>Runs one client connection over any transport until it ends (used by listeners and in-memory tests).</summary>
+    /// <summary>
+    /// Runs one client connection over any transport until it ends (used by the WebSocket and BOSH endpoints and
+    /// in-memory tests). Past <see cref="ConnectionLimits.MaxUnauthenticated"/> streams still negotiating, the stream is
+    /// closed at once with resource-constraint.
+    /// </summary>
     public Task AcceptAsync(XmppTransport transport, bool directTls, string listener = "memory")
     {
         if (Volatile.Read(ref _stopped) != 0)
         {
             return transport.DisposeAsync().AsTask();
         }
-        var stream = new C2sStream(this, transport, directTls, listener);
+        if (!Connections.TryBeginNegotiation())
+        {
+            Connections.Report(ConnectionRefusal.Unauthenticated, listener, null);
+            var refused = new C2sStream(this, transport, directTls, listener, negotiationCounted: false);
+            _ = refused.CloseAsync(RefusalError(ConnectionRefusal.Unauthenticated), "refused: too many unauthenticated connections");
+            return refused.RunAsync();
+        }
+        return RunStreamAsync(transport, directTls, listener, negotiationCounted: true);
+    }
+
+    private Task RunStreamAsync(XmppTransport transport, bool directTls, string listener, bool negotiationCounted)
+    {
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            if (negotiationCounted) Connections.EndNegotiation();
+            return transport.DisposeAsync().AsTask();
+        }
+        var stream = new C2sStream(this, transport, directTls, listener, negotiationCounted);
         Metrics.ConnectionAccepted(listener, transport.Kind);
         return stream.RunAsync();
+    }
+
+    private readonly byte[] _refusalPrefix;
+
+    /// <summary>
+    /// RFC 6120 §4.9.3: a limit of the whole server is resource-constraint ("lacks the system resources necessary to
+    /// service the stream", §4.9.3.14); the per-address limit is this client's share, a local service policy:
+    /// policy-violation (§4.9.3.13), with the policy in the text.
+    /// </summary>
+    internal static StreamError RefusalError(ConnectionRefusal refusal) => refusal switch
+    {
+        ConnectionRefusal.Address => new StreamError(StreamErrorCondition.PolicyViolation, "Too many connections from your address."),
+        ConnectionRefusal.Unauthenticated => new StreamError(StreamErrorCondition.ResourceConstraint, "Too many connections are logging in; try again later."),
+        _ => new StreamError(StreamErrorCondition.ResourceConstraint, "The server has too many connections; try again later."),
+    };
+
+    private static byte[] BuildRefusalPrefix(string domain)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        buffer.Write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='"u8);
+        XmlWriter.WriteEscapedAttributeValue(buffer, domain);
+        buffer.Write("' version='1.0' xml:lang='en' id='"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static readonly byte[] s_addressRefusal = System.Text.Encoding.UTF8.GetBytes(RefusalTail(ConnectionRefusal.Address));
+    private static readonly byte[] s_unauthenticatedRefusal = System.Text.Encoding.UTF8.GetBytes(RefusalTail(ConnectionRefusal.Unauthenticated));
+    private static readonly byte[] s_totalRefusal = System.Text.Encoding.UTF8.GetBytes(RefusalTail(ConnectionRefusal.Total));
+
+    private static string RefusalTail(ConnectionRefusal refusal)
+    {
+        var error = RefusalError(refusal);
+        return $"'><stream:error><{error.ConditionName} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>{error.Text}</text></stream:error></stream:stream>";
+    }
+
+    /// <summary>
+    /// Refuses a TCP connection over a limit: on the STARTTLS port a stream header (RFC 6120 §4.9.1.2: the error comes
+    /// in a stream) and the stream error, written without waiting; on the direct-TLS port nothing can be said before a
+    /// TLS handshake, which a flood must not get for free, so the connection is just closed.
+    /// </summary>
+    private void RefuseSocket(Socket socket, ConnectionRefusal refusal, bool directTls)
+    {
+        if (directTls)
+        {
+            TcpListenerLoop.Refuse(socket, default);
+            return;
+        }
+        var tail = refusal switch
+        {
+            ConnectionRefusal.Address => s_addressRefusal,
+            ConnectionRefusal.Unauthenticated => s_unauthenticatedRefusal,
+            _ => s_totalRefusal,
+        };
+        Span<byte> bytes = stackalloc byte[_refusalPrefix.Length + 24 + tail.Length];
+        _refusalPrefix.CopyTo(bytes);
+        Span<byte> id = stackalloc byte[12];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(id);
+        Convert.TryToHexStringLower(id, bytes.Slice(_refusalPrefix.Length, 24), out _);
+        tail.CopyTo(bytes[(_refusalPrefix.Length + 24)..]);
+        TcpListenerLoop.Refuse(socket, bytes);
     }
 
     /// <summary>

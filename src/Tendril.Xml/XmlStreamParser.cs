@@ -82,6 +82,7 @@ public sealed partial class XmlStreamParser
     private NameFingerprint[] _open = new NameFingerprint[8]; // names of the open elements of the current stanza
     private int _counter;         // Bang: bytes of "[CDATA[" matched; CData: trailing ']' count; Decl: 1 after '?'
     private bool _atStart;        // nothing consumed yet: an XML declaration may follow
+    private bool _restarted;      // Restart(): whitespace before the first unit belongs to the previous stream
     private bool _unitAtStart;
     private bool _rootOpen;
     private bool _ended;
@@ -100,9 +101,13 @@ public sealed partial class XmlStreamParser
 
     public XmlParserOptions Options { get; }
 
-    /// <summary>Forgets all state (stream restart after STARTTLS or SASL, RFC 6120 §4.3.3).</summary>
+    /// <summary>
+    /// Forgets all state: the next byte is the first of a new document (a new connection, a TLS layer, a WebSocket
+    /// message). An XML declaration is allowed only at that very byte (XML 1.0 §2.8).
+    /// </summary>
     public void Reset()
     {
+        _restarted = false;
         _state = State.Outside;
         _unit = Unit.None;
         _depth = 0;
@@ -122,6 +127,18 @@ public sealed partial class XmlStreamParser
             _pending = null;
         }
         _pendingLength = 0;
+    }
+
+    /// <summary>
+    /// Forgets all state for a stream restart on the same byte stream (after SASL success, RFC 6120 §4.3.3 and
+    /// §6.4.6). Whitespace the client wrote after its last element of the old stream (e.g. <c>&lt;/auth&gt;\n</c>)
+    /// belongs to the old stream, where whitespace between top-level elements is allowed, so it does not keep the new
+    /// stream's XML declaration from being "at the start". Anything else before the declaration is still refused.
+    /// </summary>
+    public void Restart()
+    {
+        Reset();
+        _restarted = true;
     }
 
     /// <summary>
@@ -193,11 +210,12 @@ public sealed partial class XmlStreamParser
                 var i = seg[pos..].IndexOfAnyExcept(XmlChars.Whitespace);
                 if (i < 0)
                 {
-                    _atStart = false;
+                    if (!_restarted) _atStart = false;
                     pos = seg.Length;
                     continue;
                 }
-                if (i > 0) _atStart = false;
+                if (i > 0 && !_restarted) _atStart = false;
+                _restarted = false;
                 pos += i;
                 if (seg[pos] != (byte)'<')
                 {

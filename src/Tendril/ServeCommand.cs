@@ -37,15 +37,17 @@ internal static class ServeCommand
                 "loopback" or "localhost" => System.Net.IPAddress.Loopback,
                 var a => System.Net.IPAddress.Parse(a),
             };
-            kestrel.Listen(address, options.Http.Port);
+            // HTTP connections count against the same connection limits as the XMPP listeners (docs/security.md).
+            Tendril.Server.XmppServer Server() => kestrel.ApplicationServices.GetRequiredService<Tendril.Server.XmppServer>();
+            HttpConnectionLimits.Apply(kestrel.Limits, Tendril.Server.Transport.ConnectionLimits.Resolve(options.Limits));
+            kestrel.Listen(address, options.Http.Port, listen => listen.UseTendrilConnectionLimits(Server, "http"));
             if (options.Http.HttpsEnabled)
             {
                 // The server's TLS certificate, asked for on every handshake: a config reload that swaps the
                 // certificate applies to new HTTPS connections, established ones keep theirs.
-                kestrel.Listen(address, options.Http.HttpsPort, listen => listen.UseHttps(https =>
+                kestrel.Listen(address, options.Http.HttpsPort, listen => listen.UseTendrilConnectionLimits(Server, "https").UseHttps(https =>
                 {
-                    https.ServerCertificateSelector = (_, _) =>
-                        kestrel.ApplicationServices.GetRequiredService<Tendril.Server.XmppServer>().Certificate;
+                    https.ServerCertificateSelector = (_, _) => Server().Certificate;
                 }));
             }
         });
@@ -60,6 +62,9 @@ internal static class ServeCommand
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // The host logs a failed start ("Hosting failed to start") with the whole stack trace; a port in use is an
+        // operator's error, reported below in one line. Any other failure is logged below with its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddConfiguration(configuration.GetSection("Logging")); // after the defaults so it overrides them
         builder.Logging.AddSimpleConsole(console =>
         {
@@ -97,8 +102,15 @@ internal static class ServeCommand
         }
         catch (Exception e) when (e is StorageException or InvalidOperationException or IOException or UnauthorizedAccessException)
         {
-            logger.LogCritical("Tendril could not start: {Message}", e.Message);
-            await context.Stderr.WriteLineAsync($"tendril: {e.Message}");
+            var message = DescribeHttpBindFailure(e) ?? e.Message;
+            logger.LogCritical("Tendril could not start: {Message}", message);
+            await context.Stderr.WriteLineAsync($"tendril: {message}");
+            return ExitCodes.UserError;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogCritical(e, "Tendril failed: {Message}", e.Message);
+            await context.Stderr.WriteLineAsync($"tendril: {e}");
             return ExitCodes.UserError;
         }
         finally
@@ -108,6 +120,23 @@ internal static class ServeCommand
             await host.DisposeAsync();
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Kestrel's bind failure ("Failed to bind to address http://127.0.0.1:5280: address already in use.", a
+    /// SocketException inside) in the words of the XMPP listeners' (<see cref="Tendril.Server.Transport.ListenerBindException"/>):
+    /// which listener, address and port, and the setting to change. Null for any other exception.
+    /// </summary>
+    internal static string? DescribeHttpBindFailure(Exception e)
+    {
+        if (e is not IOException || e is Tendril.Server.Transport.ListenerBindException) return null;
+        System.Net.Sockets.SocketException? socket = null;
+        for (var inner = e.InnerException; inner is not null && socket is null; inner = inner.InnerException) socket = inner as System.Net.Sockets.SocketException;
+        var match = System.Text.RegularExpressions.Regex.Match(e.Message, @"(https?)://(\S+):(\d+)");
+        if (socket is null || !match.Success) return null;
+        var https = match.Groups[1].Value == "https";
+        return Tendril.Server.Transport.ListenerBindException.Describe(https ? "HTTPS" : "HTTP", match.Groups[2].Value + ":" + match.Groups[3].Value,
+            socket.SocketErrorCode, https ? "Tendril:Http:HttpsPort" : "Tendril:Http:Port", "Tendril:Http:Address");
     }
 }
 

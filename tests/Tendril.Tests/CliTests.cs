@@ -401,6 +401,33 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, await serve);
     }
 
+    [Theory]
+    [InlineData("C2s", "Port", "c2s listener", "Tendril:C2s:Port")]
+    [InlineData("C2s", "DirectTlsPort", "c2s-tls listener", "Tendril:C2s:DirectTlsPort")]
+    [InlineData("Http", "Port", "HTTP listener", "Tendril:Http:Port")]
+    [InlineData("Http", "HttpsPort", "HTTPS listener", "Tendril:Http:HttpsPort")]
+    public async Task Serve_with_a_port_in_use_exits_with_1_naming_the_listener_address_port_and_setting(string section, string key, string listener, string setting)
+    {
+        // Another process holds the port (issue 21): the start fails in one line each on the log and stderr, no stack trace.
+        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        holder.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        holder.Listen();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndPoint!).Port;
+        var c2s = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = 0, ["DirectTlsPort"] = 0 };
+        var http = new Dictionary<string, object> { ["Address"] = "loopback", ["Port"] = 0, ["HttpsPort"] = 0 };
+        (section == "C2s" ? c2s : http)[key] = port;
+        await File.WriteAllTextAsync(ConfigPath, JsonSerializer.Serialize(new { Tendril = new { Domain = "example.org", DataDirectory = DataPath, C2s = c2s, Http = http } }));
+
+        var (code, stdout, stderr) = await Infrastructure.TendrilProcess.RunCliAsync("", "serve", "--config", ConfigPath);
+        Assert.Equal(1, code);
+        var expected = $"the {listener} cannot listen on 127.0.0.1:{port}: the address is already in use";
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.Contains(setting, stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("SocketException", stdout + stderr, StringComparison.Ordinal);
+    }
+
     // ---- certificate provider ----
 
     [Fact]

@@ -251,6 +251,70 @@ public class ParserTests
         Assert.Equal("jabber:server", ev.Element!.Namespace);
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n  ")]
+    [InlineData(" \t\n\n")]
+    public void Restart_AllowsWhitespaceLeftOverFromTheOldStreamBeforeTheXmlDeclaration(string leftover)
+    {
+        // go-sendxmpp: "...</auth>\n", then the new stream starts with its XML declaration (issue 21).
+        var data = Utf8(leftover + StreamHeader + "<iq xmlns='jabber:client' type='get' id='1'/>");
+        for (var split = 0; split <= data.Length; split++)
+        {
+            var parser = new XmlStreamParser();
+            var seq = new ReadOnlySequence<byte>(Utf8(StreamHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"));
+            Assert.True(parser.TryRead(ref seq, out _));
+            Assert.True(parser.TryRead(ref seq, out _));
+            parser.Restart();
+            seq = split == 0 || split == data.Length
+                ? new ReadOnlySequence<byte>(data)
+                : Segments(data[..split], data[split..]);
+            Assert.True(parser.TryRead(ref seq, out var ev), $"split at {split}");
+            Assert.Equal(XmlStreamEventKind.StreamStart, ev.Kind);
+            Assert.True(parser.TryRead(ref seq, out ev));
+            Assert.Equal("iq", ev.Element!.Name);
+        }
+        // The same bytes fed one at a time.
+        var bytewise = new XmlStreamParser();
+        bytewise.Restart();
+        var events = new List<XmlStreamEventKind>();
+        for (var i = 0; i < data.Length; i++)
+        {
+            var one = new ReadOnlySequence<byte>(data, i, 1);
+            while (bytewise.TryRead(ref one, out var ev)) events.Add(ev.Kind);
+        }
+        Assert.Equal([XmlStreamEventKind.StreamStart, XmlStreamEventKind.Stanza], events);
+    }
+
+    [Theory]
+    [InlineData("\nx", XmlParseError.NotWellFormed)]
+    [InlineData("\n\u00a0", XmlParseError.NotWellFormed)]   // not XML whitespace (S ::= #x20 | #x9 | #xD | #xA)
+    [InlineData("\n<!-- c -->", XmlParseError.RestrictedXml)]
+    [InlineData("\n<?xml version='1.0'?>\n", XmlParseError.RestrictedXml)] // a second declaration
+    [InlineData("\n<a/>", XmlParseError.NotWellFormed)]        // an element, then the declaration
+    public void Restart_StillRefusesAnythingButWhitespaceBeforeTheXmlDeclaration(string junk, XmlParseError expected)
+    {
+        var parser = new XmlStreamParser();
+        parser.Restart();
+        var seq = new ReadOnlySequence<byte>(Utf8(junk + StreamHeader));
+        var ex = Assert.Throws<XmlParseException>(() =>
+        {
+            while (parser.TryRead(ref seq, out _)) { }
+        });
+        Assert.Equal(expected, ex.Error);
+    }
+
+    [Fact]
+    public void Reset_KeepsTheXmlDeclarationAtTheVeryStart()
+    {
+        // A new document (connection, TLS layer, WebSocket message): XML 1.0 §2.8, nothing before the declaration.
+        var parser = new XmlStreamParser();
+        parser.Restart();
+        parser.Reset();
+        var seq = new ReadOnlySequence<byte>(Utf8("\n" + StreamHeader));
+        Assert.Equal(XmlParseError.RestrictedXml, Assert.Throws<XmlParseException>(() => parser.TryRead(ref seq, out _)).Error);
+    }
+
     [Fact]
     public void Reset_DropsPartialInput()
     {

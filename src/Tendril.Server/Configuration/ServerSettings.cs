@@ -23,7 +23,11 @@ internal sealed class ServerSettings
             MaxDepth = options.Limits.MaxDepth,
             MaxAttributes = options.Limits.MaxAttributes,
         };
+        ConnectionLimits = Transport.ConnectionLimits.Resolve(options.Limits);
     }
+
+    /// <summary>The connection limits, resolved against the process's descriptor limit.</summary>
+    public Transport.ConnectionLimits ConnectionLimits { get; }
 
     public TendrilOptions Options { get; }
 

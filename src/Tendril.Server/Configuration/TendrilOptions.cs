@@ -97,6 +97,11 @@ public sealed class TendrilOptions
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Limits.DrainSeconds is < 1 or > 300) problems.Add("Tendril:Limits:DrainSeconds must be between 1 and 300");
+        if (Limits.MaxConnections < 0) problems.Add("Tendril:Limits:MaxConnections must be 0 (automatic) or positive");
+        if (Limits.MaxUnauthenticatedConnections < 0) problems.Add("Tendril:Limits:MaxUnauthenticatedConnections must be 0 (automatic) or positive");
+        if (Limits.MaxConnections > 0 && Limits.MaxUnauthenticatedConnections > Limits.MaxConnections)
+            problems.Add("Tendril:Limits:MaxUnauthenticatedConnections must not exceed Tendril:Limits:MaxConnections");
+        if (Limits.MaxConnectionsPerAddress < 0) problems.Add("Tendril:Limits:MaxConnectionsPerAddress must be 0 (no limit) or positive");
         if (Http.Port is < 0 or > 65535) problems.Add("Tendril:Http:Port must be 0..65535");
         if (Http.HttpsPort is < 0 or > 65535) problems.Add("Tendril:Http:HttpsPort must be 0..65535");
         if (Http.HttpsEnabled && Http.Port != 0 && Http.Port == Http.HttpsPort) problems.Add("Tendril:Http:HttpsPort must differ from Tendril:Http:Port");
@@ -205,6 +210,31 @@ public sealed class LimitsOptions
     /// long a server stop waits for its streams, before they are cut.
     /// </summary>
     public int DrainSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Open client connections of all listeners together (c2s, direct TLS, components, HTTP/BOSH/WebSocket). 0 (the
+    /// default): the process's descriptor limit (RLIMIT_NOFILE) less a headroom of a tenth, at least 256; a larger value
+    /// is lowered to that. Beyond it, connections are refused with resource-constraint.
+    /// </summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>
+    /// Streams that have not authenticated yet (any transport). 0 (the default): a quarter of <see cref="MaxConnections"/>.
+    /// Beyond it, new streams are refused with resource-constraint.
+    /// </summary>
+    public int MaxUnauthenticatedConnections { get; set; }
+
+    /// <summary>
+    /// Open connections from one source address (an IPv4 address, an IPv6 /64), all listeners together. 0: no limit.
+    /// Beyond it, connections from that address are refused with policy-violation.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 256;
+
+    /// <summary>
+    /// Apply <see cref="MaxConnectionsPerAddress"/> to loopback addresses too. Off by default: a proxy or gateway on the
+    /// same host brings many clients from one loopback address. The total and unauthenticated limits always apply.
+    /// </summary>
+    public bool LimitLoopbackPerAddress { get; set; }
 }
 
 /// <summary>XEP-0198 stream management and XEP-0352 client state indication.</summary>

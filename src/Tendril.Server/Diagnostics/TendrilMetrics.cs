@@ -23,6 +23,7 @@ public sealed class TendrilMetrics : IDisposable
     private readonly Counter<long> _connectionsAccepted;
     private readonly Counter<long> _authSuccesses;
     private readonly Counter<long> _authFailures;
+    private readonly Counter<long> _connectionsRefused;
 
     public TendrilMetrics(XmppServer server)
     {
@@ -33,6 +34,10 @@ public sealed class TendrilMetrics : IDisposable
         _connectionsAccepted = Meter.CreateCounter<long>("tendril.connections.accepted", description: "Client connections accepted, by listener and transport.");
         _authSuccesses = Meter.CreateCounter<long>("tendril.auth.successes", description: "Successful SASL authentications, by mechanism.");
         _authFailures = Meter.CreateCounter<long>("tendril.auth.failures", description: "Failed SASL authentications, by mechanism and condition.");
+        _connectionsRefused = Meter.CreateCounter<long>("tendril.connections.refused", description: "Connections refused over the connection limits, by listener and reason (total, unauthenticated, address).");
+        Meter.CreateObservableGauge("tendril.connections.open", () => server.Connections.Open, description: "Open connections counted against Tendril:Limits:MaxConnections (all listeners and HTTP).");
+        Meter.CreateObservableGauge("tendril.connections.unauthenticated", () => server.Connections.Unauthenticated, description: "Streams that have not authenticated yet.");
+        Meter.CreateObservableGauge("tendril.connections.limit", () => server.Connections.Limits.MaxConnections, description: "Tendril:Limits:MaxConnections in force.");
         Meter.CreateObservableGauge("tendril.connections", () => ObserveConnections(server), description: "Open client connections, by listener and transport.");
         Meter.CreateObservableGauge("tendril.sessions", () => server.Sessions.Count, description: "Bound client sessions (resources).");
         Meter.CreateObservableGauge("tendril.outbound.queue.depth", () => QueueDepths(server).Total, description: "Stanzas waiting in all outbound queues.");
@@ -62,6 +67,19 @@ public sealed class TendrilMetrics : IDisposable
 
     public void ConnectionAccepted(string listener, string transport) =>
         _connectionsAccepted.Add(1, new KeyValuePair<string, object?>("listener", listener), new KeyValuePair<string, object?>("transport", transport));
+
+    private static readonly KeyValuePair<string, object?> ReasonTotal = new("reason", "total");
+    private static readonly KeyValuePair<string, object?> ReasonUnauthenticated = new("reason", "unauthenticated");
+    private static readonly KeyValuePair<string, object?> ReasonAddress = new("reason", "address");
+
+    /// <summary>A connection was refused over a limit (no allocation: the labels are fixed strings).</summary>
+    public void ConnectionRefused(Transport.ConnectionRefusal refusal, string listener) =>
+        _connectionsRefused.Add(1, new KeyValuePair<string, object?>("listener", listener), refusal switch
+        {
+            Transport.ConnectionRefusal.Address => ReasonAddress,
+            Transport.ConnectionRefusal.Unauthenticated => ReasonUnauthenticated,
+            _ => ReasonTotal,
+        });
 
     public void AuthSucceeded(string mechanism) => _authSuccesses.Add(1, new KeyValuePair<string, object?>("mechanism", Mechanism(mechanism)));
 

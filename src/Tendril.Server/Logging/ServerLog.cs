@@ -8,11 +8,22 @@ internal static partial class ServerLog
     [LoggerMessage(100, LogLevel.Information, "{Listener} listening on {EndPoint}")]
     public static partial void ListenerStarted(ILogger logger, string listener, string endPoint);
 
-    [LoggerMessage(101, LogLevel.Warning, "{Listener}: accept failed ({Error}); continuing")]
-    public static partial void AcceptFailed(ILogger logger, string listener, string error, Exception ex);
+    // 101 (one line per failed accept) was replaced by 104, logged once per 10 s.
 
     [LoggerMessage(102, LogLevel.Error, "{Listener}: connection handler crashed")]
     public static partial void ConnectionCrashed(ILogger logger, string listener, Exception ex);
+
+    [LoggerMessage(103, LogLevel.Warning, "Refused {Count} connection(s) in the last 10 s over the connection limits (latest: {Reason} on {Listener} from {Address}); open {Open}, unauthenticated {Unauthenticated}; limits: {Limits}")]
+    public static partial void ConnectionsRefused(ILogger logger, long count, string reason, string listener, string address, int open, int unauthenticated, string limits);
+
+    [LoggerMessage(104, LogLevel.Warning, "{Listener}: accept failed {Count} time(s) in the last 10 s ({Error}: {Message}); backing off {DelayMs} ms and continuing")]
+    public static partial void AcceptFailing(ILogger logger, string listener, long count, string error, string message, int delayMs);
+
+    [LoggerMessage(105, LogLevel.Warning, "Tendril:Limits:MaxConnections {Configured} is above what the descriptor limit {DescriptorLimit} allows with headroom; using {Used}")]
+    public static partial void ConnectionLimitClamped(ILogger logger, int configured, long descriptorLimit, int used);
+
+    [LoggerMessage(106, LogLevel.Information, "Connection limits: {Limits}")]
+    public static partial void ConnectionLimitsInForce(ILogger logger, string limits);
 
     [LoggerMessage(200, LogLevel.Information, "c2s {ConnectionId} opened from {Remote} on {Listener}")]
     public static partial void ConnectionOpened(ILogger logger, long connectionId, string remote, string listener);

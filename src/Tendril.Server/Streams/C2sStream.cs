@@ -37,8 +37,11 @@ public sealed partial class C2sStream
     private bool _peerEnded;
     private bool _errorSent;
 
-    internal C2sStream(XmppServer server, XmppTransport transport, bool directTls, string listener)
+    private int _negotiating; // 1 while counted in the server's unauthenticated streams (ConnectionGate)
+
+    internal C2sStream(XmppServer server, XmppTransport transport, bool directTls, string listener, bool negotiationCounted = false)
     {
+        _negotiating = negotiationCounted ? 1 : 0;
         _server = server;
         _transport = transport;
         _directTls = directTls;
@@ -166,6 +169,7 @@ public sealed partial class C2sStream
                     await _transport.DisposeAsync().ConfigureAwait(false);
                 }
             }
+            EndNegotiation();
             ServerLog.ConnectionClosed(_logger, Id, Session?.JidString ?? User?.ToString() ?? "-", _closeReason ?? "connection ended");
             _lifetime.Dispose();
             _finished.TrySetResult();
@@ -198,9 +202,10 @@ public sealed partial class C2sStream
                     await DispatchAsync(ev).ConfigureAwait(false);
                     if (_restartRequested)
                     {
-                        // RFC 6120 §4.3.3: after SASL success the next bytes start a new stream.
+                        // RFC 6120 §4.3.3: after SASL success the next bytes start a new stream; whitespace left
+                        // over from the old one (…</auth>\n) may precede its XML declaration.
                         _restartRequested = false;
-                        _parser.Reset();
+                        _parser.Restart();
                     }
                     if (_tlsRequested)
                     {
@@ -284,6 +289,12 @@ public sealed partial class C2sStream
         Span<byte> bytes = stackalloc byte[12];
         RandomNumberGenerator.Fill(bytes);
         return StreamId = Convert.ToHexStringLower(bytes);
+    }
+
+    /// <summary>SASL succeeded or the stream ended: it no longer counts against the unauthenticated-connection limit.</summary>
+    internal void EndNegotiation()
+    {
+        if (Interlocked.Exchange(ref _negotiating, 0) == 1) _server.Connections.EndNegotiation();
     }
 
     /// <summary>Asks the read loop to reset the parser once the current element is handled (stream restart).</summary>

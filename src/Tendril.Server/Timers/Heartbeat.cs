@@ -16,10 +16,13 @@ public sealed class Heartbeat : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
 
-    public Heartbeat(TimeProvider time, Action<DateTimeOffset> afterTick)
+    private readonly Microsoft.Extensions.Logging.ILogger? _logger;
+
+    public Heartbeat(TimeProvider time, Action<DateTimeOffset> afterTick, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _time = time;
         _afterTick = afterTick;
+        _logger = logger;
     }
 
     public static TimeSpan Interval { get; } = TimeSpan.FromSeconds(1);
@@ -55,9 +58,34 @@ public sealed class Heartbeat : IAsyncDisposable
         var now = _time.GetUtcNow();
         foreach (var pair in _streams)
         {
-            pair.Value.OnHeartbeat(now);
+            // A stream that fails its check (out of descriptors or memory, a bug) must not stop the timeouts of the others.
+            try
+            {
+                pair.Value.OnHeartbeat(now);
+            }
+            catch (Exception ex)
+            {
+                Failed(ex);
+            }
         }
-        _afterTick(now);
+        try
+        {
+            _afterTick(now);
+        }
+        catch (Exception ex)
+        {
+            Failed(ex);
+        }
+    }
+
+    private long _lastFailureLog = long.MinValue;
+
+    private void Failed(Exception ex)
+    {
+        var now = Environment.TickCount64;
+        if (now - _lastFailureLog < 10_000) return; // at most one line per 10 s
+        _lastFailureLog = now;
+        if (_logger is not null) Microsoft.Extensions.Logging.LoggerExtensions.LogWarning(_logger, ex, "Heartbeat check failed; continuing");
     }
 
     public async ValueTask DisposeAsync()

@@ -69,7 +69,8 @@ public sealed class StreamTransport : XmppTransport
         if (IsSecure) throw new InvalidOperationException("The transport is already secure.");
         await Input.CompleteAsync().ConfigureAwait(false);
         await Output.CompleteAsync().ConfigureAwait(false);
-        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        // Whitespace after <starttls/> that arrives after the read that carried it would reach the handshake.
+        var ssl = new SslStream(new LeadingWhitespaceSkippingStream(_stream), leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions

@@ -196,6 +196,15 @@ public sealed class TestClient : IAsyncDisposable
         return OpenAsync();
     }
 
+    /// <summary>Restarts the stream after SASL success, sending <paramref name="prefix"/> before the new header, in chunks of <paramref name="chunkSize"/> bytes (0: one write).</summary>
+    public async Task<XmlElement> RestartAsync(string prefix, int chunkSize = 0)
+    {
+        _parser.Reset();
+        await SendAsync(Encoding.UTF8.GetBytes(prefix + Header()), chunkSize);
+        await ExpectStreamHeaderAsync();
+        return await ExpectAsync("features", Ns.Streams);
+    }
+
     /// <summary>Connects through TLS and SCRAM-SHA-256 (or another mechanism); returns the features after the restart.</summary>
     public async Task<XmlElement> AuthenticateAsync(string user, string password, string mechanism = "SCRAM-SHA-256")
     {

@@ -72,7 +72,19 @@ public sealed class TestServer : IAsyncDisposable
         foreach (var extra in extraFeatures ?? []) services.AddSingleton(extra);
         var provider = services.BuildServiceProvider();
         var server = new XmppServer(options, served, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
-        await server.StartAsync(listen);
+        try
+        {
+            await server.StartAsync(listen);
+        }
+        catch
+        {
+            // A listener that cannot bind: nothing of this server may stay behind.
+            await server.StopAsync(TimeSpan.FromSeconds(5));
+            await provider.DisposeAsync();
+            await storage.DisposeAsync();
+            try { System.IO.Directory.Delete(directory, recursive: true); } catch (IOException) { }
+            throw;
+        }
         return new TestServer(server, storage, directory, time, provider);
     }
 

@@ -172,6 +172,58 @@ public sealed class NegotiationTests : IAsyncLifetime
         Assert.NotNull(features.Element("mechanisms", Ns.Sasl));
     }
 
+    // ---- Restarts with whitespace left over from the old stream (issue 21) -------------------------------------
+
+    private static string PlainAuth(string user, string password) =>
+        $"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{Convert.ToBase64String(Protocol.Sasl.PlainMechanism.Create(user, password))}</auth>";
+
+    [Theory]
+    [InlineData("\n", "with-auth")]        // go-sendxmpp: "</auth>\n" in one write, then "<?xml …"
+    [InlineData("\r\n  ", "with-auth")]
+    [InlineData("\n", "with-header")]      // the newline in the next write, before the new stream's declaration
+    [InlineData("\r\n  ", "with-header")]
+    [InlineData("\r\n  ", "bytewise")]     // split at every byte
+    public async Task Restart_after_sasl_success_accepts_leftover_whitespace_before_the_xml_declaration(string leftover, string how)
+    {
+        await using var c = await SecureAsync();
+        await c.SendAsync(PlainAuth("juliet", "r0m30myr0m30") + (how == "with-auth" ? leftover : ""));
+        await c.ExpectAsync("success", Ns.Sasl);
+        var features = await c.RestartAsync(how == "with-auth" ? "" : leftover, how == "bytewise" ? 1 : 0);
+        Assert.NotNull(features.Element("bind", Ns.Bind));
+        await c.SendAsync("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>\n");
+        Assert.Equal("result", (await c.ExpectAsync("iq")).GetAttribute("type"));
+    }
+
+    [Theory]
+    [InlineData("\nx", "not-well-formed")]
+    [InlineData("\n<!-- left over -->", "restricted-xml")]
+    [InlineData("\n<?xml version='1.0'?>", "restricted-xml")]
+    public async Task Restart_after_sasl_success_still_refuses_junk_before_the_xml_declaration(string junk, string condition)
+    {
+        await using var c = await SecureAsync();
+        await c.SendAsync(PlainAuth("juliet", "r0m30myr0m30") + "\n");
+        await c.ExpectAsync("success", Ns.Sasl);
+        await c.SendAsync(junk + c.Header());
+        await c.ExpectStreamErrorAsync(condition);
+    }
+
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n  ")]
+    public async Task Starttls_whitespace_arriving_after_the_starttls_read_does_not_break_the_handshake(string leftover)
+    {
+        // What arrives with <starttls/> is dropped (RFC 6120 §5.4.3.3); a newline in a later segment, here after
+        // <proceed/>, used to be read by the TLS handshake as the first byte of a ClientHello.
+        await using var c = _server.Connect();
+        await c.OpenAsync();
+        await c.SendAsync("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        await c.ExpectAsync("proceed", Ns.Tls);
+        await c.SendAsync(leftover);
+        await c.UpgradeAsync();
+        var features = await c.OpenAsync();
+        Assert.NotNull(features.Element("mechanisms", Ns.Sasl));
+    }
+
     // ---- AuthState --------------------------------------------------------------------------------------------
 
     [Theory]

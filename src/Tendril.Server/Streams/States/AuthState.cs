@@ -215,6 +215,7 @@ internal sealed class AuthState : C2sState
         stream.User = Jid.Create(account.Username, account.Domain);
         ServerLog.Authenticated(stream.Server.StreamLogger, stream.Id, stream.User.ToString(), mechanism);
         stream.Server.Metrics.AuthSucceeded(mechanism);
+        stream.EndNegotiation();
         var success = new XmlElement("success", Ns.Sasl);
         if (additionalData is not null) success.Add(Convert.ToBase64String(additionalData));
         await stream.SendAsync(success).ConfigureAwait(false);

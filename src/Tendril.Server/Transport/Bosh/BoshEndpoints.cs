@@ -64,7 +64,18 @@ public sealed class BoshEndpoints(XmppServer server, ILogger<BoshEndpoints> logg
     private async Task SweepAsync(BoshRegistry registry)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), server.Time);
-        while (await timer.WaitForNextTickAsync().ConfigureAwait(false)) registry.Sweep(server.Time.GetUtcNow().UtcTicks);
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            // One failed round (out of descriptors or memory, a bug in a session) must not end the sweep for good.
+            try
+            {
+                registry.Sweep(server.Time.GetUtcNow().UtcTicks);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "BOSH inactivity sweep failed; retrying at the next tick");
+            }
+        }
     }
 
     /// <summary>CORS (not '*' unless configured): the allowed origin is echoed.</summary>

@@ -53,7 +53,10 @@ public sealed class ComponentFeature : IServerFeature, IListenerFeature
     {
         if (_server is not { } server) return;
         var options = server.Options.Components;
-        _listener = new TcpListenerLoop(new IPEndPoint(XmppServer.ParseAddress(options.Address), options.Port), AcceptAsync, _logger, "component");
+        _listener = new TcpListenerLoop(new IPEndPoint(XmppServer.ParseAddress(options.Address), options.Port), AcceptAsync, _logger, "component",
+            "Tendril:Components:Port", "Tendril:Components:Address");
+        // Component connections count against the total and per-address limits like any other (refused: just closed).
+        _listener.UseGate(server.Connections, static (socket, _) => TcpListenerLoop.Refuse(socket, default));
         _listener.Start();
     }
 
