@@ -22,7 +22,11 @@ internal sealed class LeadingWhitespaceSkippingStream(Stream inner) : Stream
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>After the first byte of the handshake a plain pass-through: no state machine of its own per read.</summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _skipping && !buffer.IsEmpty ? SkipThenReadAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
+
+    private async ValueTask<int> SkipThenReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
         {
