@@ -42,17 +42,17 @@ public static class ImServiceCollectionExtensions
         services.AddServerFeature<ClientStateIndicationFeature>();
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
-        services.AddServerFeature<VCardFeature>().AddFeatureOptions<VCardOptions>(VCardOptions.Section);
+        services.AddServerFeature<VCardFeature>().AddFeatureOptions<VCardOptions>();
         services.AddServerFeature<PrivateStorageFeature>();
         services.AddServerFeature<BlockingFeature>();
-        services.AddServerFeature<MamFeature>().AddFeatureOptions<MamOptions>(MamOptions.Section);
+        services.AddServerFeature<MamFeature>().AddFeatureOptions<MamOptions>();
         services.AddServerFeature<CarbonsFeature>();
-        services.AddServerFeature<ContactAddressesFeature>().AddFeatureOptions<ContactAddressesOptions>(ContactAddressesOptions.Section);
-        services.AddServerFeature<ExternalServicesFeature>().AddFeatureOptions<ExternalServicesOptions>(ExternalServicesOptions.Section);
-        services.AddServerFeature<RegistrationFeature>().AddFeatureOptions<RegistrationOptions>(RegistrationOptions.Section);
-        services.AddServerFeature<PushFeature>().AddFeatureOptions<PushOptions>(PushOptions.Section);
+        services.AddServerFeature<ContactAddressesFeature>().AddFeatureOptions<ContactAddressesOptions>();
+        services.AddServerFeature<ExternalServicesFeature>().AddFeatureOptions<ExternalServicesOptions>();
+        services.AddServerFeature<RegistrationFeature>().AddFeatureOptions<RegistrationOptions>();
+        services.AddServerFeature<PushFeature>().AddFeatureOptions<PushOptions>();
         services.AddServerFeature<RosterFeature>();
-        services.AddServerFeature<OfflineFeature>().AddFeatureOptions<OfflineOptions>(OfflineOptions.Section);
+        services.AddServerFeature<OfflineFeature>().AddFeatureOptions<OfflineOptions>();
         services.TryAddSingleton<RosterQueries>();
         return services;
     }

@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.ContactAddresses
     /// <summary>Contact addresses (XEP-0157) as URIs, e.g. <c>mailto:abuse@example.org</c> or <c>xmpp:admin@example.org</c>.</summary>
     public sealed class ContactAddressesOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "ContactAddresses";
-
         public List<string> Abuse { get; set; } = [];
 
         public List<string> Admin { get; set; } = [];

@@ -6,9 +6,6 @@ namespace Tendril.Server.Features.ExternalServices
     /// <summary>External services (STUN, TURN…) announced through XEP-0215: the list bound from <c>Tendril:ExternalServices</c>.</summary>
     public sealed class ExternalServicesOptions : List<ExternalServiceOptions>, IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "ExternalServices";
-
         public ExternalServicesOptions()
         {
         }

@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.Mam
     /// <summary>The message archive (XEP-0313): bound from <c>Tendril:Mam</c>.</summary>
     public sealed class MamOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "Mam";
-
         /// <summary>Archives messages and answers archive queries (XEP-0313).</summary>
         public bool Enabled { get; set; } = true;
 

@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.Offline
     /// <summary>Offline message storage (XEP-0160): bound from <c>Tendril:Offline</c>.</summary>
     public sealed class OfflineOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "Offline";
-
         /// <summary>
         /// Messages stored per account while it is offline (XEP-0160); beyond it senders get service-unavailable.
         /// 0 stores nothing.

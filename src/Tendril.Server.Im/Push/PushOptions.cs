@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.Push
     /// <summary>Push notifications (XEP-0357): bound from <c>Tendril:Push</c>.</summary>
     public sealed class PushOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "Push";
-
         /// <summary>Puts the last message's body in the push summary (XEP-0357 §5: off by default — the app server sees it).</summary>
         public bool IncludeBody { get; set; }
 

@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.Registration
     /// <summary>In-band registration (XEP-0077); off by default: bound from <c>Tendril:Registration</c>.</summary>
     public sealed class RegistrationOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "Registration";
-
         /// <summary>Lets anyone create an account in-band (XEP-0077) over a TLS-protected stream before authentication.</summary>
         public bool Enabled { get; set; }
 

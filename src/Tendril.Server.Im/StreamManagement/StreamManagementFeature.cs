@@ -142,7 +142,8 @@ public sealed class StreamManagementFeature : IServerFeature
             return;
         }
         // §5: the answer carries the h of what this server handled from the client before the connection was lost.
-        if (!stream.Resume(sm, h, state => Element("resumed").SetAttribute("previd", previd).SetAttribute("h", state.Handled.ToString(CultureInfo.InvariantCulture))))
+        var resumed = Element("resumed").SetAttribute("previd", previd).SetAttribute("h", sm.Handled.ToString(CultureInfo.InvariantCulture));
+        if (!stream.Resume(sm, h, resumed))
         {
             // The client claims more than was sent: nothing sensible to resume; the session ends as on timeout.
             await registry.EndAsync(sm).ConfigureAwait(false);

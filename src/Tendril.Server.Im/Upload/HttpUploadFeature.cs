@@ -297,7 +297,7 @@ public static class HttpUploadExtensions
     /// <summary>XEP-0363 HTTP File Upload: one feature object serving both XMPP (slots) and HTTP (PUT/GET).</summary>
     public static IServiceCollection AddHttpUpload(this IServiceCollection services)
     {
-        services.AddFeatureOptions<UploadOptions>(UploadOptions.Section);
+        services.AddFeatureOptions<UploadOptions>();
         services.TryAddSingleton<HttpUploadFeature>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServerFeature, HttpUploadFeature>(sp => sp.GetRequiredService<HttpUploadFeature>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpEndpoints, HttpUploadFeature>(sp => sp.GetRequiredService<HttpUploadFeature>()));

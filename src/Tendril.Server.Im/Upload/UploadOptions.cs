@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.Upload
     /// <summary>HTTP File Upload (XEP-0363): bound from <c>Tendril:Upload</c>.</summary>
     public sealed class UploadOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "Upload";
-
         /// <summary>Offer HTTP File Upload (XEP-0363) on <see cref="Domain"/> (needs the HTTP port).</summary>
         public bool Enabled { get; set; } = true;
 

@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.VCard
     /// <summary>vCards (XEP-0054): bound from <c>Tendril:VCard</c>.</summary>
     public sealed class VCardOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "VCard";
-
         /// <summary>The largest vCard (XEP-0054) an account may store, in bytes of XML; larger sets get not-acceptable.</summary>
         public int MaxBytes { get; set; } = 128 * 1024;
 

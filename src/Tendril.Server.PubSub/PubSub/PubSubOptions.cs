@@ -5,9 +5,6 @@ namespace Tendril.Server.Features.PubSub
     /// <summary>Publish-subscribe services (XEP-0060): bound from <c>Tendril:PubSub</c>.</summary>
     public sealed class PubSubOptions : IFeatureOptions
     {
-        /// <summary>The configuration section, under Tendril.</summary>
-        public const string Section = "PubSub";
-
         /// <summary>Run the publish-subscribe service(s) (XEP-0060).</summary>
         public bool Enabled { get; set; } = true;
 

@@ -11,7 +11,7 @@ public static class PubSubServiceCollectionExtensions
     /// <summary>The pubsub feature (one instance, shared by the XMPP side and the HTTP API) and its HTTP endpoints.</summary>
     public static IServiceCollection AddPubSub(this IServiceCollection services)
     {
-        services.AddFeatureOptions<PubSubOptions>(PubSubOptions.Section);
+        services.AddFeatureOptions<PubSubOptions>();
         services.TryAddSingleton(sp => new PubSubFeature(sp.GetRequiredService<TendrilOptions>().PubSub));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServerFeature, PubSubFeature>(sp => sp.GetRequiredService<PubSubFeature>()));
         services.AddHttpEndpoints<PubSubHttpEndpoints>();

@@ -37,12 +37,8 @@ public sealed class FeatureOptionsType
     /// <summary>A new instance with the defaults.</summary>
     public Func<IFeatureOptions> Create { get; }
 
-    public static FeatureOptionsType Of<T>(string section) where T : class, IFeatureOptions, new()
-    {
-        // Reports name a feature's section after its type (TendrilOptions.Sections): keep the two the same.
-        if (TendrilOptions.SectionOf(typeof(T)) != section) throw new ArgumentException($"{typeof(T).Name} must bind the section {TendrilOptions.SectionOf(typeof(T))}, not {section}.", nameof(section));
-        return new(section, typeof(T), static () => new T());
-    }
+    /// <summary>The options type <typeparamref name="T"/>, bound from the section named after it (<c>MamOptions</c>: <c>Tendril:Mam</c>).</summary>
+    public static FeatureOptionsType Of<T>() where T : class, IFeatureOptions, new() => new(TendrilOptions.SectionOf(typeof(T)), typeof(T), static () => new T());
 }
 
 /// <summary>
@@ -122,6 +118,33 @@ public static class TendrilOptionsBinder
             else problems.Add(Unknown(child.Path, child.Key, properties.Keys));
         }
         return problems.Count == before;
+    }
+
+    /// <summary>
+    /// Every settable key below <paramref name="prefix"/> of an options type, as configuration.md names them: a list's
+    /// entries as <c>:N:</c>, a list of values as the list's own key.
+    /// </summary>
+    public static IEnumerable<string> Keys(string prefix, Type type)
+    {
+        if (IsLeaf(type))
+        {
+            yield return prefix;
+            yield break;
+        }
+        if (ElementOf(type) is { } element)
+        {
+            if (IsLeaf(element))
+            {
+                yield return prefix;
+                yield break;
+            }
+            type = element;
+            prefix += ":N";
+        }
+        foreach (var property in type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Where(p => p.CanWrite && p.GetIndexParameters().Length == 0))
+        {
+            foreach (var key in Keys(prefix + ":" + property.Name, property.PropertyType)) yield return key;
+        }
     }
 
     private static bool IsLeaf(Type type) =>

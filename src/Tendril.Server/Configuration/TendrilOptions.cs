@@ -209,7 +209,10 @@ public sealed class LimitsOptions
     /// How long a closing connection (c2s, WebSocket, BOSH, component) may take to write what is queued to it, and how
     /// long a server stop waits for its streams, before they are cut.
     /// </summary>
-    public int DrainSeconds { get; set; } = 5;
+    public int DrainSeconds { get; set; } = DefaultDrainSeconds;
+
+    /// <summary>The default of <see cref="DrainSeconds"/>, also what a transport not attached to a stream waits.</summary>
+    public const int DefaultDrainSeconds = 5;
 
     /// <summary>
     /// Open client connections of all listeners together (c2s, direct TLS, components, HTTP/BOSH/WebSocket). 0 (the

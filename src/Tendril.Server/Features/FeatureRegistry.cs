@@ -336,14 +336,14 @@ public sealed class FeatureRegistry
         return [Of(StanzaKinds.Message), Of(StanzaKinds.Presence), Of(StanzaKinds.Iq)];
     }
 
-    /// <summary>True when an outbound filter wants stanzas of this one's kind (else the router skips the call).</summary>
-    internal bool HasOutboundFilters(XmlElement stanza) => _outboundFilters[KindIndex(stanza)].Length != 0;
+    /// <summary>The outbound filters for this stanza's kind, in stage order (empty: the router skips filtering).</summary>
+    internal OutboundStanzaFilter[] OutboundFiltersFor(XmlElement stanza) => _outboundFilters[KindIndex(stanza)];
 
-    internal async ValueTask<StanzaFilterResult> FilterOutboundAsync(Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to)
+    internal async ValueTask<StanzaFilterResult> FilterOutboundAsync(OutboundStanzaFilter[] filters, Routing.C2sSession origin, XmlElement stanza, Tendril.Protocol.Jid? to)
     {
         try
         {
-            foreach (var filter in _outboundFilters[KindIndex(stanza)])
+            foreach (var filter in filters)
             {
                 if (await filter(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return StanzaFilterResult.Drop;
             }

@@ -55,12 +55,12 @@ public static class TendrilServerExtensions
         return services;
     }
 
-    /// <summary>Declares a feature's options, bound from <c>Tendril:{section}</c> and validated with the rest.</summary>
-    public static IServiceCollection AddFeatureOptions<T>(this IServiceCollection services, string section) where T : class, IFeatureOptions, new()
+    /// <summary>Declares a feature's options, bound from <c>Tendril:{section}</c> (the type's name without "Options") and validated with the rest.</summary>
+    public static IServiceCollection AddFeatureOptions<T>(this IServiceCollection services) where T : class, IFeatureOptions, new()
     {
         if (!services.Any(d => d.ServiceType == typeof(FeatureOptionsType) && d.ImplementationInstance is FeatureOptionsType t && t.Type == typeof(T)))
         {
-            services.AddSingleton(FeatureOptionsType.Of<T>(section));
+            services.AddSingleton(FeatureOptionsType.Of<T>());
         }
         return services;
     }

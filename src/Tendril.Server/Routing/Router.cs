@@ -35,12 +35,15 @@ public sealed class Router
     /// Routes a stanza that a local client sent ('from' stamped with its full JID). <paramref name="to"/> is the
     /// parsed 'to', or null when absent (then addressed to the sender's own account, RFC 6120 §10.3).
     /// </summary>
-    internal ValueTask RouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to) =>
-        _server.Features.HasOutboundFilters(stanza) ? FilterThenRouteFromClientAsync(origin, stanza, to) : RouteFromClientUnfilteredAsync(origin, stanza, to);
-
-    private async ValueTask FilterThenRouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to)
+    internal ValueTask RouteFromClientAsync(C2sSession origin, XmlElement stanza, Jid? to)
     {
-        if (await _server.Features.FilterOutboundAsync(origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        var filters = _server.Features.OutboundFiltersFor(stanza);
+        return filters.Length != 0 ? FilterThenRouteFromClientAsync(filters, origin, stanza, to) : RouteFromClientUnfilteredAsync(origin, stanza, to);
+    }
+
+    private async ValueTask FilterThenRouteFromClientAsync(OutboundStanzaFilter[] filters, C2sSession origin, XmlElement stanza, Jid? to)
+    {
+        if (await _server.Features.FilterOutboundAsync(filters, origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
         await RouteFromClientUnfilteredAsync(origin, stanza, to).ConfigureAwait(false);
     }
 

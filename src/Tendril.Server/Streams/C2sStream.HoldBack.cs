@@ -25,7 +25,7 @@ public interface IHoldBackPolicy
 public sealed partial class C2sStream
 {
     private readonly Lock _holdGate = new();
-    private readonly List<Outbound> _held = [];
+    private readonly List<(Outbound Item, string? Key)> _held = []; // the key the policy gave it, for superseding
     private volatile IHoldBackPolicy? _holdPolicy;
 
     /// <summary>True while output is held back.</summary>
@@ -75,19 +75,16 @@ public sealed partial class C2sStream
                 // At most one earlier entry with the key can exist.
                 for (var i = 0; i < _held.Count; i++)
                 {
-                    if (!SupersededBy(_held[i], policy, key)) continue;
+                    if (_held[i].Key != key) continue;
                     _held.RemoveAt(i);
                     break;
                 }
             }
-            _held.Add(item);
+            _held.Add((item, key));
             if (_held.Count >= policy.MaxHeld) ReleaseHeldLocked();
             return true;
         }
     }
-
-    private static bool SupersededBy(Outbound held, IHoldBackPolicy policy, string key) =>
-        policy.CanWait(held.Payload as XmlElement, held.Payload as SerializedStanza, out var heldKey) && heldKey == key;
 
     /// <summary>An answer to the client's own request goes out, or the session hibernates: what waited goes first.</summary>
     private void ReleaseHeld()
@@ -97,7 +94,7 @@ public sealed partial class C2sStream
 
     private void ReleaseHeldLocked()
     {
-        foreach (var held in _held)
+        foreach (var (held, _) in _held)
         {
             Interlocked.Increment(ref _queued);
             if (!_outbound.TryWrite(held))

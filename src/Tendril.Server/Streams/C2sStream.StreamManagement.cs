@@ -61,7 +61,7 @@ public sealed partial class C2sStream
     /// (&lt;resumed/&gt;) is written, then the stanzas the client has not acknowledged, then whatever reached the old
     /// connection meanwhile. False (nothing taken over) when <paramref name="h"/> is more than was sent.
     /// </summary>
-    public bool Resume(StreamManagementState sm, uint h, Func<StreamManagementState, XmlElement> start)
+    public bool Resume(StreamManagementState sm, uint h, XmlElement start)
     {
         var items = sm.TakeForResume(h);
         if (items is null) return false;
@@ -69,7 +69,7 @@ public sealed partial class C2sStream
         _sm = sm;
         Session = session;
         State = States.ReadyState.Instance;
-        EnqueueControl(new Outbound(OutboundKind.SmStart, start(sm)));
+        EnqueueControl(new Outbound(OutboundKind.SmStart, start));
         EnqueueResent(items);
         session.Stream = this;
         // Stanzas that reached the old connection between the take-over and the switch above.

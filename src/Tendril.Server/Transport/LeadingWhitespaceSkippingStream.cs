@@ -31,21 +31,37 @@ internal sealed class LeadingWhitespaceSkippingStream(Stream inner) : Stream
         while (true)
         {
             var n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (!_skipping || n == 0 || buffer.IsEmpty) return n;
-            var read = buffer.Span[..n];
-            var first = read.IndexOfAnyExcept(" \t\r\n"u8);
-            if (first < 0) continue;
-            _skipping = false;
-            if (first == 0) return n;
-            read[first..].CopyTo(read);
-            return n - first;
+            if (!_skipping || n == 0) return n;
+            var kept = Skip(buffer.Span[..n]);
+            if (kept != 0) return kept;
         }
+    }
+
+    /// <summary>Drops leading whitespace of what was read; how many bytes remain (0: all whitespace, read on).</summary>
+    private int Skip(Span<byte> read)
+    {
+        var first = read.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first < 0) return 0;
+        _skipping = false;
+        if (first > 0) read[first..].CopyTo(read);
+        return read.Length - first;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            var n = inner.Read(buffer);
+            if (!_skipping || n == 0 || buffer.IsEmpty) return n;
+            var kept = Skip(buffer[..n]);
+            if (kept != 0) return kept;
+        }
+    }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
 

@@ -49,7 +49,7 @@ public abstract class XmppTransport : IAsyncDisposable
     }
 
     /// <summary>How long closing may wait for output to drain (the server's <c>Tendril:Limits:DrainSeconds</c>).</summary>
-    internal static TimeSpan DrainTimeoutOf(C2sStream? stream) => stream?.Server.DrainTimeout ?? TimeSpan.FromSeconds(5);
+    internal static TimeSpan DrainTimeoutOf(C2sStream? stream) => stream?.Server.DrainTimeout ?? TimeSpan.FromSeconds(Configuration.LimitsOptions.DefaultDrainSeconds);
 
     public virtual ValueTask UpgradeToTlsAsync(SslStreamCertificateContext certificate, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("This transport cannot switch to TLS.");

@@ -64,7 +64,7 @@ public sealed class ComponentFeature : IServerFeature, IListenerFeature
     {
         if (_listener is { } listener) await listener.DisposeAsync().ConfigureAwait(false);
         foreach (var c in _connections.Keys) c.Close(StreamErrorCondition.SystemShutdown, "The server is shutting down.");
-        await Task.WhenAny(Task.WhenAll(_connections.Values), Task.Delay(_server?.DrainTimeout ?? TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await Task.WhenAny(Task.WhenAll(_connections.Values), Task.Delay(_server?.DrainTimeout ?? TimeSpan.FromSeconds(Configuration.LimitsOptions.DefaultDrainSeconds))).ConfigureAwait(false);
     }
 
     private async Task AcceptAsync(Socket socket)
