@@ -23,6 +23,18 @@ internal enum RecordKind : byte
     /// (another subscription, not ordered with this one) has not caught up yet.
     /// </summary>
     NodeGone = 4,
+
+    /// <summary>
+    /// First in every frame: the sender's node id (target) and payload <c>stream:i64 sequence:i64</c> — the batch's
+    /// number in the sender's outbox stream to this node, 0 when the frame holds only acknowledgements.
+    /// </summary>
+    Batch = 5,
+
+    /// <summary>
+    /// The sending node (target) handled the receiver's batches up to a sequence number: payload
+    /// <c>stream:i64 sequence:i64 incarnation:i64</c> (the sender's process, so the receiver notices a restart).
+    /// </summary>
+    Ack = 6,
 }
 
 [Flags]

@@ -18,6 +18,12 @@ public sealed class ClusterKeys(string domain)
     /// <summary>STRING with a TTL of NodeTimeoutMs, renewed by each heartbeat: the node is alive while it exists (Redis' clock).</summary>
     public string Alive(string node) => Prefix + "alive:" + node;
 
+    /// <summary>
+    /// STRING set (for an hour) by the sweep that declared the node dead; the node's next heartbeat takes it, and so learns
+    /// that the others handed back what it had not confirmed (what reaches it of their old streams is theirs no more).
+    /// </summary>
+    public string Purged(string node) => Prefix + "purged:" + node;
+
     /// <summary>SET of the full JIDs bound on a node (what a purge removes).</summary>
     public string NodeSessions(string node) => Prefix + "node:" + node + ":sessions";
 

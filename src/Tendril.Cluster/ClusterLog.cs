@@ -25,8 +25,11 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 906, Level = LogLevel.Debug, Message = "Cluster: Redis operation {Operation} failed: {Message}")]
     public static partial void RedisFailed(ILogger logger, string operation, string message);
 
-    [LoggerMessage(EventId = 907, Level = LogLevel.Warning, Message = "Cluster: node {Node} does not answer; {Count} queued records handed back to local routing")]
+    [LoggerMessage(EventId = 907, Level = LogLevel.Warning, Message = "Cluster: node {Node} is dead; {Count} stanzas it had not confirmed handed back to local routing")]
     public static partial void GaveBack(ILogger logger, string node, int count);
+
+    [LoggerMessage(EventId = 912, Level = LogLevel.Warning, Message = "Cluster: node {Node} restarted; {Count} stanzas its previous process had not confirmed handed back to local routing")]
+    public static partial void GaveBackRestarted(ILogger logger, string node, int count);
 
     [LoggerMessage(EventId = 908, Level = LogLevel.Warning, Message = "Cluster: handling a record from another node failed")]
     public static partial void ReceiveFailed(ILogger logger, Exception exception);

@@ -57,12 +57,15 @@ internal static class ClusterScripts
         """);
 
     /// <summary>
-    /// KEYS: alive key, nodes set. ARGV: node, timeout ms. Renews the liveness key (its TTL is counted by Redis, so the
-    /// nodes' clocks never matter). Returns 1 when the node was not in the set (first join, or it had been declared dead).
+    /// KEYS: alive key, nodes set, purged marker. ARGV: node, timeout ms. Renews the liveness key (its TTL is counted by
+    /// Redis, so the nodes' clocks never matter). Returns 0 when the node was a member, 1 when it was not in the set (first
+    /// join, or Redis lost its data), 2 when a sweep had declared it dead and purged it.
     /// </summary>
     public static readonly RedisScript Heartbeat = new("""
         redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
-        return redis.call('SADD', KEYS[2], ARGV[1])
+        local added = redis.call('SADD', KEYS[2], ARGV[1])
+        if added == 1 and redis.call('DEL', KEYS[3]) == 1 then return 2 end
+        return added
         """);
 
     /// <summary>
@@ -77,6 +80,7 @@ internal static class ClusterScripts
             table.insert(live, id)
           else
             redis.call('SREM', KEYS[1], id)
+            redis.call('SET', ARGV[1] .. 'purged:' .. id, '1', 'PX', 3600000)
             table.insert(dead, id)
             local set = ARGV[1] .. 'node:' .. id .. ':sessions'
             for _, full in ipairs(redis.call('SMEMBERS', set)) do

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,10 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     private volatile bool _announcePending; // found missing from the member set: see ResyncAsync
     private int _started;
     private Serialized? _lastSerialized;
+    private readonly InboundStreams _inbound = new();
+    private readonly SemaphoreSlim _heartbeatGate = new(1, 1);
+    private long _lastHeartbeat = Environment.TickCount64;
+    private long _deadGeneration;
 
     public RedisCluster(ClusterOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -58,6 +63,9 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     public string NodeId { get; }
 
     public ClusterOptions Options { get; }
+
+    /// <summary>This process among the node's lives: acknowledgements carry it, so a sender notices the node restarted.</summary>
+    internal long Incarnation { get; } = Random.Shared.NextInt64(1, long.MaxValue);
 
     internal ILogger Logger { get; }
 
@@ -87,7 +95,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             await Redis.ConnectAsync(cancellationToken).ConfigureAwait(false);
             await Redis.SubscribeAsync(_store.Keys.Events, OnEventAsync, cancellationToken).ConfigureAwait(false);
             await Redis.SubscribeAsync(_store.Keys.NodeChannel(NodeId), OnRecordsAsync, cancellationToken).ConfigureAwait(false);
-            await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+            await HeartbeatOnceAsync().ConfigureAwait(false);
             await RebuildMirrorAsync().ConfigureAwait(false);
             // The members now (cluster-wide events go to them); a sweep that finds dead nodes purges them here.
             var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
@@ -163,7 +171,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
                 try
                 {
                     _dirty = false;
-                    if (await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false)) _announcePending = true;
+                    if (await HeartbeatOnceAsync().ConfigureAwait(false) != Membership.Member) _announcePending = true;
                     await _store.EnsureSequenceAsync(_mirror.MaxVersion + 1).ConfigureAwait(false);
                     var count = 0;
                     var local = new HashSet<Jid>();
@@ -275,6 +283,57 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         _mirror.Compact(start);
     }
 
+    /// <summary>Found missing from the member set (declared dead, or Redis lost its data): announce again.</summary>
+    private void Rejoin()
+    {
+        ClusterLog.Rejoined(Logger);
+        _announcePending = true; // kept until a resync completes (one that fails half-way runs again)
+        _ = ResyncAsync();
+    }
+
+    /// <summary>
+    /// Renews the liveness key (one at a time: whichever call sees "declared dead" counts it, once). A node that learns
+    /// it was declared dead moves to the next generation: the other nodes handed back what it had not confirmed, so what
+    /// still reaches it of their older streams is no longer its to deliver (<see cref="InboundStreams"/>).
+    /// </summary>
+    private async Task<Membership> HeartbeatOnceAsync()
+    {
+        await _heartbeatGate.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        try
+        {
+            var started = Environment.TickCount64;
+            var membership = await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
+            Volatile.Write(ref _lastHeartbeat, started);
+            if (membership == Membership.DeclaredDead) Interlocked.Increment(ref _deadGeneration);
+            return membership;
+        }
+        finally
+        {
+            _heartbeatGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Before handling another node's batch: when this node has not renewed its liveness key for nearly the node
+    /// timeout (it was frozen, or cut off), it may have been declared dead meanwhile, and the batch handed back by its
+    /// sender — a heartbeat now tells (and after a purge, the batch is not handled: its stanzas went elsewhere).
+    /// </summary>
+    private async ValueTask<long> GenerationNowAsync()
+    {
+        if (Environment.TickCount64 - Volatile.Read(ref _lastHeartbeat) > Options.NodeTimeoutMs - Options.HeartbeatIntervalMs)
+        {
+            try
+            {
+                if (await HeartbeatOnceAsync().ConfigureAwait(false) != Membership.Member) Rejoin();
+            }
+            catch (Exception e) when (RedisFailure.Is(e) || e is OperationCanceledException)
+            {
+                ClusterLog.RedisFailed(Logger, "heartbeat", e.Message);
+            }
+        }
+        return Volatile.Read(ref _deadGeneration);
+    }
+
     private async Task HeartbeatLoopAsync()
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Options.HeartbeatIntervalMs));
@@ -284,16 +343,9 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             {
                 try
                 {
-                    var rejoined = await _store.HeartbeatAsync(NodeId, Options.NodeTimeoutMs).ConfigureAwait(false);
-                    if (rejoined || _dirty)
-                    {
-                        if (rejoined)
-                        {
-                            ClusterLog.Rejoined(Logger);
-                            _announcePending = true; // kept until a resync completes (one that fails half-way runs again)
-                        }
-                        _ = ResyncAsync();
-                    }
+                    var membership = await HeartbeatOnceAsync().ConfigureAwait(false);
+                    if (membership != Membership.Member) Rejoin();
+                    else if (_dirty) _ = ResyncAsync();
                     var sweep = await _store.SweepAsync(NodeId).ConfigureAwait(false);
                     _liveNodes = new HashSet<string>(sweep.Live, StringComparer.Ordinal);
                     if (sweep.Dead.Count > 0) await OnPurgedAsync(sweep).ConfigureAwait(false);
@@ -323,6 +375,7 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
             // Before anyone hears the dead node's users are gone, no replica may still route to them: this node's own
             // at once, the others' by a record on their channel that precedes the unavailable presences below.
             _mirror.RemoveNode(dead);
+            if (_outboxes.TryGetValue(dead, out var outbox)) outbox.NodeDead();
             foreach (var node in _liveNodes)
             {
                 if (node != NodeId && node != dead) GetOutbox(node).TryEnqueue(new OutboxItem(RecordKind.NodeGone, RecordFlags.None, dead, default, null));
@@ -565,13 +618,22 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
         }
     }
 
-    /// <summary>A dead node's queued records come back: stanzas are routed here as undeliverable (offline storage, bounces).</summary>
-    internal async Task GiveBackAsync(string node, List<OutboxItem> batch)
+    /// <summary>
+    /// Records a node may not have handled come back — it is dead, or restarted — and their stanzas are routed here as
+    /// undeliverable: to the account's sessions on the live nodes (the user may have logged in elsewhere meanwhile), else
+    /// offline storage or a bounce (RFC 6121 §8.5.3.2).
+    /// </summary>
+    internal async Task GiveBackAsync(string node, List<OutboxItem> batch, bool nodeDead)
     {
-        ClusterLog.GaveBack(Logger, node, batch.Count);
-        // The node is dead (Redis says so): nothing may route to it again, and what it did not take goes to the
-        // account's sessions on the live nodes (the user may have logged in elsewhere meanwhile), else offline storage.
-        _mirror.RemoveNode(node);
+        var stanzas = 0;
+        foreach (var item in batch) if (item.Kind == RecordKind.Deliver) stanzas++;
+        if (nodeDead)
+        {
+            // Dead (Redis says so): nothing may route to it again.
+            _mirror.RemoveNode(node);
+            if (batch.Count > 0) ClusterLog.GaveBack(Logger, node, stanzas);
+        }
+        else if (stanzas > 0) ClusterLog.GaveBackRestarted(Logger, node, stanzas);
         foreach (var item in batch)
         {
             if (item.Kind != RecordKind.Deliver || item.Stanza is null || !Jid.TryParse(item.Target, out var target)) continue;
@@ -597,13 +659,65 @@ public sealed class RedisCluster : IClusterBackend, IAsyncDisposable
     /// <summary>Records for this node's sessions, handled in the order they were published.</summary>
     private async ValueTask OnRecordsAsync(ReadOnlyMemory<byte> frame)
     {
+        // The frame's header: the sender's stream and the batch's sequence number (0: only acknowledgements, not sequenced).
+        string? sender = null;
+        long stream = 0, sequence = 0;
+        var rest = frame;
+        if (ClusterFrame.TryRead(ref rest, out var first, out _, out var from, out var header) && first == RecordKind.Batch && header.Length >= 16)
+        {
+            frame = rest;
+            sender = from;
+            stream = BinaryPrimitives.ReadInt64BigEndian(header.Span);
+            sequence = BinaryPrimitives.ReadInt64BigEndian(header.Span[8..]);
+            if (sequence > 0 && !_inbound.ShouldHandle(sender, stream, sequence, await GenerationNowAsync().ConfigureAwait(false), out var again))
+            {
+                // Handled already (published again after a reconnect or a late acknowledgement), or after a gap: the
+                // sender publishes again from its oldest unacknowledged batch. Acknowledgements in it still count.
+                HandleAcknowledgements(frame);
+                if (again > 0) GetOutbox(sender).SendAcknowledgement(stream, again);
+                return;
+            }
+        }
+        await HandleRecordsAsync(frame).ConfigureAwait(false);
+        if (sender is not null && sequence > 0)
+        {
+            _inbound.Handled(sender, stream, sequence, Volatile.Read(ref _deadGeneration));
+            GetOutbox(sender).SendAcknowledgement(stream, sequence);
+        }
+    }
+
+    private void HandleAcknowledgements(ReadOnlyMemory<byte> frame)
+    {
+        while (ClusterFrame.TryRead(ref frame, out var kind, out _, out var target, out var payload))
+        {
+            if (kind == RecordKind.Ack) Acknowledged(target, payload.Span);
+        }
+    }
+
+    private void Acknowledged(string node, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 24 || node == NodeId || !_outboxes.TryGetValue(node, out var outbox)) return;
+        outbox.Acknowledge(BinaryPrimitives.ReadInt64BigEndian(payload), BinaryPrimitives.ReadInt64BigEndian(payload[8..]), BinaryPrimitives.ReadInt64BigEndian(payload[16..]));
+    }
+
+    private async ValueTask HandleRecordsAsync(ReadOnlyMemory<byte> frame)
+    {
         while (ClusterFrame.TryRead(ref frame, out var kind, out var flags, out var target, out var payload))
         {
             try
             {
+                if (kind == RecordKind.Ack)
+                {
+                    Acknowledged(target, payload.Span);
+                    continue;
+                }
                 if (kind == RecordKind.NodeGone)
                 {
-                    if (target != NodeId) _mirror.RemoveNode(target);
+                    if (target != NodeId)
+                    {
+                        _mirror.RemoveNode(target);
+                        if (_outboxes.TryGetValue(target, out var outbox)) outbox.NodeDead();
+                    }
                     continue;
                 }
                 if (!Jid.TryParse(target, out var jid)) continue;

@@ -7,6 +7,14 @@ namespace Tendril.Cluster;
 internal sealed record SweepResult(IReadOnlyList<(string Node, Jid Jid, SessionRecord Record)> Purged, IReadOnlyList<string> Dead, IReadOnlyList<string> Live);
 
 /// <summary>The routing table and membership in Redis: one method per script (docs/cluster.md, "Keys").</summary>
+/// <summary>What a heartbeat found: the node was a member, was not (first join, or Redis lost its data), or had been declared dead.</summary>
+internal enum Membership
+{
+    Member = 0,
+    Joined = 1,
+    DeclaredDead = 2,
+}
+
 internal sealed class RoutingTableStore(RedisClient redis, ClusterKeys keys)
 {
     public ClusterKeys Keys => keys;
@@ -31,10 +39,10 @@ internal sealed class RoutingTableStore(RedisClient redis, ClusterKeys keys)
     }
 
     /// <summary>Renews the node's liveness key; true when the node was (re)added to the member set.</summary>
-    public async Task<bool> HeartbeatAsync(string node, int timeoutMs)
+    public async Task<Membership> HeartbeatAsync(string node, int timeoutMs)
     {
-        var result = await redis.EvalAsync(ClusterScripts.Heartbeat, [keys.Alive(node), keys.Nodes], [node, timeoutMs]).ConfigureAwait(false);
-        return result.AsInt64() == 1;
+        var result = await redis.EvalAsync(ClusterScripts.Heartbeat, [keys.Alive(node), keys.Nodes, keys.Purged(node)], [node, timeoutMs]).ConfigureAwait(false);
+        return (Membership)result.AsInt64();
     }
 
     public Task EnsureSequenceAsync(long atLeast) => redis.EvalAsync(ClusterScripts.EnsureSequence, [keys.Sequence], [atLeast]);

@@ -126,7 +126,7 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
         await sweeper.HeartbeatAsync("sweeper", 60_000);
         // The heartbeat carries no timestamp at all: Redis sets the key's TTL from its own clock. A node whose clock is
         // hours off renews exactly the same key.
-        Assert.True(await live.HeartbeatAsync("live", 1500));
+        Assert.Equal(Membership.Joined, await live.HeartbeatAsync("live", 1500));
         var ttl = (await client.ExecuteAsync("PTTL", _keys.Alive("live"))).AsInt64();
         Assert.InRange(ttl, 1, 1500);
         await live.WriteAsync("live", Jid.Parse("u@d/r"), Record("live"), "bind");
@@ -134,7 +134,7 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
         // While it keeps renewing, no sweep claims it — however many sweeps run.
         for (var i = 0; i < 5; i++)
         {
-            Assert.False(await live.HeartbeatAsync("live", 1500)); // already a member: not a re-join
+            Assert.Equal(Membership.Member, await live.HeartbeatAsync("live", 1500)); // already a member: not a re-join
             var sweep = await sweeper.SweepAsync("sweeper");
             Assert.Empty(sweep.Dead);
             Assert.Contains("live", sweep.Live);
@@ -145,8 +145,9 @@ public sealed class RoutingTableStoreTests : IAsyncLifetime
         var claim = await sweeper.SweepAsync("sweeper");
         Assert.Equal(["live"], claim.Dead);
         Assert.Equal("u@d/r", Assert.Single(claim.Purged).Jid.ToString());
-        // A node that comes back after being declared dead learns it from its heartbeat (re-join → re-publish).
-        Assert.True(await live.HeartbeatAsync("live", 1500));
+        // A node that comes back after being declared dead learns it from its heartbeat (re-join → re-publish), once.
+        Assert.Equal(Membership.DeclaredDead, await live.HeartbeatAsync("live", 1500));
+        Assert.Equal(Membership.Member, await live.HeartbeatAsync("live", 1500));
     }
 
     [Fact]
