@@ -53,8 +53,12 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         var options = _server.Options.Mam;
         // The writer's backoff and bounded waits wait on storage, in real time: a test's hand-moved clock (which never
         // fires timers) must not freeze them — it did, and a disposed server then waited for its writer forever.
-        _writer = new ArchiveWriter(_server.Storage.Archive, options.WriteQueueCapacity, options.WriteAttempts, _logger,
-            TimeProvider.System, _server.Metrics.Meter);
+        _writer = new ArchiveWriter(_server.Storage.Archive, options.WriteQueueCapacity, _logger, TimeProvider.System, _server.Metrics.Meter);
+        if (options.WriteAttempts is { } attempts)
+        {
+            _logger.LogWarning("Tendril:Mam:WriteAttempts ({Attempts}) is obsolete and ignored: the archive writer retries while storage is unavailable, without limit, and Tendril:Mam:WriteQueueCapacity bounds what it holds; remove the setting",
+                attempts);
+        }
         registry.AddDiscoFeature(Namespace, IqTarget.Account);
         registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
@@ -168,14 +172,16 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     /// <summary>How long a query waits for the messages archived before it to be written (read-your-writes).</summary>
     public static readonly TimeSpan ReadYourWritesTimeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long a graceful stop waits for the queued archive records to be written.</summary>
-    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Read-your-writes: waits (bounded) until everything archived before this call is in storage; false on timeout.</summary>
     public ValueTask<bool> FlushAsync() => _writer?.WaitWrittenAsync(ReadYourWritesTimeout) ?? ValueTask.FromResult(true);
 
-    /// <summary>Writes what is queued and stops the writer (graceful stop, before storage closes); bounded.</summary>
-    public Task StopAsync() => _writer?.StopAsync(StopTimeout) ?? Task.CompletedTask;
+    /// <summary>
+    /// Writes what is queued and stops the writer (graceful stop, after the streams ended, before storage closes),
+    /// bounded by <c>Tendril:Limits:DrainSeconds</c> like the rest of the stop: during a storage outage what is still
+    /// queued then is logged with its count, not waited for.
+    /// </summary>
+    public Task StopAsync() => _writer?.StopAsync(_server.DrainTimeout) ?? Task.CompletedTask;
 
     private async ValueTask<bool> ShouldArchiveAsync(Jid owner, Jid with)
     {
