@@ -50,6 +50,12 @@ internal sealed partial class ArchiveWriter
     private static readonly KeyValuePair<string, object?> ReasonRefused = new("reason", "refused");
     private static readonly KeyValuePair<string, object?> ReasonStop = new("reason", "stop");
 
+    /// <summary>A record made after the writer stopped (a message routed during the last moments of a stop).</summary>
+    public static readonly KeyValuePair<string, object?> ReasonStopped = ReasonStop;
+
+    /// <summary>The owner's archiving preferences could not be read (storage down): delivered, not archived.</summary>
+    public static readonly KeyValuePair<string, object?> ReasonPreferences = new("reason", "preferences");
+
     private readonly IArchiveStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -102,12 +108,15 @@ internal sealed partial class ArchiveWriter
             AllowSynchronousContinuations = false,
         });
         _dropped = meter.CreateCounter<long>("tendril.mam.dropped",
-            description: "Archive records not written: refused by storage for good (reason=refused), or still queued when a stop's bound passed (reason=stop).");
+            description: "Archive records not written: refused by storage for good (reason=refused), still queued when a stop's bound passed (reason=stop), or not queued because the owner's preferences could not be read (reason=preferences).");
         _written = meter.CreateCounter<long>("tendril.mam.written", description: "Archive records written in batches.");
         meter.CreateObservableGauge("tendril.mam.queued", () => Enqueued - Done, description: "Archive records queued or being written (waiting for storage during an outage).");
         meter.CreateObservableGauge("tendril.mam.waiting", () => Volatile.Read(ref _waiting), description: "Senders waiting for room in the full archive queue (back-pressure).");
         _loop = Task.Run(DrainLoopAsync);
     }
+
+    /// <summary>Counts a message the feature decided not to queue for a reason that is not the owner's choice.</summary>
+    public void NotArchived(KeyValuePair<string, object?> reason) => _dropped.Add(1, reason);
 
     /// <summary>The last sequence number given to a queued record.</summary>
     public long Enqueued => Interlocked.Read(ref _enqueued);
