@@ -43,6 +43,7 @@ public sealed class XmppServer : IAsyncDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger("Tendril.Server");
         StreamLogger = LoggerFactory.CreateLogger("Tendril.C2s");
+        StorageOutage = new Logging.StorageOutageLog(LoggerFactory.CreateLogger("Tendril.Storage"));
         Domain = Jid.Create(null, options.Domain).Domain;
         DomainJid = Jid.Create(null, Domain);
         _settings = new ServerSettings(options, certificate, SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true));
@@ -95,6 +96,12 @@ public sealed class XmppServer : IAsyncDisposable
     public ILoggerFactory LoggerFactory { get; }
 
     internal ILogger StreamLogger { get; }
+
+    /// <summary>
+    /// Logs storage refusals on the stanza paths (a filter that cannot read, an offline store that fails) as one
+    /// outage — start, counts, end — instead of a stack trace per stanza.
+    /// </summary>
+    public Logging.StorageOutageLog StorageOutage { get; }
 
     /// <summary>The TLS certificate new handshakes use (reloadable).</summary>
     public X509Certificate2 Certificate => _settings.Certificate;

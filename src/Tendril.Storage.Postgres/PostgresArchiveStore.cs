@@ -47,14 +47,17 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
         return await storage.RunAsync("append archive batch", async connection =>
         {
             // One statement, one round trip, atomic: unnest keeps the arrays' order (WITH ORDINALITY, inserted in that
-            // order so seq follows the batch); rows of accounts that do not exist (deleted meanwhile) are skipped.
+            // order so seq follows the batch); rows of accounts that do not exist (deleted meanwhile) are skipped. A row
+            // already there is skipped too: a commit whose answer the connection lost (the server went down just then)
+            // is retried by the archive writer, and must not fail on its own rows or write them twice.
             await using var command = connection.Command("""
                 INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
                 SELECT r.domain, r.username, r.id, r.stamp, r.wbare, r.wfull, r.direction, r.stanza
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::smallint[], $8::text[])
                      WITH ORDINALITY AS r(domain, username, id, stamp, wbare, wfull, direction, stanza, n)
                 WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = r.domain AND a.username = r.username)
-                ORDER BY r.n;
+                ORDER BY r.n
+                ON CONFLICT (domain, username, archive_id) DO NOTHING;
                 """);
             command.Parameters.Param(domains).Param(usernames).Param(ids).Param(stamps).Param(bares).Param(fulls).Param(directions).Param(stanzas);
             return await command.ExecuteNonQueryAsync().ConfigureAwait(false);

@@ -274,7 +274,9 @@ public sealed class PostgresStorage : IStorage
     internal static Exception Wrap(string operation, Exception e) => e switch
     {
         StorageException or ArgumentException or ObjectDisposedException => e,
-        _ => new StorageException($"PostgreSQL {operation} failed: {e.Message}", e),
+        // The server answered with an error that says nothing about availability (constraint, data, syntax, schema:
+        // not class 08, 40, 53, 55P03, 57P, 58 — Npgsql's IsTransient): the same statement fails again.
+        _ => new StorageException($"PostgreSQL {operation} failed: {e.Message}", e) { IsPermanent = e is PostgresException { IsTransient: false } },
     };
 }
 

@@ -28,7 +28,8 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
             command.CommandText = """
                 INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
                 SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
-                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username);
+                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username)
+                ON CONFLICT (domain, username, archive_id) DO NOTHING;
                 """;
             var pDomain = command.Parameters.Add("$domain", SqliteType.Text);
             var pUsername = command.Parameters.Add("$username", SqliteType.Text);

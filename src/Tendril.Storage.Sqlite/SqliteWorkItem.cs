@@ -83,10 +83,17 @@ internal sealed class SqliteWorkItem<T> : SqliteWorkItem
         _completion.TrySetException(Wrap(_operation, exception));
     }
 
+    /// <summary>
+    /// Result codes that the same statement gets again (https://sqlite.org/rescode.html): SQLITE_ERROR (1: SQL error,
+    /// missing table), SQLITE_TOOBIG (18), SQLITE_CONSTRAINT (19), SQLITE_MISMATCH (20), SQLITE_RANGE (25). Busy, locked,
+    /// I/O error, disk full, cannot open… may pass later.
+    /// </summary>
+    private static bool IsPermanent(SqliteException e) => e.SqliteErrorCode is 1 or 18 or 19 or 20 or 25;
+
     internal static Exception Wrap(string operation, Exception e) => e switch
     {
         StorageException or ArgumentException or ObjectDisposedException => e,
-        SqliteException sqlite => new StorageException($"SQLite {operation} failed: {sqlite.Message}", e),
+        SqliteException sqlite => new StorageException($"SQLite {operation} failed: {sqlite.Message}", e) { IsPermanent = IsPermanent(sqlite) },
         _ => new StorageException($"SQLite {operation} failed: {e.Message}", e),
     };
 }

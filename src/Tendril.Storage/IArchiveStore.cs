@@ -96,7 +96,10 @@ public interface IArchiveStore
 
     /// <summary>
     /// Appends <paramref name="batch"/> in order, in one storage call (one transaction); a row whose account does not
-    /// exist is skipped, as by <see cref="AppendAsync"/>. Returns how many rows were written. All or nothing on failure.
+    /// exist is skipped, as by <see cref="AppendAsync"/>, and so is a row whose id is already in its account's archive
+    /// (a retry of a batch whose commit went through but whose answer was lost writes each row once). Returns how many
+    /// rows were written. All or nothing on failure; <see cref="StorageException.IsPermanent"/> tells a failure that
+    /// retrying cannot mend.
     /// </summary>
     ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default);
 

@@ -28,7 +28,16 @@ public interface IStorage : IAsyncDisposable
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>
-public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>
+    /// The database answered and refused the operation itself (a constraint violated, a value it cannot take, a
+    /// statement it does not know): trying the same operation again fails the same way. False for everything else —
+    /// the database unreachable, restarting, failing over, out of space, busy — which may pass once it is back; a
+    /// caller that keeps work for later (the archive writer) retries those and gives up only on permanent ones.
+    /// </summary>
+    public bool IsPermanent { get; init; }
+}
 
 /// <summary>The name of the <see cref="System.Diagnostics.Metrics.Meter"/> storage backends record their operation latency on.</summary>
 public static class StorageMetrics

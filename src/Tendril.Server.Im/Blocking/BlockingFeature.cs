@@ -120,6 +120,7 @@ public sealed class BlockingFeature : IServerFeature
         if (_cache.TryGetValue(user, out var cached)) return cached;
         if (user.Local is null || user.Domain != _server.Domain) return s_empty;
         var rows = await _server.Storage.AccountData.ListAsync(user.Domain, user.Local, Store).ConfigureAwait(false);
+        _server.StorageOutage.Succeeded(); // storage answers: an outage the filters saw is over
         var list = rows.Count == 0 ? s_empty : new HashSet<string>(rows.Select(r => r.Key), StringComparer.Ordinal);
         // Cached only while the account is online; a concurrent change already cached wins (TryAdd).
         if (_server.Delivery.IsBoundHere(user)) return _cache.GetOrAdd(user, list);

@@ -53,8 +53,12 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         var options = _server.Options.Mam;
         // The writer's backoff and bounded waits wait on storage, in real time: a test's hand-moved clock (which never
         // fires timers) must not freeze them — it did, and a disposed server then waited for its writer forever.
-        _writer = new ArchiveWriter(_server.Storage.Archive, options.WriteQueueCapacity, options.WriteAttempts, _logger,
-            TimeProvider.System, _server.Metrics.Meter);
+        _writer = new ArchiveWriter(_server.Storage.Archive, options.WriteQueueCapacity, _logger, TimeProvider.System, _server.Metrics.Meter);
+        if (options.WriteAttempts is { } attempts)
+        {
+            _logger.LogWarning("Tendril:Mam:WriteAttempts ({Attempts}) is obsolete and ignored: the archive writer retries while storage is unavailable, without limit, and Tendril:Mam:WriteQueueCapacity bounds what it holds; remove the setting",
+                attempts);
+        }
         registry.AddDiscoFeature(Namespace, IqTarget.Account);
         registry.AddDiscoFeature(ExtendedFeature, IqTarget.Account);
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
@@ -62,6 +66,8 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.HandleIq("prefs", Namespace, PreferencesAsync, IqTarget.Account);
         registry.AddOutboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveSentAsync);
         registry.AddInboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveReceivedAsync);
+        registry.StanzaBounced += DiscardPending;
+        registry.OnMessageRouted(QueuePendingAsync);
         if (_server.Options.Mam.RetentionDays > 0) _ = SweepLoopAsync();
         _server.Cluster.OnAccountEvent(PreferencesEvent, (_, payload) =>
         {
@@ -96,13 +102,32 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
             && message.Element("no-permanent-store", HintsNamespace) is null;
     }
 
+    // A message's archive records are made in the filters (the id and stamp in stanza order, the recipient's id in the
+    // delivered stanza) and queued once the router is done with it — unless it bounced. Issue 18: the sender's archive
+    // listed every message to an offline contact whose storage refused them (internal-server-error), so a client syncing
+    // its archive showed as sent what its user had been told failed. XEP-0313 says nothing explicit about errors; we
+    // archive what the server accepted: a message answered with an error to its sender (storage refused it, a filter
+    // could not decide, no such user, the recipient's queue full) is in neither archive, as the sender was told. An
+    // error that comes back later (another domain's answer, a node that died with it) does not unarchive it.
+    private readonly ConcurrentDictionary<XmlElement, Pending> _pending = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The records of one message waiting for its routing to end: the sender's, the recipient's.</summary>
+    private sealed class Pending
+    {
+        public ArchiveAppend? Sent;
+        public ArchiveAppend? Received;
+    }
+
     private async ValueTask<StanzaFilterResult> ArchiveSentAsync(C2sSession origin, XmlElement stanza, Jid? to)
     {
         if (stanza.Name != "message") return StanzaFilterResult.Continue;
         RemoveStanzaIds(stanza, null);
         // To the sender's own account: archived once, on the receiving side.
         if (to is null || BareJidComparer.Instance.Equals(to, origin.Jid) || !IsArchivable(stanza)) return StanzaFilterResult.Continue;
-        await AppendAsync(origin.Jid.Bare, to, ArchiveDirection.Outgoing, stanza).ConfigureAwait(false);
+        if (await PrepareAsync(origin.Jid.Bare, to, ArchiveDirection.Outgoing, stanza).ConfigureAwait(false) is { } record)
+        {
+            _pending.GetOrAdd(stanza, static _ => new Pending()).Sent = record;
+        }
         return StanzaFilterResult.Continue;
     }
 
@@ -112,12 +137,30 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         var owner = to.Bare;
         RemoveStanzaIds(stanza, owner);
         if (!IsArchivable(stanza)) return StanzaFilterResult.Continue;
-        var id = await AppendAsync(owner, from, ArchiveDirection.Incoming, stanza).ConfigureAwait(false);
-        if (id is not null)
+        if (await PrepareAsync(owner, from, ArchiveDirection.Incoming, stanza).ConfigureAwait(false) is { } record)
         {
-            stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", id);
+            // A recipient with a session here gets it live: queued now, before the delivery, so a query it sends after
+            // reading the message finds it (read-your-writes). Otherwise it goes offline, where storage may refuse it:
+            // queued when routing ends, unless it bounced.
+            if (_server.Delivery.IsBoundHere(owner)) await EnqueueAsync(record).ConfigureAwait(false);
+            else _pending.GetOrAdd(stanza, static _ => new Pending()).Received = record;
+            stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", record.Message.Id);
         }
         return StanzaFilterResult.Continue;
+    }
+
+    /// <summary>The router answered the message with an error: what the filters prepared for it is not archived.</summary>
+    private void DiscardPending(XmlElement stanza)
+    {
+        if (!_pending.IsEmpty && stanza.Name == "message") _pending.TryRemove(stanza, out _);
+    }
+
+    /// <summary>The router is done with the message and did not bounce it: its records go to the writer (sender's first).</summary>
+    private async ValueTask QueuePendingAsync(XmlElement stanza)
+    {
+        if (_pending.IsEmpty || !_pending.TryRemove(stanza, out var pending)) return;
+        if (pending.Sent is { } sent) await EnqueueAsync(sent).ConfigureAwait(false);
+        if (pending.Received is { } received) await EnqueueAsync(received).ConfigureAwait(false);
     }
 
     /// <summary>Removes stanza ids claiming to be by <paramref name="owner"/> (or, when null, by any entity of this domain).</summary>
@@ -136,11 +179,11 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     }
 
     /// <summary>
-    /// Queues one record for <paramref name="owner"/>'s archive when the preferences allow and returns its archive id
-    /// (or null). The id and stamp are assigned here, in stanza order; the write happens in the background
-    /// (<see cref="ArchiveWriter"/>) — this waits only when the write queue is full.
+    /// Makes one record for <paramref name="owner"/>'s archive when the preferences allow (or null). The id and stamp
+    /// are assigned here, in stanza order; the record is queued when routing ends (<see cref="QueuePendingAsync"/>) and
+    /// written in the background (<see cref="ArchiveWriter"/>).
     /// </summary>
-    private async ValueTask<string?> AppendAsync(Jid owner, Jid with, ArchiveDirection direction, XmlElement stanza)
+    private async ValueTask<ArchiveAppend?> PrepareAsync(Jid owner, Jid with, ArchiveDirection direction, XmlElement stanza)
     {
         try
         {
@@ -148,34 +191,46 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         }
         catch (StorageException e)
         {
-            // The message still goes on: losing an archive copy is better than losing the message.
-            _logger.LogWarning(e, "Archiving a message for {Owner} failed", owner);
+            // The preferences (or the roster, for 'roster') cannot be read: whether the owner wants this archived is
+            // unknown, and archiving against a 'never' (XEP-0313 §6) is not ours to risk. The message still goes on —
+            // losing an archive copy is better than losing the message — but not silently: counted
+            // (tendril.mam.dropped, reason=preferences) and logged as part of the storage outage, not per stanza.
+            _writer!.NotArchived(ArchiveWriter.ReasonPreferences);
+            _server.StorageOutage.Refusal($"archive preferences of {owner} could not be read (a message was delivered but not archived)", e);
             return null;
         }
-        var id = NewId();
-        var record = new ArchivedMessage(id, _server.Time.GetUtcNow(), with.ToString(), direction, StoredStanza.Serialize(stanza));
+        var record = new ArchivedMessage(NewId(), _server.Time.GetUtcNow(), with.ToString(), direction, StoredStanza.Serialize(stanza));
+        return new ArchiveAppend(owner.Domain, owner.Local!, record);
+    }
+
+    /// <summary>Queues a record; waits only when the write queue is full (back-pressure on the sender's stream).</summary>
+    private async ValueTask EnqueueAsync(ArchiveAppend record)
+    {
         try
         {
-            await _writer!.EnqueueAsync(new ArchiveAppend(owner.Domain, owner.Local!, record)).ConfigureAwait(false);
+            await _writer!.EnqueueAsync(record).ConfigureAwait(false);
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
-            return null; // the server is stopping and the archive was flushed already
+            // The server is stopping and the writer stopped (after every stream ended, so rarely): said, not silent.
+            _writer!.NotArchived(ArchiveWriter.ReasonStopped);
+            _logger.LogWarning("A message for {Owner}@{Domain} was delivered after the archive writer stopped; it is not archived", record.Username, record.Domain);
         }
-        return id;
     }
 
     /// <summary>How long a query waits for the messages archived before it to be written (read-your-writes).</summary>
     public static readonly TimeSpan ReadYourWritesTimeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long a graceful stop waits for the queued archive records to be written.</summary>
-    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Read-your-writes: waits (bounded) until everything archived before this call is in storage; false on timeout.</summary>
     public ValueTask<bool> FlushAsync() => _writer?.WaitWrittenAsync(ReadYourWritesTimeout) ?? ValueTask.FromResult(true);
 
-    /// <summary>Writes what is queued and stops the writer (graceful stop, before storage closes); bounded.</summary>
-    public Task StopAsync() => _writer?.StopAsync(StopTimeout) ?? Task.CompletedTask;
+    /// <summary>
+    /// Writes what is queued and stops the writer (graceful stop, after the streams ended, before storage closes),
+    /// bounded by <c>Tendril:Limits:DrainSeconds</c> like the rest of the stop: during a storage outage what is still
+    /// queued then is logged with its count, not waited for.
+    /// </summary>
+    public Task StopAsync() => _writer?.StopAsync(_server.DrainTimeout) ?? Task.CompletedTask;
 
     private async ValueTask<bool> ShouldArchiveAsync(Jid owner, Jid with)
     {
@@ -197,6 +252,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         if (_preferences.TryGetValue(key, out var cached)) return cached;
         var epoch = Interlocked.Read(ref _preferencesEpoch);
         var prefs = await _server.Storage.Archive.GetPreferencesAsync(owner.Domain, owner.Local!).ConfigureAwait(false) ?? ArchivePreferences.Initial;
+        _server.StorageOutage.Succeeded();
         if (_preferences.Count > 100_000) _preferences.Clear(); // a bound, not an LRU: misses only cost a read
         // Fill only when empty: a preferences set that raced with this read stored newer ones, which must win.
         var kept = _preferences.GetOrAdd(key, prefs);

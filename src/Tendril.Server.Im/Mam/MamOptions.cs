@@ -18,23 +18,24 @@ namespace Tendril.Server.Features.Mam
         public int RetentionDays { get; set; }
 
         /// <summary>
-        /// Archive records waiting for the background writer; when full, the stanza being archived waits for space
-        /// (back-pressure: nothing is dropped, memory stays bounded).
+        /// Archive records waiting for the background writer — also while storage is unavailable, however long that
+        /// lasts; when full, the stanza being archived waits for space (back-pressure: nothing is dropped, memory stays
+        /// bounded by this many records).
         /// </summary>
         public int WriteQueueCapacity { get; set; } = 8192;
 
         /// <summary>
-        /// How many times a failed archive batch is tried (with backoff from 100 ms, doubling, up to 5 s) before it is
-        /// dropped with an error log and the <c>tendril.mam.dropped</c> counter.
+        /// Obsolete and ignored (a warning at start says so): the archive writer used to drop a batch after this many
+        /// failed attempts; it now retries while storage is unavailable, without limit (issue 18). Still accepted so
+        /// that an existing configuration starts.
         /// </summary>
-        public int WriteAttempts { get; set; } = 5;
+        public int? WriteAttempts { get; set; }
 
         public void Validate(List<string> problems)
         {
             if (MaxPageSize is < 1 or > 10_000) problems.Add("Tendril:Mam:MaxPageSize must be 1..10000");
             if (DefaultPageSize < 1 || DefaultPageSize > MaxPageSize) problems.Add("Tendril:Mam:DefaultPageSize must be 1..MaxPageSize");
             if (WriteQueueCapacity is < 1 or > 1_000_000) problems.Add("Tendril:Mam:WriteQueueCapacity must be 1..1000000");
-            if (WriteAttempts is < 1 or > 100) problems.Add("Tendril:Mam:WriteAttempts must be 1..100");
             if (RetentionDays < 0) problems.Add("Tendril:Mam:RetentionDays must be 0 or more");
         }
     }

@@ -53,11 +53,14 @@ public sealed class OfflineFeature : IServerFeature
         {
             result = await _server.Storage.Offline.StoreAsync(to.Domain, to.Local, StoredStanza.Serialize(copy), now, _server.Options.Offline.MaxPerUser).ConfigureAwait(false);
         }
-        catch (StorageException)
+        catch (StorageException e)
         {
+            // Never silent: the sender gets 'wait' (RFC 6120 §8.3.2: retry later), the operator one outage in the log.
+            _server.StorageOutage.Refusal("an offline message could not be stored (the sender got internal-server-error)", e);
             _server.Router.BounceError(message, new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The message could not be stored; try again later."));
             return true;
         }
+        _server.StorageOutage.Succeeded();
         switch (result)
         {
             case OfflineStoreResult.Stored:

@@ -299,6 +299,38 @@ public sealed class FeatureRegistry
 
     internal IReadOnlyList<UndeliverableMessageHandler> UndeliverableMessageHandlers => _undeliverable;
 
+    private Func<XmlElement, ValueTask>[] _messageRouted = [];
+
+    /// <summary>
+    /// Called when the router is done with a message it was given (from a local client, a feature or another domain):
+    /// delivered, handed to another node or domain, stored offline, bounced, or dropped by a filter. Awaited on the
+    /// routing path (the sender's stream), once per message, always (also when routing threw). With
+    /// <see cref="StanzaBounced"/>, a feature learns whether its stanza filter's decision was followed by a bounce
+    /// (the archive keeps only what was not bounced).
+    /// </summary>
+    public void OnMessageRouted(Func<XmlElement, ValueTask> handler)
+    {
+        ThrowIfFrozen();
+        ArgumentNullException.ThrowIfNull(handler);
+        _messageRouted = [.. _messageRouted, handler];
+    }
+
+    internal bool HasMessageRoutedHandlers => _messageRouted.Length != 0;
+
+    internal async ValueTask RaiseMessageRoutedAsync(XmlElement message)
+    {
+        foreach (var handler in _messageRouted) await handler(message).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Raised synchronously (handlers must not block) when the router answers a stanza with an error to its sender
+    /// (<see cref="Routing.Router.BounceError(XmlElement, Tendril.Protocol.Errors.StanzaError)"/>): the stanza given is
+    /// the original one, the same instance the filters saw.
+    /// </summary>
+    public event Action<XmlElement>? StanzaBounced;
+
+    internal void RaiseStanzaBounced(XmlElement stanza) => StanzaBounced?.Invoke(stanza);
+
     /// <summary>
     /// Adds a filter for the <paramref name="kinds"/> of stanzas local clients send, run at <paramref name="stage"/>
     /// (<see cref="StanzaStage"/>); filters run in stage order until one drops.
@@ -390,7 +422,8 @@ public sealed class FeatureRegistry
     private StanzaFilterResult FilterFailed(XmlElement stanza, Tendril.Storage.StorageException ex)
     {
         var server = Server;
-        Logging.ServerLog.FilterFailed(server.StreamLogger, stanza.Name, ex);
+        // One line when the outage starts, counts while it lasts, one when it ends (issue 18: a stack trace per stanza).
+        server.StorageOutage.Refusal($"a filter could not decide on a {stanza.Name} (it was not delivered)", ex);
         if (stanza.Name != "presence")
         {
             server.Router.BounceError(stanza, new Tendril.Protocol.Errors.StanzaError(Tendril.Protocol.Errors.StanzaErrorCondition.InternalServerError,

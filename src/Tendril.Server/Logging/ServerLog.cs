@@ -58,6 +58,5 @@ internal static partial class ServerLog
     [LoggerMessage(310, LogLevel.Error, "Presence handling for {Jid} failed")]
     public static partial void PresenceFailed(ILogger logger, string jid, Exception ex);
 
-    [LoggerMessage(311, LogLevel.Warning, "A stanza filter could not decide on a {Stanza} (storage failed); it was not delivered")]
-    public static partial void FilterFailed(ILogger logger, string stanza, Exception ex);
+    // 311 (a stack trace for every stanza a filter could not decide on) was replaced by StorageOutageLog's 320-322.
 }

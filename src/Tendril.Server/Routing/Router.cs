@@ -43,7 +43,22 @@ public sealed class Router
 
     private async ValueTask FilterThenRouteFromClientAsync(OutboundStanzaFilter[] filters, C2sSession origin, XmlElement stanza, Jid? to)
     {
-        if (await _server.Features.FilterOutboundAsync(filters, origin, stanza, to).ConfigureAwait(false) == StanzaFilterResult.Drop) return;
+        StanzaFilterResult result;
+        try
+        {
+            result = await _server.Features.FilterOutboundAsync(filters, origin, stanza, to).ConfigureAwait(false);
+        }
+        catch when (stanza.Name == "message" && _server.Features.HasMessageRoutedHandlers)
+        {
+            await _server.Features.RaiseMessageRoutedAsync(stanza).ConfigureAwait(false);
+            throw;
+        }
+        if (result == StanzaFilterResult.Drop)
+        {
+            // RouteMessageAsync, which says when a message is done, will not run: say it here.
+            if (stanza.Name == "message" && _server.Features.HasMessageRoutedHandlers) await _server.Features.RaiseMessageRoutedAsync(stanza).ConfigureAwait(false);
+            return;
+        }
         await RouteFromClientUnfilteredAsync(origin, stanza, to).ConfigureAwait(false);
     }
 
@@ -82,6 +97,7 @@ public sealed class Router
         if (type == "error" || (stanza.Name == "iq" && type == "result")) return;
         var fromText = stanza.GetAttribute("from");
         if (fromText is null || !Jid.TryParse(fromText, out var from) || from is null) return;
+        _server.Features.RaiseStanzaBounced(stanza);
         DeliverFromServer(error.ToReply(stanza), from);
     }
 
@@ -164,7 +180,22 @@ public sealed class Router
 
     // ---- message -------------------------------------------------------------------------------------------------
 
-    private async ValueTask RouteMessageAsync(XmlElement message, Jid from, Jid to, C2sSession? origin = null)
+    private ValueTask RouteMessageAsync(XmlElement message, Jid from, Jid to, C2sSession? origin = null) =>
+        _server.Features.HasMessageRoutedHandlers ? RouteMessageThenRaiseAsync(message, from, to, origin) : RouteMessageCoreAsync(message, from, to, origin);
+
+    private async ValueTask RouteMessageThenRaiseAsync(XmlElement message, Jid from, Jid to, C2sSession? origin)
+    {
+        try
+        {
+            await RouteMessageCoreAsync(message, from, to, origin).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _server.Features.RaiseMessageRoutedAsync(message).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask RouteMessageCoreAsync(XmlElement message, Jid from, Jid to, C2sSession? origin)
     {
         var type = message.GetAttribute("type");
         if (to.Domain != Domain)

@@ -48,9 +48,10 @@ public sealed class TestServer : IAsyncDisposable
     /// <param name="extraFeatures">Test-only features registered after the production ones (a production feature type again would register twice).</param>
     /// <param name="directory">An existing data folder (a restart); a new temporary one when null.</param>
     /// <param name="storage">The storage to serve from (initialized here, disposed with the server); a SQLite file in the data folder when null.</param>
+    /// <param name="loggerFactory">Where the server logs (a test's <see cref="CapturingLoggerFactory"/>); nowhere when null.</param>
     /// <param name="wrapStorage">Serves from a wrapper of that storage (a test's failing or gated store, <see cref="PassThroughStorage"/>); <see cref="Storage"/> stays the real one.</param>
     public static async Task<TestServer> StartAsync(Action<TendrilOptions>? configure = null, bool listen = false, bool manualTime = true, IEnumerable<IServerFeature>? extraFeatures = null, string? directory = null,
-        IStorage? storage = null, Func<IStorage, IStorage>? wrapStorage = null)
+        IStorage? storage = null, Func<IStorage, IStorage>? wrapStorage = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "tendril-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -71,7 +72,7 @@ public sealed class TestServer : IAsyncDisposable
         services.AddTendrilFeatures();
         foreach (var extra in extraFeatures ?? []) services.AddSingleton(extra);
         var provider = services.BuildServiceProvider();
-        var server = new XmppServer(options, served, Certificate, provider.GetServices<IServerFeature>(), null, (TimeProvider?)time ?? TimeProvider.System);
+        var server = new XmppServer(options, served, Certificate, provider.GetServices<IServerFeature>(), loggerFactory, (TimeProvider?)time ?? TimeProvider.System);
         try
         {
             await server.StartAsync(listen);

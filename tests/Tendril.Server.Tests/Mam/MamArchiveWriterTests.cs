@@ -134,9 +134,10 @@ public sealed class MamArchiveBackPressureTests : ImTestBase
 }
 
 /// <summary>
-/// The writer against a real SQLite archive behind a fault switch at one named point (the batch write): an outage
-/// is retried until storage is back, after its attempts a batch is dropped while later ones are written, a stop
-/// cuts a backoff short, and a full queue makes the producer wait.
+/// The writer against a real SQLite archive behind a fault switch at one named point (the batch write): an outage of
+/// any length is retried until storage is back and drops nothing, a record refused for good is the only one lost (and
+/// counted), a stop cuts a backoff short, a stop during an outage ends within its bound and counts what is left, and a
+/// full queue makes the producer wait.
 /// </summary>
 public sealed class ArchiveWriterOutageTests : IAsyncLifetime
 {
@@ -166,12 +167,43 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     private async Task<List<string>> IdsAsync() =>
         [.. (await _storage.Archive.QueryAsync("localhost", "juliet", new ArchiveQuery { Max = 1000 })).Items.Select(m => m.Id)];
 
+    /// <summary>Sums <c>tendril.mam.dropped</c> by its reason tag.</summary>
+    private sealed class DroppedCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Dictionary<string, long> _byReason = [];
+
+        public DroppedCounter(Meter meter)
+        {
+            _listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter == meter && instrument.Name == "tendril.mam.dropped") l.EnableMeasurementEvents(instrument); };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                var reason = "";
+                foreach (var tag in tags) if (tag.Key == "reason") reason = (string)tag.Value!;
+                lock (_byReason) _byReason[reason] = _byReason.GetValueOrDefault(reason) + value;
+            });
+            _listener.Start();
+        }
+
+        public long this[string reason]
+        {
+            get { lock (_byReason) return _byReason.GetValueOrDefault(reason); }
+        }
+
+        public long Total
+        {
+            get { lock (_byReason) return _byReason.Values.Sum(); }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
     [Fact]
     public async Task An_outage_is_retried_and_everything_is_written_in_order_once_storage_is_back()
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
         using var meter = new Meter("test-outage");
-        var writer = new ArchiveWriter(store, 8, attempts: 1000, NullLogger.Instance, TimeProvider.System, meter, TimeSpan.FromMilliseconds(5));
+        var writer = new ArchiveWriter(store, 8, NullLogger.Instance, TimeProvider.System, meter, TimeSpan.FromMilliseconds(5));
         // 8 slots: the producer waits for space while the first batch fails (back-pressure, nothing dropped).
         var producer = Task.Run(async () => { for (var i = 1; i <= 20; i++) await writer.EnqueueAsync(Row(i)); });
         await store.Failed.Task.WaitAsync(TimeSpan.FromSeconds(60));
@@ -183,31 +215,64 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
         Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60)));
     }
 
+    /// <summary>
+    /// Issue 18: with Mam:WriteAttempts=5 a 20 s PostgreSQL restart dropped every batch after ~1.5 s. Now 60 failed
+    /// attempts (12 times the old default) drop nothing; a query meanwhile is told "not yet" within its bound; the
+    /// outage is logged once when it starts, counted while it lasts, and once when it ends.
+    /// </summary>
     [Fact]
-    public async Task After_its_attempts_a_batch_is_dropped_counted_and_later_records_are_written()
+    public async Task An_outage_of_any_length_drops_nothing_and_is_logged_once_counted_and_ended()
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
-        using var meter = new Meter("test-drop");
-        long dropped = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter == meter && instrument.Name == "tendril.mam.dropped") l.EnableMeasurementEvents(instrument); };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
-        listener.Start();
-        var writer = new ArchiveWriter(store, 64, attempts: 3, NullLogger.Instance, TimeProvider.System, meter, TimeSpan.FromMilliseconds(1));
-        for (var i = 1; i <= 5; i++) await writer.EnqueueAsync(Row(i));
-        // Read-your-writes completes once the batch is given up (done = written or dropped).
-        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
-        Assert.Equal(5, Interlocked.Read(ref dropped));
-        // Every row tried exactly WriteAttempts times, in as many batches as the writer happened to take (the loop may
-        // start on row 1 before rows 2-5 are queued).
-        Assert.Equal(5 * 3, store.FailedRows);
-        Assert.Equal(0, store.FailedCalls % 3);
+        using var meter = new Meter("test-long-outage");
+        using var dropped = new DroppedCounter(meter);
+        var logs = new CapturingLoggerFactory();
+        var writer = new ArchiveWriter(store, 64, logs.CreateLogger("Tendril.Mam"), TimeProvider.System, meter,
+            firstBackoff: TimeSpan.FromMilliseconds(1), reportEvery: TimeSpan.FromMilliseconds(50), maxBackoff: TimeSpan.FromMilliseconds(5));
+        for (var i = 1; i <= 10; i++) await writer.EnqueueAsync(Row(i));
+        await store.FailedAtLeast(60).WaitAsync(TimeSpan.FromSeconds(60));
+        // Read-your-writes stays bounded: the records are held, not finished.
+        Assert.False(await writer.WaitWrittenAsync(TimeSpan.FromMilliseconds(50)));
+        Assert.Equal(0, dropped.Total);
+        Assert.Empty(await IdsAsync());
+        for (var i = 11; i <= 15; i++) await writer.EnqueueAsync(Row(i)); // still accepted during the outage
         store.Down = false;
-        for (var i = 6; i <= 8; i++) await writer.EnqueueAsync(Row(i));
-        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60))); // stop writes what is queued
-        Assert.Equal(["a6", "a7", "a8"], await IdsAsync());
-        Assert.Equal(8, writer.Done);
-        await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(async () => await writer.EnqueueAsync(Row(9)));
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal([.. Enumerable.Range(1, 15).Select(i => "a" + i)], await IdsAsync());
+        Assert.Equal(0, dropped.Total);
+        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60)));
+
+        var started = Assert.Single(logs.WithEvent(3131));
+        Assert.NotNull(started.Exception); // the one stack trace of the outage
+        Assert.Contains("10 messages wait", started.Message, StringComparison.Ordinal);
+        Assert.NotEmpty(logs.WithEvent(3135)); // counted while it lasted
+        Assert.All(logs.WithEvent(3135), e => Assert.Null(e.Exception));
+        Assert.True(logs.WithEvent(3135).Count < store.FailedCalls / 2, "not one line per attempt");
+        var ended = Assert.Single(logs.WithEvent(3132));
+        Assert.Contains("failed attempts", ended.Message, StringComparison.Ordinal);
+        Assert.Empty(logs.WithEvent(3133));
+    }
+
+    [Fact]
+    public async Task A_record_refused_for_good_is_the_only_one_lost_and_it_is_counted_and_logged()
+    {
+        var store = new FaultyArchiveStore(_storage.Archive) { RefuseId = "a3" };
+        using var meter = new Meter("test-refused");
+        using var dropped = new DroppedCounter(meter);
+        var logs = new CapturingLoggerFactory();
+        var writer = new ArchiveWriter(store, 64, logs.CreateLogger("Tendril.Mam"), TimeProvider.System, meter, TimeSpan.FromMilliseconds(1));
+        for (var i = 1; i <= 6; i++) await writer.EnqueueAsync(Row(i));
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(60)));
+        Assert.True(await writer.StopAsync(TimeSpan.FromSeconds(60)));
+        // However the rows were batched, the batch holding a3 was written again row by row.
+        Assert.Equal(["a1", "a2", "a4", "a5", "a6"], await IdsAsync());
+        Assert.Equal(1, dropped["refused"]);
+        Assert.Equal(1, dropped.Total);
+        var error = Assert.Single(logs.WithEvent(3133));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, error.Level);
+        Assert.Contains("juliet@localhost", error.Message, StringComparison.Ordinal);
+        Assert.Contains("a3", error.Message, StringComparison.Ordinal);
+        Assert.Empty(logs.WithEvent(3131)); // a refusal is not an outage
     }
 
     /// <summary>
@@ -219,7 +284,7 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
         using var meter = new Meter("test-frozen");
-        var writer = new ArchiveWriter(store, 64, attempts: 5, NullLogger.Instance, new ManualTimeProvider(), meter);
+        var writer = new ArchiveWriter(store, 64, NullLogger.Instance, new ManualTimeProvider(), meter);
         for (var i = 1; i <= 3; i++) await writer.EnqueueAsync(Row(i));
         await store.Failed.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the loop is now in its first backoff, forever
         store.Down = false;
@@ -227,12 +292,49 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
         Assert.Equal(["a1", "a2", "a3"], await IdsAsync()); // the next attempt ran at once, and storage was back
     }
 
+    /// <summary>
+    /// A stop while storage stays down: the writer keeps trying until the stop's bound, then gives up — the stop ends
+    /// in time, and what was not written is logged with its count and counted (reason stop), not dropped silently.
+    /// Producers waiting for room are released (no deadlock) and told the writer is closed.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_during_an_outage_ends_within_its_bound_and_counts_what_is_not_written()
+    {
+        var store = new FaultyArchiveStore(_storage.Archive) { Down = true };
+        using var meter = new Meter("test-stop-outage");
+        using var dropped = new DroppedCounter(meter);
+        var logs = new CapturingLoggerFactory();
+        var writer = new ArchiveWriter(store, 4, logs.CreateLogger("Tendril.Mam"), TimeProvider.System, meter,
+            TimeSpan.FromMilliseconds(5), maxBackoff: TimeSpan.FromMilliseconds(20));
+        for (var i = 1; i <= 4; i++) await writer.EnqueueAsync(Row(i));
+        await store.Failed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        // The loop holds some rows in its batch; fill the queue until a producer has to wait.
+        var n = 4;
+        ValueTask waiting;
+        while ((waiting = writer.EnqueueAsync(Row(++n))).IsCompleted) { }
+        Assert.Equal(1, writer.Waiting);
+        var failedBefore = store.FailedCalls;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.False(await writer.StopAsync(TimeSpan.FromMilliseconds(500)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stop took {clock.Elapsed}");
+        Assert.True(store.FailedCalls > failedBefore, "the stop kept trying");
+        await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(async () => await waiting);
+        var queued = n - 1; // every row but the refused producer's
+        var error = Assert.Single(logs.WithEvent(3134));
+        Assert.Contains($"{queued} messages are not archived", error.Message, StringComparison.Ordinal);
+        // The loop ends at its next attempt and counts the same rows.
+        Assert.True(await writer.WaitWrittenAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(queued, dropped["stop"]);
+        Assert.Empty(await IdsAsync());
+    }
+
     [Fact]
     public async Task A_stop_writes_everything_still_queued_before_it_completes()
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         using var meter = new Meter("test-stop");
-        var writer = new ArchiveWriter(store, 64, attempts: 1, NullLogger.Instance, TimeProvider.System, meter);
+        var writer = new ArchiveWriter(store, 64, NullLogger.Instance, TimeProvider.System, meter);
         for (var i = 1; i <= 40; i++) await writer.EnqueueAsync(Row(i)); // the store holds the first batch: all 40 are pending
         var stop = writer.StopAsync(TimeSpan.FromSeconds(60));
         Assert.False(stop.IsCompleted); // cannot finish while a write is held
@@ -248,7 +350,7 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
     {
         var store = new FaultyArchiveStore(_storage.Archive) { Blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         using var meter = new Meter("test-full");
-        var writer = new ArchiveWriter(store, 2, attempts: 1, NullLogger.Instance, TimeProvider.System, meter);
+        var writer = new ArchiveWriter(store, 2, NullLogger.Instance, TimeProvider.System, meter);
         // The store holds the first batch; the queue (2) fills and an enqueue has to wait. At most one batch
         // (MaxBatch) plus the queue's 2 can be taken without waiting.
         var pending = new List<Task>();
@@ -287,13 +389,30 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
 
         public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>A batch holding this archive id is refused for good, as a constraint violation is.</summary>
+        public string? RefuseId { get; init; }
+
+        private (int Count, TaskCompletionSource Reached)? _failedTarget;
+
+        /// <summary>Completes once <paramref name="count"/> calls have failed.</summary>
+        public Task FailedAtLeast(int count)
+        {
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _failedTarget = (count, reached);
+            if (FailedCalls >= count) reached.TrySetResult();
+            return reached.Task;
+        }
+
         public async ValueTask<int> AppendBatchAsync(IReadOnlyList<ArchiveAppend> batch, CancellationToken cancellationToken = default)
         {
             if (Blocked is { } blocked) await blocked.Task.ConfigureAwait(false);
+            if (RefuseId is { } refused && batch.Any(r => r.Message.Id == refused))
+                throw new StorageException("A constraint was violated (injected).") { IsPermanent = true };
             if (!Down) return await inner.AppendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _failedCalls);
+            var failed = Interlocked.Increment(ref _failedCalls);
             Interlocked.Add(ref _failedRows, batch.Count);
             Failed.TrySetResult();
+            if (_failedTarget is { } target && failed >= target.Count) target.Reached.TrySetResult();
             throw new StorageException("The database is unreachable (injected).");
         }
 

@@ -81,8 +81,10 @@ public sealed class PostgresBackendTests(PostgresFixture postgres)
             return await command.ExecuteScalarAsync();
         }, default));
         Assert.IsType<PostgresException>(e.InnerException);
+        Assert.True(e.IsPermanent); // the same statement fails the same way: a retry cannot mend it
         // A constraint violation too: a roster item for an account that does not exist.
-        await Assert.ThrowsAsync<StorageException>(async () => await storage.Rosters.SetItemAsync("example.org", "nobody", RosterItem.Create("a@b")));
+        var constraint = await Assert.ThrowsAsync<StorageException>(async () => await storage.Rosters.SetItemAsync("example.org", "nobody", RosterItem.Create("a@b")));
+        Assert.True(constraint.IsPermanent);
         Assert.Empty(await storage.Accounts.ListAsync("example.org"));
     }
 
@@ -149,9 +151,12 @@ public sealed class PostgresBackendTests(PostgresFixture postgres)
         await Server.StopAsync();
         try
         {
-            await Assert.ThrowsAsync<StorageException>(async () => await storage.Accounts.FindAsync("example.org", "juliet"));
-            await Assert.ThrowsAsync<StorageException>(async () =>
-                await storage.Offline.StoreAsync("example.org", "juliet", "<message/>", DateTimeOffset.UtcNow, 10));
+            // Not permanent: the same operation may pass once the server is back (the archive writer retries these).
+            Assert.False((await Assert.ThrowsAsync<StorageException>(async () => await storage.Accounts.FindAsync("example.org", "juliet"))).IsPermanent);
+            Assert.False((await Assert.ThrowsAsync<StorageException>(async () =>
+                await storage.Offline.StoreAsync("example.org", "juliet", "<message/>", DateTimeOffset.UtcNow, 10))).IsPermanent);
+            Assert.False((await Assert.ThrowsAsync<StorageException>(async () => await storage.Archive.AppendBatchAsync(
+                [new ArchiveAppend("example.org", "juliet", new ArchivedMessage("x", DateTimeOffset.UtcNow, "a@b", ArchiveDirection.Incoming, "<message/>"))]))).IsPermanent);
         }
         finally
         {
