@@ -15,13 +15,14 @@ public sealed class CountedFaultTests(PostgresFixture postgres, ITestOutputHelpe
 {
     private static readonly TimeSpan Pace = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>The scenario: the README's two nodes on one shared SQLite file, one of them SIGKILLed.</summary>
     [Fact]
     public Task A_node_killed_mid_conversation_loses_no_message() =>
         AcrossFaultAsync("k", async (cluster, tally) =>
         {
             await cluster.Nodes[1].SignalAsync("KILL");
             await cluster.Nodes[0].WaitForLogAsync("purged dead node n2", timeout: ClientSteps.Wait);
-        });
+        }, sqlite: true);
 
     /// <summary>
     /// A hung node killed by a watchdog: while it is frozen Redis still takes what is published to its channel (the
@@ -128,9 +129,11 @@ public sealed class CountedFaultTests(PostgresFixture postgres, ITestOutputHelpe
     /// after bob got 20; ann goes on; bob comes back on node 1 while she still writes; then every message must be
     /// accounted for.
     /// </summary>
-    private async Task AcrossFaultAsync(string prefix, Func<ClusterHarness, MessageTally, Task> fault)
+    private async Task AcrossFaultAsync(string prefix, Func<ClusterHarness, MessageTally, Task> fault, bool sqlite = false)
     {
-        await using var cluster = await ClusterHarness.StartAsync(postgres.Server, 2, "ann@localhost", "bob@localhost");
+        await using var cluster = sqlite
+            ? await ClusterHarness.StartOnSqliteAsync(2, "ann@localhost", "bob@localhost")
+            : await ClusterHarness.StartAsync(postgres.Server, 2, "ann@localhost", "bob@localhost");
         var tally = new MessageTally(prefix);
         await using var ann = await cluster.Nodes[0].ConnectAsync("ann@localhost", ClusterHarness.Password, "a");
         var bob = await cluster.Nodes[1].ConnectAsync("bob@localhost", ClusterHarness.Password, "b");

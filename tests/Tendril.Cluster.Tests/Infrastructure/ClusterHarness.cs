@@ -18,13 +18,15 @@ public sealed class ClusterHarness : IAsyncDisposable
     // The defaults: on a loaded 2-core machine running several nodes, shorter timeouts declare stalled nodes dead.
     public const int HeartbeatMs = 1000;
     public const int NodeTimeoutMs = 5000;
-    private readonly string _postgres;
+    private readonly string? _postgres;
+    private readonly string? _sqlite;
     private int _nextNode;
 
-    private ClusterHarness(RedisServer redis, string postgres)
+    private ClusterHarness(RedisServer redis, string? postgres, string? sqlite)
     {
         Redis = redis;
         _postgres = postgres;
+        _sqlite = sqlite;
     }
 
     public RedisServer Redis { get; }
@@ -38,7 +40,22 @@ public sealed class ClusterHarness : IAsyncDisposable
 
     public static async Task<ClusterHarness> StartAsync(PostgresServer postgres, int nodes, Dictionary<string, object>? clusterSettings, params string[] users)
     {
-        var harness = new ClusterHarness(new RedisServer(), await postgres.CreateDatabaseAsync("cluster"));
+        var harness = new ClusterHarness(new RedisServer(), await postgres.CreateDatabaseAsync("cluster"), null);
+        return await harness.StartNodesAsync(nodes, clusterSettings, users);
+    }
+
+    /// <summary>The README's one-machine recipe: the nodes share one SQLite file.</summary>
+    public static async Task<ClusterHarness> StartOnSqliteAsync(int nodes, params string[] users)
+    {
+        var file = Path.Combine(Path.GetTempPath(), "tendril-cluster-" + Guid.NewGuid().ToString("N"), "tendril.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var harness = new ClusterHarness(new RedisServer(), null, file);
+        return await harness.StartNodesAsync(nodes, null, users);
+    }
+
+    private async Task<ClusterHarness> StartNodesAsync(int nodes, Dictionary<string, object>? clusterSettings, string[] users)
+    {
+        var harness = this;
         foreach (var (k, v) in clusterSettings ?? []) harness.ClusterSettings[k] = v;
         try
         {
@@ -59,7 +76,9 @@ public sealed class ClusterHarness : IAsyncDisposable
         var name = "n" + Interlocked.Increment(ref _nextNode).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var node = await TendrilProcess.StartAsync(users.Select(u => (u, Password)), section =>
         {
-            section["Storage"] = new Dictionary<string, object> { ["Provider"] = "postgres", ["PostgresConnectionString"] = _postgres };
+            section["Storage"] = _postgres is not null
+                ? new Dictionary<string, object> { ["Provider"] = "postgres", ["PostgresConnectionString"] = _postgres }
+                : new Dictionary<string, object> { ["Provider"] = "sqlite", ["SqlitePath"] = _sqlite! };
             section["Registration"] = new Dictionary<string, object> { ["Enabled"] = true }; // in-band account removal
             section["Admin"] = new Dictionary<string, object> { ["Users"] = new[] { AdminJid } }; // when a test creates the account
             var cluster = new Dictionary<string, object>
@@ -93,6 +112,16 @@ public sealed class ClusterHarness : IAsyncDisposable
             if (n is not null) await n.DisposeAsync();
         }
         Redis.Dispose();
+        if (_sqlite is not null)
+        {
+            try
+            {
+                Directory.Delete(Path.GetDirectoryName(_sqlite)!, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 }
 
