@@ -64,6 +64,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
         registry.HandleIq("query", Namespace, QueryAsync, IqTarget.Account);
         registry.HandleIq("prefs", Namespace, PreferencesAsync, IqTarget.Account);
+        registry.HandleIq("metadata", Namespace, MetadataAsync, IqTarget.Account);
         registry.AddOutboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveSentAsync);
         registry.AddInboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveReceivedAsync);
         registry.StanzaBounced += DiscardPending;
@@ -406,6 +407,48 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
             page.Count, rsm.FirstIndex());
         request.Reply(fin);
+    }
+
+    /// <summary>
+    /// XEP-0313 §7 (#extended) archive metadata: the first and last archived message (id and timestamp) so a client
+    /// knows where to page from; an empty archive answers an empty &lt;metadata/&gt;.
+    /// </summary>
+    private async ValueTask MetadataAsync(IqRequest request)
+    {
+        if (!BareJidComparer.Instance.Equals(request.To, request.From))
+        {
+            request.ReplyError(StanzaErrorCondition.Forbidden, "Only the owner may query this archive.");
+            return;
+        }
+        if (!request.IsGet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest, "Archive metadata is read with an iq get.");
+            return;
+        }
+        var owner = request.To;
+        ArchivePage first, last;
+        try
+        {
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is behind; try again later."));
+                return;
+            }
+            first = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, new ArchiveQuery { Max = 1 }).ConfigureAwait(false);
+            last = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, new ArchiveQuery { Max = 1, Before = "" }).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is unavailable; try again later."));
+            return;
+        }
+        var metadata = new XmlElement("metadata", Namespace);
+        if (first.Items.Count > 0 && last.Items.Count > 0)
+        {
+            metadata.AddElement("start", Namespace).SetAttribute("id", first.Items[0].Id).SetAttribute("timestamp", XmppDateTime.Format(first.Items[0].Timestamp));
+            metadata.AddElement("end", Namespace).SetAttribute("id", last.Items[^1].Id).SetAttribute("timestamp", XmppDateTime.Format(last.Items[^1].Timestamp));
+        }
+        request.Reply(metadata);
     }
 
     private void Deliver(IqRequest request, XmlElement message)
