@@ -117,6 +117,9 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     {
         public ArchiveAppend? Sent;
         public ArchiveAppend? Received;
+
+        /// <summary>The &lt;stanza-id/&gt; stamped in the recipient's name for <see cref="Received"/>.</summary>
+        public XmlElement? ReceivedStamp;
     }
 
     private async ValueTask<StanzaFilterResult> ArchiveSentAsync(C2sSession origin, XmlElement stanza, Jid? to)
@@ -143,9 +146,14 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
             // A recipient with a session here gets it live: queued now, before the delivery, so a query it sends after
             // reading the message finds it (read-your-writes). Otherwise it goes offline, where storage may refuse it:
             // queued when routing ends, unless it bounced.
+            var stamp = stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", record.Message.Id);
             if (_server.Delivery.IsBoundHere(owner)) await EnqueueAsync(record).ConfigureAwait(false);
-            else _pending.GetOrAdd(stanza, static _ => new Pending()).Received = record;
-            stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", record.Message.Id);
+            else
+            {
+                var pending = _pending.GetOrAdd(stanza, static _ => new Pending());
+                pending.Received = record;
+                pending.ReceivedStamp = stamp;
+            }
         }
         return StanzaFilterResult.Continue;
     }
@@ -153,7 +161,10 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     /// <summary>The router answered the message with an error: what the filters prepared for it is not archived.</summary>
     private void DiscardPending(XmlElement stanza)
     {
-        if (!_pending.IsEmpty && stanza.Name == "message") _pending.TryRemove(stanza, out _);
+        if (_pending.IsEmpty || stanza.Name != "message" || !_pending.TryRemove(stanza, out var pending)) return;
+        // XEP-0359 §3: only the entity that archived a stanza stamps it. The recipient's archive will not hold it (no
+        // such account, offline store refused), so the error going back to the sender carries no stanza-id in its name.
+        if (pending.ReceivedStamp is { } stamp) stanza.Remove(stamp);
     }
 
     /// <summary>The router is done with the message and did not bounce it: its records go to the writer (sender's first).</summary>
