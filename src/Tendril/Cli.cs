@@ -78,7 +78,7 @@ public static class Cli
         var postgres = new Option<string?>("--postgres")
         {
             Description = "PostgreSQL connection string (implies --storage postgres), e.g. \"Host=db;Database=tendril;Username=tendril\". "
-                + "Keep the password out of it: use ~/.pgpass or Tendril__Storage__PostgresConnectionString.",
+                + "Keep the password out of it: give it with Tendril__Storage__PostgresPassword (merged in) or ~/.pgpass.",
             HelpName = "CONNECTION",
         };
         var init = new Command("init", "Write a tendril.json for DOMAIN and a self-signed certificate into the data folder.") { domain, data, force, storage, postgres };

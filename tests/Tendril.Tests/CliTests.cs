@@ -104,6 +104,7 @@ public sealed class CliTests : IDisposable
         options.Validate();
         Assert.Equal("postgres", options.Storage.Provider);
         Assert.Equal("Host=db.example.org;Database=tendril;Username=tendril", options.Storage.PostgresConnectionString);
+        Assert.Contains("Tendril__Storage__PostgresPassword", result.Out, StringComparison.Ordinal); // init says where the password goes
 
         // --storage postgres without a connection string: written empty, with a hint; the default stays sqlite.
         result = await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--storage", "postgres");
