@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole Tendril test suite. Installs what the tests need when it is missing:
-#   - Debian's python3-slixmpp (the third-party XMPP client of the interop tests)
+#   - Debian's python3-slixmpp and go-sendxmpp (third-party XMPP clients of the interop tests)
 #   - Debian's postgresql (the tests start throwaway clusters of their own with its initdb/pg_ctl)
 #   - Debian's redis-server (started by the Redis client and cluster tests; brings redis-cli)
 #   - Debian's chromium and Node.js, and the npm packages playwright-core (the browser tests) and
@@ -17,6 +17,7 @@ missing=()
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || missing+=(python3-slixmpp)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/go-sendxmpp ] || missing+=(go-sendxmpp)
 [ -x /usr/bin/redis-server ] && [ -x /usr/bin/redis-cli ] || missing+=(redis-server)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

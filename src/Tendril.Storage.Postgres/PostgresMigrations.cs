@@ -152,6 +152,19 @@ public static class PostgresMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             );
             """),
+        new(7, "roster versioning: per-item versions, removals kept, the oldest version deltas start from", """
+            ALTER TABLE roster_items ADD COLUMN version bigint NOT NULL DEFAULT 0; -- roster version of its last change
+            ALTER TABLE roster_versions ADD COLUMN horizon bigint NOT NULL DEFAULT 0; -- changes after it are all known
+            UPDATE roster_versions SET horizon = version; -- what changed before this step is not known
+            CREATE TABLE roster_removed (
+                domain      text COLLATE "C" NOT NULL,
+                username    text COLLATE "C" NOT NULL,
+                jid         text COLLATE "C" NOT NULL,
+                version     bigint NOT NULL, -- the roster version the removal produced
+                PRIMARY KEY (domain, username, jid),
+                FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+            );
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

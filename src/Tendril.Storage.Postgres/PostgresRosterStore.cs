@@ -3,9 +3,9 @@ using Npgsql;
 namespace Tendril.Storage.Postgres;
 
 /// <summary>
-/// <see cref="IRosterStore"/> over <c>roster_items</c>, <c>roster_versions</c> and <c>roster_pending_in</c>. Reading a
+/// <see cref="IRosterStore"/> over <c>roster_items</c>, <c>roster_versions</c>, <c>roster_removed</c> and <c>roster_pending_in</c>. Reading a
 /// whole roster (version and items) is one statement, so one round trip and one snapshot at login whatever the roster's
-/// size; a change to an item and the version bump are one batch (one implicit transaction).
+/// size; a change to an item, the version bump and the item's version (or its removal record) are one statement.
 /// </summary>
 internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStore
 {
@@ -68,6 +68,41 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<RosterDelta?> GetChangesSinceAsync(string domain, string username, long since, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.RunAsync<RosterDelta?>("get roster changes", async connection =>
+        {
+            // One statement, one snapshot: the version and horizon on every row, then the changed items and removals
+            // (one row with null change columns when nothing changed).
+            await using var command = connection.Command($"""
+                SELECT v.version, v.horizon, c.version, c.jid, c.name, c.subscription, c.ask, c.approved, c.groups
+                FROM (SELECT COALESCE(max(version), 0) AS version, COALESCE(max(horizon), 0) AS horizon
+                      FROM roster_versions WHERE domain = $1 AND username = $2) v
+                LEFT JOIN (
+                    SELECT version, jid, name, subscription, ask, approved, groups FROM roster_items
+                    WHERE domain = $1 AND username = $2 AND version > $3
+                    UNION ALL
+                    SELECT version, jid, NULL, NULL, NULL, NULL, NULL FROM roster_removed
+                    WHERE domain = $1 AND username = $2 AND version > $3) c ON true
+                ORDER BY c.version;
+                """);
+            command.Parameters.Param(domain).Param(username).Param(since);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            long version = 0, horizon = 0;
+            var changes = new List<RosterChange>();
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                version = reader.GetInt64(0);
+                horizon = reader.GetInt64(1);
+                if (reader.IsDBNull(2)) continue;
+                var jid = reader.GetString(3);
+                changes.Add(new RosterChange(reader.GetInt64(2), jid, reader.IsDBNull(5) ? null : ReadItem(reader, 3)));
+            }
+            return since > version || since < horizon ? null : new RosterDelta(version, changes);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<long> SetItemAsync(string domain, string username, RosterItem item, CancellationToken cancellationToken = default)
     {
         Check(domain, username);
@@ -75,17 +110,22 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
         var groups = item.Groups as string[] ?? [.. item.Groups];
         return await storage.RunAsync("set roster item", async connection =>
         {
-            // A missing account fails the foreign key: StorageException, as with SQLite.
-            await using var batch = new NpgsqlBatch(connection);
-            batch.BatchCommand($"""
-                INSERT INTO roster_items (domain, username, {ItemColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (domain, username, jid) DO UPDATE SET
-                    name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
-                    approved = excluded.approved, groups = excluded.groups;
-                """).Parameters.Param(domain).Param(username).Param(item.Jid).ParamNullableText(item.Name)
+            // One statement: bump the version, write the item with it, forget an earlier removal of the same JID. A
+            // missing account fails the foreign key: StorageException, as with SQLite.
+            await using var command = connection.Command($"""
+                WITH v AS ({BumpVersion.TrimEnd().TrimEnd(';')}),
+                i AS (
+                    INSERT INTO roster_items (domain, username, {ItemColumns}, version)
+                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, v.version FROM v
+                    ON CONFLICT (domain, username, jid) DO UPDATE SET
+                        name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
+                        approved = excluded.approved, groups = excluded.groups, version = excluded.version),
+                r AS (DELETE FROM roster_removed WHERE domain = $1 AND username = $2 AND jid = $3)
+                SELECT version FROM v;
+                """);
+            command.Parameters.Param(domain).Param(username).Param(item.Jid).ParamNullableText(item.Name)
                 .Param((short)item.Subscription).Param(item.Ask).Param(item.Approved).Param(groups);
-            batch.BatchCommand(BumpVersion).Parameters.Param(domain).Param(username);
-            return (long)(await batch.ExecuteScalarAsync().ConfigureAwait(false))!;
+            return (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -95,15 +135,31 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
         ArgumentNullException.ThrowIfNull(jid);
         return await storage.RunAsync<long?>("remove roster item", async connection =>
         {
-            // One statement: the version is bumped only when an item was deleted (no row comes back otherwise).
-            await using var command = connection.Command("""
-                WITH removed AS (DELETE FROM roster_items WHERE domain = $1 AND username = $2 AND jid = $3 RETURNING 1)
-                INSERT INTO roster_versions (domain, username, version) SELECT $1, $2, 1 FROM removed
-                ON CONFLICT (domain, username) DO UPDATE SET version = roster_versions.version + 1
-                RETURNING version;
-                """);
-            command.Parameters.Param(domain).Param(username).Param(jid);
-            return await command.ExecuteScalarAsync().ConfigureAwait(false) is long version ? version : null;
+            // One batch (one implicit transaction). First statement: the version is bumped and the removal kept only when
+            // an item was deleted (no row comes back otherwise). Second: beyond RemovalsKept removals the oldest are
+            // forgotten and the horizon moves past them, so an older client version gets the full roster.
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommand("""
+                WITH removed AS (DELETE FROM roster_items WHERE domain = $1 AND username = $2 AND jid = $3 RETURNING 1),
+                v AS (
+                    INSERT INTO roster_versions (domain, username, version) SELECT $1, $2, 1 FROM removed
+                    ON CONFLICT (domain, username) DO UPDATE SET version = roster_versions.version + 1
+                    RETURNING version),
+                t AS (
+                    INSERT INTO roster_removed (domain, username, jid, version) SELECT $1, $2, $3, version FROM v
+                    ON CONFLICT (domain, username, jid) DO UPDATE SET version = excluded.version)
+                SELECT version FROM v;
+                """).Parameters.Param(domain).Param(username).Param(jid);
+            batch.BatchCommand("""
+                WITH cut AS (
+                    SELECT version FROM roster_removed WHERE domain = $1 AND username = $2
+                    ORDER BY version DESC OFFSET $3 LIMIT 1),
+                h AS (
+                    UPDATE roster_versions SET horizon = GREATEST(horizon, cut.version) FROM cut
+                    WHERE domain = $1 AND username = $2)
+                DELETE FROM roster_removed r USING cut WHERE r.domain = $1 AND r.username = $2 AND r.version <= cut.version;
+                """).Parameters.Param(domain).Param(username).Param((long)IRosterStore.RemovalsKept);
+            return await batch.ExecuteScalarAsync().ConfigureAwait(false) is long version ? version : null;
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -27,6 +27,16 @@ public sealed record PostgresStorageOptions(string ConnectionString)
         }
     }
 
+    /// <summary>
+    /// <paramref name="connectionString"/> with <paramref name="password"/> as its Password (replacing one it has); the
+    /// string unchanged when the password is empty. Every other keyword (Host, Port, Database…) is kept.
+    /// </summary>
+    public static string WithPassword(string connectionString, string? password)
+    {
+        if (string.IsNullOrEmpty(password)) return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { Password = password }.ConnectionString;
+    }
+
     /// <summary>The connection string with the password hidden, for logs and error messages.</summary>
     public string Redacted()
     {

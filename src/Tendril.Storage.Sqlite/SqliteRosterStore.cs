@@ -5,8 +5,9 @@ using Microsoft.Data.Sqlite;
 namespace Tendril.Storage.Sqlite;
 
 /// <summary>
-/// <see cref="IRosterStore"/> over <c>roster_items</c>, <c>roster_versions</c> and <c>roster_pending_in</c>. A change
-/// to an item and the version bump happen in one transaction on the writer thread.
+/// <see cref="IRosterStore"/> over <c>roster_items</c>, <c>roster_versions</c>, <c>roster_removed</c> and
+/// <c>roster_pending_in</c>. A change to an item, the version bump and the item's version (or its removal record) happen
+/// in one transaction on the writer thread.
 /// </summary>
 internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
 {
@@ -46,6 +47,36 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         return await storage.ReadAsync("get roster version", connection => ReadVersion(connection, null, domain, username), cancellationToken);
     }
 
+    public async ValueTask<RosterDelta?> GetChangesSinceAsync(string domain, string username, long since, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.ReadAsync<RosterDelta?>("get roster changes", connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: true);
+            var (version, horizon) = ReadVersionAndHorizon(connection, transaction, domain, username);
+            if (since > version || since < horizon) return null;
+            var changes = new List<RosterChange>();
+            using (var command = SqliteStorage.Command(connection, $"SELECT {ItemColumns}, version FROM roster_items WHERE domain = $domain AND username = $username AND version > $since;", domain, username, transaction: transaction))
+            {
+                command.Parameters.AddWithValue("$since", since);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var item = ReadItem(reader);
+                    changes.Add(new RosterChange(reader.GetInt64(6), item.Jid, item));
+                }
+            }
+            using (var command = SqliteStorage.Command(connection, "SELECT jid, version FROM roster_removed WHERE domain = $domain AND username = $username AND version > $since;", domain, username, transaction: transaction))
+            {
+                command.Parameters.AddWithValue("$since", since);
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) changes.Add(new RosterChange(reader.GetInt64(1), reader.GetString(0), null));
+            }
+            changes.Sort(static (a, b) => a.Version.CompareTo(b.Version));
+            return new RosterDelta(version, changes);
+        }, cancellationToken);
+    }
+
     public async ValueTask<long> SetItemAsync(string domain, string username, RosterItem item, CancellationToken cancellationToken = default)
     {
         Check(domain, username);
@@ -54,12 +85,14 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         return await storage.WriteAsync("set roster item", connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
+            var version = BumpVersion(connection, transaction, domain, username);
             using (var command = SqliteStorage.Command(connection, $"""
-                    INSERT INTO roster_items (domain, username, {ItemColumns})
-                    VALUES ($domain, $username, $jid, $name, $subscription, $ask, $approved, $groups)
+                    INSERT INTO roster_items (domain, username, {ItemColumns}, version)
+                    VALUES ($domain, $username, $jid, $name, $subscription, $ask, $approved, $groups, $version)
                     ON CONFLICT (domain, username, jid) DO UPDATE SET
                         name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
-                        approved = excluded.approved, groups = excluded.groups;
+                        approved = excluded.approved, groups = excluded.groups, version = excluded.version;
+                    DELETE FROM roster_removed WHERE domain = $domain AND username = $username AND jid = $jid;
                     """, domain, username, transaction))
             {
                 command.Parameters.AddWithValue("$jid", item.Jid);
@@ -68,9 +101,9 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
                 command.Parameters.AddWithValue("$ask", item.Ask ? 1 : 0);
                 command.Parameters.AddWithValue("$approved", item.Approved ? 1 : 0);
                 command.Parameters.AddWithValue("$groups", groups);
+                command.Parameters.AddWithValue("$version", version);
                 command.ExecuteNonQuery();
             }
-            var version = BumpVersion(connection, transaction, domain, username);
             transaction.Commit();
             return version;
         }, cancellationToken);
@@ -89,6 +122,25 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
                 if (command.ExecuteNonQuery() == 0) return null;
             }
             var version = BumpVersion(connection, transaction, domain, username);
+            // The removal is kept for deltas (RFC 6121 §2.6.3 pushes it as subscription='remove'); beyond RemovalsKept
+            // the oldest are forgotten and the horizon moves past them, so an older client version gets the full roster.
+            using (var command = SqliteStorage.Command(connection, """
+                    INSERT INTO roster_removed (domain, username, jid, version) VALUES ($domain, $username, $jid, $version)
+                    ON CONFLICT (domain, username, jid) DO UPDATE SET version = excluded.version;
+                    UPDATE roster_versions SET horizon = max(horizon, (
+                        SELECT version FROM roster_removed WHERE domain = $domain AND username = $username
+                        ORDER BY version DESC LIMIT 1 OFFSET $kept))
+                    WHERE domain = $domain AND username = $username AND (
+                        SELECT count(*) FROM roster_removed WHERE domain = $domain AND username = $username) > $kept;
+                    DELETE FROM roster_removed WHERE domain = $domain AND username = $username
+                        AND version <= (SELECT horizon FROM roster_versions WHERE domain = $domain AND username = $username);
+                    """, domain, username, transaction))
+            {
+                command.Parameters.AddWithValue("$jid", jid);
+                command.Parameters.AddWithValue("$version", version);
+                command.Parameters.AddWithValue("$kept", IRosterStore.RemovalsKept);
+                command.ExecuteNonQuery();
+            }
             transaction.Commit();
             return version;
         }, cancellationToken);
@@ -155,6 +207,13 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         using var command = SqliteStorage.Command(connection, "SELECT version FROM roster_versions WHERE domain = $domain AND username = $username;", domain, username, transaction: transaction);
         var value = command.ExecuteScalar();
         return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
+    private static (long Version, long Horizon) ReadVersionAndHorizon(SqliteConnection connection, SqliteTransaction? transaction, string domain, string username)
+    {
+        using var command = SqliteStorage.Command(connection, "SELECT version, horizon FROM roster_versions WHERE domain = $domain AND username = $username;", domain, username, transaction: transaction);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
 
     private static long BumpVersion(SqliteConnection connection, SqliteTransaction transaction, string domain, string username)

@@ -27,6 +27,16 @@ public sealed record RosterItem(string Jid, string? Name, RosterSubscription Sub
 /// <summary>A whole roster with its version (a per-user counter, bumped by every change to an item).</summary>
 public sealed record RosterSnapshot(long Version, IReadOnlyList<RosterItem> Items);
 
+/// <summary>One change to a roster: the item as it is now (set or updated), or its removal (<see cref="Item"/> null).</summary>
+/// <param name="Version">The roster version the change produced.</param>
+public sealed record RosterChange(long Version, string Jid, RosterItem? Item);
+
+/// <summary>
+/// What changed in a roster after a version the client holds (RFC 6121 §2.6.3): the current version and the last change
+/// of each item changed since, oldest first (so the last one carries <see cref="Version"/>).
+/// </summary>
+public sealed record RosterDelta(long Version, IReadOnlyList<RosterChange> Changes);
+
 /// <summary>
 /// A subscription request the user received and has not answered (the "Pending In" state, RFC 6121 §3.1.3), kept with
 /// the original stanza so it can be delivered again at the user's next login.
@@ -45,6 +55,16 @@ public interface IRosterStore
 
     /// <summary>The current roster version (0 for a roster never changed).</summary>
     ValueTask<long> GetVersionAsync(string domain, string username, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The changes after version <paramref name="since"/>, or null when they are not known: a version newer than the
+    /// roster's, or older than the oldest removal still kept (<see cref="RemovalsKept"/> per account; versions from
+    /// before the store kept removals count as older). An unchanged roster gives an empty list.
+    /// </summary>
+    ValueTask<RosterDelta?> GetChangesSinceAsync(string domain, string username, long since, CancellationToken cancellationToken = default);
+
+    /// <summary>Removed items remembered per account for <see cref="GetChangesSinceAsync"/>; older removals are forgotten.</summary>
+    public const int RemovalsKept = 256;
 
     /// <summary>Creates or replaces the item; returns the roster's new version. Throws <see cref="StorageException"/> when the account does not exist.</summary>
     ValueTask<long> SetItemAsync(string domain, string username, RosterItem item, CancellationToken cancellationToken = default);

@@ -29,7 +29,19 @@ public static class Cli
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) await stderr.WriteLineAsync($"tendril: {error.Message}");
+            if (parse.CommandResult.Command == root)
+            {
+                // No command, or one that is not ours: say so in these words (System.CommandLine would first say
+                // "Required command was not provided." for a misspelt one) and list the commands.
+                var commands = string.Join(", ", root.Subcommands.Select(c => c.Name));
+                await stderr.WriteLineAsync(parse.UnmatchedTokens.Count > 0
+                    ? $"tendril: unknown command '{parse.UnmatchedTokens[0]}'; the commands are {commands}."
+                    : $"tendril: no command given; the commands are {commands}.");
+            }
+            else
+            {
+                foreach (var error in parse.Errors) await stderr.WriteLineAsync($"tendril: {error.Message}");
+            }
             await stderr.WriteLineAsync("Run 'tendril --help' for usage.");
             return ExitCodes.Usage;
         }
@@ -66,7 +78,7 @@ public static class Cli
         var postgres = new Option<string?>("--postgres")
         {
             Description = "PostgreSQL connection string (implies --storage postgres), e.g. \"Host=db;Database=tendril;Username=tendril\". "
-                + "Keep the password out of it: use ~/.pgpass or Tendril__Storage__PostgresConnectionString.",
+                + "Keep the password out of it: give it with Tendril__Storage__PostgresPassword (merged in) or ~/.pgpass.",
             HelpName = "CONNECTION",
         };
         var init = new Command("init", "Write a tendril.json for DOMAIN and a self-signed certificate into the data folder.") { domain, data, force, storage, postgres };

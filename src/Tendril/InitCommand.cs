@@ -64,6 +64,11 @@ internal static class InitCommand
         await context.Stdout.WriteLineAsync($"  {Path.GetFullPath(keyPath)}");
         if (provider == StorageOptions.Postgres && connectionString.Length == 0)
             await context.Stdout.WriteLineAsync("Storage is PostgreSQL: set Tendril__Storage__PostgresConnectionString (or edit the file) before serving.");
+        if (provider == StorageOptions.Postgres)
+        {
+            await context.Stdout.WriteLineAsync("The PostgreSQL password stays out of the file: export Tendril__Storage__PostgresPassword=… "
+                + "(merged into the connection string) or put it in ~/.pgpass, for every tendril command.");
+        }
         await context.Stdout.WriteLineAsync($"Next: tendril adduser you@{domain}, then tendril serve.");
         return ExitCodes.Ok;
     }
@@ -124,7 +129,7 @@ internal static class InitCommand
                   // Relative to DataDirectory.
                   "SqlitePath": {{S(d.Storage.SqlitePath)}},
                   // Npgsql connection string for "postgres", e.g. "Host=db;Database=tendril;Username=tendril".
-                  // Keep the password in ~/.pgpass or in Tendril__Storage__PostgresConnectionString, not here.
+                  // Keep the password out of this file: Tendril__Storage__PostgresPassword (merged into it) or ~/.pgpass.
                   "PostgresConnectionString": {{S(postgresConnectionString)}}
                 },
                 "Offline": {

@@ -31,7 +31,7 @@ internal static class StorageFactory
         if (options.Storage.Provider != StorageOptions.Postgres) return;
         try
         {
-            new PostgresStorageOptions(options.Storage.PostgresConnectionString).Validate();
+            new PostgresStorageOptions(ConnectionString(options)).Validate();
         }
         catch (ArgumentException e)
         {
@@ -42,7 +42,7 @@ internal static class StorageFactory
     /// <summary>What the storage is, for the start-up log line: the file, or the connection string without its password.</summary>
     public static string Describe(TendrilOptions options) => options.Storage.Provider switch
     {
-        StorageOptions.Postgres => "PostgreSQL " + new PostgresStorageOptions(options.Storage.PostgresConnectionString).Redacted(),
+        StorageOptions.Postgres => "PostgreSQL " + new PostgresStorageOptions(ConnectionString(options)).Redacted(),
         _ => "SQLite " + CliConfiguration.DatabasePath(options),
     };
 
@@ -65,6 +65,21 @@ internal static class StorageFactory
     private static PostgresStorage CreatePostgres(TendrilOptions options, ILoggerFactory loggerFactory)
     {
         Validate(options);
-        return new PostgresStorage(options.Storage.PostgresConnectionString, loggerFactory.CreateLogger<PostgresStorage>());
+        return new PostgresStorage(ConnectionString(options), loggerFactory.CreateLogger<PostgresStorage>());
+    }
+
+    /// <summary>The PostgreSQL connection string with <c>Storage:PostgresPassword</c> merged in (when set).</summary>
+    internal static string ConnectionString(TendrilOptions options)
+    {
+        var connectionString = options.Storage.PostgresConnectionString;
+        if (string.IsNullOrEmpty(options.Storage.PostgresPassword) || string.IsNullOrWhiteSpace(connectionString)) return connectionString;
+        try
+        {
+            return PostgresStorageOptions.WithPassword(connectionString, options.Storage.PostgresPassword);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            return connectionString; // malformed: Validate says so in its words
+        }
     }
 }

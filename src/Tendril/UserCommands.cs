@@ -121,7 +121,9 @@ internal sealed class UserCommands
         }
         catch (FormatException e)
         {
-            throw new CliException(ExitCodes.UserError, $"Invalid JID '{text}': {e.Message}", e);
+            // One line: what is wrong and what an account JID looks like ("Invalid JID: bad domainpart." → "bad domainpart").
+            var reason = e.Message.StartsWith("Invalid JID: ", StringComparison.Ordinal) ? e.Message["Invalid JID: ".Length..].TrimEnd('.') : e.Message.TrimEnd('.');
+            throw new CliException(ExitCodes.UserError, $"'{text}' is not a valid JID ({reason}); an account JID looks like user@{_domain}.", e);
         }
         if (jid.Local is null) throw new CliException(ExitCodes.UserError, $"Invalid JID '{text}': an account JID needs a username (user@{_domain}).");
         if (jid.Resource is not null) throw new CliException(ExitCodes.UserError, $"Invalid JID '{text}': use the bare JID, without a resource.");

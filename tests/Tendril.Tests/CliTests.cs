@@ -104,6 +104,7 @@ public sealed class CliTests : IDisposable
         options.Validate();
         Assert.Equal("postgres", options.Storage.Provider);
         Assert.Equal("Host=db.example.org;Database=tendril;Username=tendril", options.Storage.PostgresConnectionString);
+        Assert.Contains("Tendril__Storage__PostgresPassword", result.Out, StringComparison.Ordinal); // init says where the password goes
 
         // --storage postgres without a connection string: written empty, with a hint; the default stays sqlite.
         result = await Tendril("init", "example.org", "--data", DataPath, "--config", ConfigPath, "--force", "--storage", "postgres");
@@ -374,7 +375,32 @@ public sealed class CliTests : IDisposable
         await File.WriteAllTextAsync(ConfigPath, """{ "Tendril": { "Domian": "typo.example" } }""");
         result = await Tendril("serve", "--config", ConfigPath);
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("Domian", result.Err, StringComparison.Ordinal);
+        // Issue 21: in our words, with the likely key, not the .NET binder's ("'ErrorOnUnknownConfiguration' was set…").
+        Assert.Equal("tendril: Invalid configuration: unknown setting Tendril:Domian (did you mean Tendril:Domain?)", result.Err.Trim());
+    }
+
+    [Fact]
+    public async Task An_unknown_command_is_named_with_the_list_of_commands()
+    {
+        var result = await Tendril("frobnicate");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            "tendril: unknown command 'frobnicate'; the commands are init, serve, adduser, passwd, deluser, users.\nRun 'tendril --help' for usage.",
+            result.Err.Trim().ReplaceLineEndings("\n"));
+
+        result = await Tendril();
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("tendril: no command given; the commands are init, serve, adduser,", result.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Required command", result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_malformed_jid_is_one_clear_line()
+    {
+        WriteConfig();
+        var result = await Piped("secret\n", "adduser", "not a jid", "--config", ConfigPath);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("tendril: 'not a jid' is not a valid JID (bad domainpart); an account JID looks like user@example.org.", result.Err.Trim());
     }
 
     // ---- serve ----

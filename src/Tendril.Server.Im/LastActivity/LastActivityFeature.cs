@@ -12,8 +12,8 @@ namespace Tendril.Server.Features.LastActivity;
 /// <summary>
 /// Last Activity (XEP-0012). To the server: its uptime (§5). To an account (§4, "offline user query"): only for a
 /// requester subscribed to the account's presence (or the account itself), else forbidden; 0 seconds while the account
-/// has an available resource; otherwise the seconds since its last logout with the status of its last unavailable
-/// presence, kept in storage (store <c>last</c>). An account that never logged out has no last activity:
+/// has an available resource; otherwise the seconds since it last went unavailable (an unavailable presence, or a
+/// logout) with the status of its last unavailable presence, kept in storage (store <c>last</c>). An account that never logged out has no last activity:
 /// service-unavailable, as for an account that does not exist. Full-JID queries (idle time) are the client's.
 /// </summary>
 public sealed class LastActivityFeature : IServerFeature
@@ -24,8 +24,9 @@ public sealed class LastActivityFeature : IServerFeature
     private XmppServer _server = null!;
     private RosterQueries _rosters = null!;
     private DateTimeOffset _startedAt;
-    // Status of a session's last unavailable broadcast, recorded at logout.
-    private readonly ConcurrentDictionary<C2sSession, string> _unavailableStatus = new();
+    // Sessions whose unavailable broadcast was recorded (and that have not been available since): their close does not
+    // move the time or drop the status.
+    private readonly ConcurrentDictionary<C2sSession, bool> _recorded = new();
 
     public void Register(FeatureRegistry registry)
     {
@@ -38,35 +39,44 @@ public sealed class LastActivityFeature : IServerFeature
         registry.SessionClosed += RecordLogoutAsync;
     }
 
-    private ValueTask<StanzaFilterResult> RememberStatus(C2sSession origin, XmlElement stanza, Jid? to)
+    private async ValueTask<StanzaFilterResult> RememberStatus(C2sSession origin, XmlElement stanza, Jid? to)
     {
         if (to is null && stanza.Name == "presence")
         {
             switch (stanza.GetAttribute("type"))
             {
                 case "unavailable":
-                    _unavailableStatus[origin] = stanza.Element("status")?.Text ?? "";
+                    // XEP-0012 §4: the last activity is when the account went unavailable, with that status — recorded
+                    // now, on a stream that may stay open, not only when the session closes.
+                    _recorded[origin] = true;
+                    await RecordAsync(origin, stanza.Element("status")?.Text ?? "").ConfigureAwait(false);
                     break;
                 case null:
-                    _unavailableStatus.TryRemove(origin, out _);
+                    _recorded.TryRemove(origin, out _);
                     break;
             }
         }
-        return new(StanzaFilterResult.Continue);
+        return StanzaFilterResult.Continue;
     }
 
     private async ValueTask RecordLogoutAsync(C2sSession session)
     {
-        _unavailableStatus.TryRemove(session, out var status);
+        // Went unavailable earlier and stayed so: that moment is its last activity, already recorded.
+        if (_recorded.TryRemove(session, out _)) return;
+        await RecordAsync(session, "").ConfigureAwait(false);
+    }
+
+    private async ValueTask RecordAsync(C2sSession session, string status)
+    {
         var user = session.Jid.Bare;
         var now = _server.Time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         try
         {
-            await _server.Storage.AccountData.PutAsync(user.Domain, user.Local!, Store, "", now + "\n" + (status ?? "")).ConfigureAwait(false);
+            await _server.Storage.AccountData.PutAsync(user.Domain, user.Local!, Store, "", now + "\n" + status).ConfigureAwait(false);
         }
         catch (StorageException)
         {
-            // The logout time is lost; other session-closed handlers must still run.
+            // The time is lost; the presence and other session-closed handlers must still go on.
         }
     }
 

@@ -64,6 +64,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         registry.AddDiscoFeature(StanzaIdNamespace, IqTarget.Account);
         registry.HandleIq("query", Namespace, QueryAsync, IqTarget.Account);
         registry.HandleIq("prefs", Namespace, PreferencesAsync, IqTarget.Account);
+        registry.HandleIq("metadata", Namespace, MetadataAsync, IqTarget.Account);
         registry.AddOutboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveSentAsync);
         registry.AddInboundFilter(StanzaKinds.Message, StanzaStage.Archive, ArchiveReceivedAsync);
         registry.StanzaBounced += DiscardPending;
@@ -116,6 +117,9 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     {
         public ArchiveAppend? Sent;
         public ArchiveAppend? Received;
+
+        /// <summary>The &lt;stanza-id/&gt; stamped in the recipient's name for <see cref="Received"/>.</summary>
+        public XmlElement? ReceivedStamp;
     }
 
     private async ValueTask<StanzaFilterResult> ArchiveSentAsync(C2sSession origin, XmlElement stanza, Jid? to)
@@ -142,9 +146,14 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
             // A recipient with a session here gets it live: queued now, before the delivery, so a query it sends after
             // reading the message finds it (read-your-writes). Otherwise it goes offline, where storage may refuse it:
             // queued when routing ends, unless it bounced.
+            var stamp = stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", record.Message.Id);
             if (_server.Delivery.IsBoundHere(owner)) await EnqueueAsync(record).ConfigureAwait(false);
-            else _pending.GetOrAdd(stanza, static _ => new Pending()).Received = record;
-            stanza.AddElement("stanza-id", StanzaIdNamespace).SetAttribute("by", owner.ToString()).SetAttribute("id", record.Message.Id);
+            else
+            {
+                var pending = _pending.GetOrAdd(stanza, static _ => new Pending());
+                pending.Received = record;
+                pending.ReceivedStamp = stamp;
+            }
         }
         return StanzaFilterResult.Continue;
     }
@@ -152,7 +161,10 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
     /// <summary>The router answered the message with an error: what the filters prepared for it is not archived.</summary>
     private void DiscardPending(XmlElement stanza)
     {
-        if (!_pending.IsEmpty && stanza.Name == "message") _pending.TryRemove(stanza, out _);
+        if (_pending.IsEmpty || stanza.Name != "message" || !_pending.TryRemove(stanza, out var pending)) return;
+        // XEP-0359 §3: only the entity that archived a stanza stamps it. The recipient's archive will not hold it (no
+        // such account, offline store refused), so the error going back to the sender carries no stanza-id in its name.
+        if (pending.ReceivedStamp is { } stamp) stanza.Remove(stamp);
     }
 
     /// <summary>The router is done with the message and did not bounce it: its records go to the writer (sender's first).</summary>
@@ -406,6 +418,48 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
             page.Count, rsm.FirstIndex());
         request.Reply(fin);
+    }
+
+    /// <summary>
+    /// XEP-0313 §7 (#extended) archive metadata: the first and last archived message (id and timestamp) so a client
+    /// knows where to page from; an empty archive answers an empty &lt;metadata/&gt;.
+    /// </summary>
+    private async ValueTask MetadataAsync(IqRequest request)
+    {
+        if (!BareJidComparer.Instance.Equals(request.To, request.From))
+        {
+            request.ReplyError(StanzaErrorCondition.Forbidden, "Only the owner may query this archive.");
+            return;
+        }
+        if (!request.IsGet)
+        {
+            request.ReplyError(StanzaErrorCondition.BadRequest, "Archive metadata is read with an iq get.");
+            return;
+        }
+        var owner = request.To;
+        ArchivePage first, last;
+        try
+        {
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is behind; try again later."));
+                return;
+            }
+            first = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, new ArchiveQuery { Max = 1 }).ConfigureAwait(false);
+            last = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, new ArchiveQuery { Max = 1, Before = "" }).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is unavailable; try again later."));
+            return;
+        }
+        var metadata = new XmlElement("metadata", Namespace);
+        if (first.Items.Count > 0 && last.Items.Count > 0)
+        {
+            metadata.AddElement("start", Namespace).SetAttribute("id", first.Items[0].Id).SetAttribute("timestamp", XmppDateTime.Format(first.Items[0].Timestamp));
+            metadata.AddElement("end", Namespace).SetAttribute("id", last.Items[^1].Id).SetAttribute("timestamp", XmppDateTime.Format(last.Items[^1].Timestamp));
+        }
+        request.Reply(metadata);
     }
 
     private void Deliver(IqRequest request, XmlElement message)

@@ -30,17 +30,21 @@ internal sealed class RosterIq(XmppServer server, AccountLocks locks, RosterPush
     {
         var user = request.From.Bare;
         var clientVersion = request.Payload.GetAttribute("ver");
-        var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
         pusher.MarkInterested(request.Origin!, versioning: clientVersion is not null);
-        var version = RosterXml.Version(roster.Version);
-        if (clientVersion is not null && clientVersion == version)
+        if (clientVersion is not null && RosterXml.TryParseVersion(clientVersion, out var since)
+            && await server.Storage.Rosters.GetChangesSinceAsync(user.Domain, user.Local!, since).ConfigureAwait(false) is { } delta)
         {
-            // §2.6.3: unchanged since the client's copy: an empty result, changes (none yet) come as pushes.
+            // §2.6.3: the client's version is known: an empty result, then one push per item changed since (its last
+            // change, in version order, each with the version it produced; removals as subscription='remove').
             request.Reply();
+            foreach (var change in delta.Changes) pusher.PushTo(request.Origin!, change);
             return;
         }
+        // No versioning, or a version this store cannot bring up to date (unknown, too old, not ours): the whole roster,
+        // with the current version when the client uses versioning.
+        var roster = await server.Storage.Rosters.GetAsync(user.Domain, user.Local!).ConfigureAwait(false);
         var query = new XmlElement("query", Ns.Roster);
-        if (clientVersion is not null) query.SetAttribute("ver", version);
+        if (clientVersion is not null) query.SetAttribute("ver", RosterXml.Version(roster.Version));
         foreach (var item in roster.Items) query.Add(RosterXml.Item(item));
         request.Reply(query);
     }

@@ -55,13 +55,21 @@ internal sealed class RosterPusher(XmppServer server)
     {
         foreach (var session in server.Delivery.Here(owner))
         {
-            if (!_interested.TryGetValue(session, out var versioning)) continue;
-            var id = "push-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
-            var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("id", id).SetAttribute("to", session.JidString);
-            var query = iq.AddElement("query", Ns.Roster);
-            if (versioning) query.SetAttribute("ver", RosterXml.Version(version));
-            query.Add(item);
-            server.Delivery.TryDeliver(session, iq);
+            if (_interested.TryGetValue(session, out var versioning)) Send(session, item, versioning ? version : null);
         }
+    }
+
+    /// <summary>An interim push (RFC 6121 §2.6.3) of one change since the version a resource asked with, to it only.</summary>
+    public void PushTo(C2sSession session, RosterChange change) =>
+        Send(session, change.Item is { } item ? RosterXml.Item(item) : RosterXml.RemovedItem(change.Jid), change.Version);
+
+    private void Send(C2sSession session, XmlElement item, long? version)
+    {
+        var id = "push-" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
+        var iq = new XmlElement("iq", Ns.Client).SetAttribute("type", "set").SetAttribute("id", id).SetAttribute("to", session.JidString);
+        var query = iq.AddElement("query", Ns.Roster);
+        if (version is { } v) query.SetAttribute("ver", RosterXml.Version(v));
+        query.Add(item);
+        server.Delivery.TryDeliver(session, iq);
     }
 }

@@ -13,6 +13,10 @@ internal static class RosterXml
 
     public static string Version(long version) => version.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A 'ver' this server wrote: a non-negative decimal number ('' and anything else: not ours).</summary>
+    public static bool TryParseVersion(string text, out long version) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out version);
+
     public static string SubscriptionName(RosterSubscription subscription) => subscription switch
     {
         RosterSubscription.To => "to",

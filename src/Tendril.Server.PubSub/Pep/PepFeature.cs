@@ -187,7 +187,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
             {
                 if (!session.IsAvailable || !Caps.Has(session, notify)) continue;
                 if (node.HasActiveSubscription(session.Jid)) continue; // explicit subscription already delivered
-                once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content));
+                once ??= new SerializedStanza(service.Notifier.Message(service.Jid, content, type: node.Config.MessageType));
                 Server.Delivery.TryDeliver(session, once);
                 if (_lastItemWindows.TryGetValue(session, out var window)) window.Delivered(service.JidString, node.Id, content);
             }
@@ -199,7 +199,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
             {
                 if (node.HasActiveSubscription(r.Jid)) payload.AddElement("skip").SetAttribute("jid", r.JidString);
             }
-            payload.Add(once?.Element ?? service.Notifier.Message(service.Jid, content));
+            payload.Add(once?.Element ?? service.Notifier.Message(service.Jid, content, type: node.Config.MessageType));
             Server.Cluster.SendAccountEvent(account, ClusterEvent, payload);
         }
     }
@@ -299,7 +299,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
                         {
                             continue;
                         }
-                        service.Notifier.DeliverTo(session, service.Notifier.Message(service.Jid, PubSubService.ItemsEvent(node, [last]), last.Record.PublishedAt));
+                        service.Notifier.DeliverTo(session, service.Notifier.Message(service.Jid, PubSubService.ItemsEvent(node, [last]), last.Record.PublishedAt, node.Config.MessageType));
                     }
                     finally
                     {

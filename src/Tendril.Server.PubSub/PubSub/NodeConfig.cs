@@ -8,6 +8,12 @@ public enum PublishModel { Publishers, Subscribers, Open }
 
 public enum SendLastPublished { Never, OnSub, OnSubAndPresence }
 
+/// <summary>pubsub#notification_type: the 'type' of the event messages (XEP-0060 §16.4.3; headline by default).</summary>
+public enum NotificationType { Headline, Normal }
+
+/// <summary>pubsub#itemreply: whose JID items carry as their 'publisher' (none, the node owner, the item's publisher).</summary>
+public enum ItemReply { None, Owner, Publisher }
+
 /// <summary>
 /// A leaf node's configuration (XEP-0060 §16.4.3, FORM_TYPE <c>pubsub#node_config</c>). Immutable: a configure
 /// replaces the node's config object, so readers on the publish path never see a half-applied change.
@@ -25,6 +31,16 @@ public sealed record NodeConfig
     public bool NotifyDelete { get; init; } = true;
     public SendLastPublished SendLastPublishedItem { get; init; } = SendLastPublished.OnSubAndPresence;
     public string Title { get; init; } = "";
+
+    /// <summary>pubsub#description: shown in the node's disco#info meta-data (§5.4), like the title.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>pubsub#type: the payload type (usually its namespace), shown in the meta-data.</summary>
+    public string PayloadType { get; init; } = "";
+    public NotificationType NotificationType { get; init; } = NotificationType.Headline;
+    public ItemReply ItemReply { get; init; } = ItemReply.None;
+
+    /// <summary>With the roster access model: the owner's roster groups whose contacts may subscribe and retrieve.</summary>
     public IReadOnlyList<string> RosterGroupsAllowed { get; init; } = [];
 
     /// <summary>The field vars this implementation understands (everything else in a submitted form is refused).</summary>
@@ -32,12 +48,19 @@ public sealed record NodeConfig
     {
         "pubsub#access_model", "pubsub#publish_model", "pubsub#persist_items", "pubsub#max_items", "pubsub#deliver_payloads",
         "pubsub#notify_retract", "pubsub#notify_delete", "pubsub#send_last_published_item", "pubsub#title",
-        "pubsub#roster_groups_allowed",
+        "pubsub#description", "pubsub#type", "pubsub#notification_type", "pubsub#itemreply", "pubsub#roster_groups_allowed",
     };
 
     public static string Name(AccessModel m) => m.ToString().ToLowerInvariant();
 
     public static string Name(PublishModel m) => m.ToString().ToLowerInvariant();
+
+    public static string Name(NotificationType t) => t.ToString().ToLowerInvariant();
+
+    public static string Name(ItemReply r) => r.ToString().ToLowerInvariant();
+
+    /// <summary>The 'type' attribute of this node's event messages.</summary>
+    public string MessageType => Name(NotificationType);
 
     public static string Name(SendLastPublished s) => s switch
     {
@@ -58,6 +81,10 @@ public sealed record NodeConfig
         "pubsub#notify_delete" => [Bool(NotifyDelete)],
         "pubsub#send_last_published_item" => [Name(SendLastPublishedItem)],
         "pubsub#title" => [Title],
+        "pubsub#description" => [Description],
+        "pubsub#type" => [PayloadType],
+        "pubsub#notification_type" => [Name(NotificationType)],
+        "pubsub#itemreply" => [Name(ItemReply)],
         "pubsub#roster_groups_allowed" => RosterGroupsAllowed,
         _ => [],
     };
@@ -76,6 +103,8 @@ public sealed record NodeConfig
     public Tendril.Xml.XmlElement ToForm(string type = "form") => DataForm.Build(type, PubSubNs.NodeConfig,
     [
         new("pubsub#title", "text-single", [Title], "A friendly name for the node"),
+        new("pubsub#description", "text-single", [Description], "A description of the node"),
+        new("pubsub#type", "text-single", [PayloadType], "The type of node data, usually specified by the namespace of the payload"),
         new("pubsub#access_model", "list-single", [Name(AccessModel)], "Who may subscribe and retrieve items", ["open", "presence", "roster", "authorize", "whitelist"]),
         new("pubsub#publish_model", "list-single", [Name(PublishModel)], "Who may publish items", ["publishers", "subscribers", "open"]),
         new("pubsub#persist_items", "boolean", [Bool(PersistItems)], "Persist items to storage"),
@@ -84,7 +113,9 @@ public sealed record NodeConfig
         new("pubsub#notify_retract", "boolean", [Bool(NotifyRetract)], "Notify subscribers when items are removed from the node"),
         new("pubsub#notify_delete", "boolean", [Bool(NotifyDelete)], "Notify subscribers when the node is deleted"),
         new("pubsub#send_last_published_item", "list-single", [Name(SendLastPublishedItem)], "When to send the last published item", ["never", "on_sub", "on_sub_and_presence"]),
-        new("pubsub#roster_groups_allowed", "list-multi", RosterGroupsAllowed, "Roster groups allowed to subscribe"),
+        new("pubsub#notification_type", "list-single", [Name(NotificationType)], "The type of event messages", ["headline", "normal"]),
+        new("pubsub#itemreply", "list-single", [Name(ItemReply)], "Whose JID items carry as their publisher", ["none", "owner", "publisher"]),
+        new("pubsub#roster_groups_allowed", "list-multi", RosterGroupsAllowed, "Roster groups allowed to subscribe (access model roster)"),
     ]);
 
     /// <summary>
@@ -117,6 +148,10 @@ public sealed record NodeConfig
                     },
                 },
                 "pubsub#title" => c with { Title = v },
+                "pubsub#description" => c with { Description = v },
+                "pubsub#type" => c with { PayloadType = v },
+                "pubsub#notification_type" => c with { NotificationType = ParseEnum<NotificationType>(var, v) },
+                "pubsub#itemreply" => c with { ItemReply = ParseEnum<ItemReply>(var, v) },
                 "pubsub#roster_groups_allowed" => c with { RosterGroupsAllowed = [.. values] },
                 _ => throw PubSubErrors.NotAcceptable($"Unsupported configuration field '{var}'."),
             };

@@ -6,7 +6,8 @@ using Tendril.Xml;
 namespace Tendril.Server.Features.PubSub;
 
 /// <summary>
-/// Event notifications (XEP-0060 §7.1.2, §7.2.2, §8.4.2, §8.5.2, §8.6): one &lt;message type='headline'/&gt; built and
+/// Event notifications (XEP-0060 §7.1.2, §7.2.2, §8.4.2, §8.5.2, §8.6): one &lt;message type='headline'/&gt; (or the
+/// node's pubsub#notification_type) built and
 /// serialized once per event; each subscriber's connection writes the same bytes with only its own 'to' inserted. A
 /// subscription to a bare JID reaches every available resource with non-negative priority (RFC 6121 §8.5.2.1.1 for
 /// headlines); a full JID only that resource. Offline subscribers get nothing (there is no offline storage yet).
@@ -16,11 +17,12 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
     private long _ids;
 
     /// <summary>A notification message from <paramref name="service"/> with &lt;event&gt; wrapping <paramref name="content"/>.</summary>
-    public XmlElement Message(Jid service, XmlElement content, DateTimeOffset? delayedSince = null)
+    /// <paramref name="type"/>: the node's pubsub#notification_type (headline unless configured otherwise).
+    public XmlElement Message(Jid service, XmlElement content, DateTimeOffset? delayedSince = null, string type = "headline")
     {
         var message = new XmlElement("message", Ns.Client)
             .SetAttribute("from", service.ToString())
-            .SetAttribute("type", "headline")
+            .SetAttribute("type", type)
             .SetAttribute("id", "ps-" + Interlocked.Increment(ref _ids).ToString(CultureInfo.InvariantCulture));
         message.AddElement("event", PubSubNs.Event).Add(content);
         if (delayedSince is { } stamp)
@@ -32,14 +34,14 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
     }
 
     /// <summary>Sends one event to every active subscription that wants deliveries. Returns the number of sessions it was queued to.</summary>
-    public int Broadcast(Jid service, IEnumerable<PubSubSubscription> subscriptions, XmlElement content)
+    public int Broadcast(Jid service, IEnumerable<PubSubSubscription> subscriptions, XmlElement content, string type = "headline")
     {
         SerializedStanza? once = null;
         var queued = 0;
         foreach (var s in subscriptions)
         {
             if (!s.IsActive || !s.Deliver) continue;
-            once ??= new SerializedStanza(Message(service, content));
+            once ??= new SerializedStanza(Message(service, content, type: type));
             queued += DeliverTo(s.Jid, once);
         }
         return queued;

@@ -48,6 +48,8 @@ public sealed partial class PubSubService
         query.Add(DataForm.Build("result", PubSubNs.MetaData,
         [
             new("pubsub#title", "text-single", [config.Title]),
+            new("pubsub#description", "text-single", [config.Description]),
+            new("pubsub#type", "text-single", [config.PayloadType]),
             new("pubsub#owner", "jid-multi", [.. node.Owners.Select(o => o.ToString())]),
             new("pubsub#creator", "jid-single", [node.Creator]),
             new("pubsub#creation_date", "text-single", [XmppDateTime.Format(node.CreatedAt)]),

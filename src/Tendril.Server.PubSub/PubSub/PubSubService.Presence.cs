@@ -41,7 +41,7 @@ public sealed partial class PubSubService
                 if (s.IsActive && s.Deliver && (s.Jid == session.Jid || s.Jid == session.Jid.Bare)) wanted = true;
             }
             if (!wanted) continue;
-            Notifier.DeliverTo(session, Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt));
+            Notifier.DeliverTo(session, Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt, node.Config.MessageType));
         }
     }
 }

@@ -88,7 +88,7 @@ public sealed partial class PubSubService
             var item = new PubSubItem(record, payload);
             node.LastItem = item;
             var content = ItemsEvent(node, [item]);
-            Notifier.Broadcast(Jid, node.Subscriptions, content);
+            Notifier.Broadcast(Jid, node.Subscriptions, content, node.Config.MessageType);
             if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, content).ConfigureAwait(false);
             changed = content;
             return id;
@@ -125,10 +125,22 @@ public sealed partial class PubSubService
         foreach (var item in items)
         {
             var i = e.AddElement("item").SetAttribute("id", item.Id);
+            if (PublisherOf(node, item.Record) is { } publisher) i.SetAttribute("publisher", publisher);
             if (payloads && item.Payload is { } p) i.Add(p);
         }
         return e;
     }
+
+    /// <summary>
+    /// The 'publisher' an item carries (XEP-0060 §7.1.2.1 lets the service say who published it), as pubsub#itemreply
+    /// asks: the item's publisher (bare JID), the node's owner, or nobody (the default).
+    /// </summary>
+    internal static string? PublisherOf(PubSubNode node, PubSubItemRecord record) => node.Config.ItemReply switch
+    {
+        ItemReply.Publisher => Jid.TryParse(record.Publisher, out var p) && p is not null ? p.Bare.ToString() : record.Publisher,
+        ItemReply.Owner => node.Owners.FirstOrDefault()?.ToString(),
+        _ => null,
+    };
 
     private async ValueTask<XmlElement?> RetractIqAsync(XmlElement verb, Jid from)
     {
@@ -171,7 +183,7 @@ public sealed partial class PubSubService
             {
                 var e = new XmlElement("items", PubSubNs.Event).SetAttribute("node", nodeId);
                 e.AddElement("retract").SetAttribute("id", itemId);
-                Notifier.Broadcast(Jid, node.Subscriptions, e);
+                Notifier.Broadcast(Jid, node.Subscriptions, e, node.Config.MessageType);
                 if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
             retracted = true;

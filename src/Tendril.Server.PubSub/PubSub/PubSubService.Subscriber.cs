@@ -67,7 +67,7 @@ public sealed partial class PubSubService
             else if (node.Config.SendLastPublishedItem != SendLastPublished.Never && node.LastItem is { } last && subscription.Deliver)
             {
                 // §6.1.7: the last published item right after subscribing, with a delay stamp (XEP-0203).
-                var message = new SerializedStanza(Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt));
+                var message = new SerializedStanza(Notifier.Message(Jid, ItemsEvent(node, [last]), last.Record.PublishedAt, node.Config.MessageType));
                 void Send() => Notifier.DeliverTo(jid, message);
                 if (deferLastItem is null) Send();
                 else deferLastItem(Send);
@@ -201,7 +201,7 @@ public sealed partial class PubSubService
         }
         if (ids.Count > 0)
         {
-            foreach (var record in await Store.GetItemsByIdAsync(JidString, nodeId, ids).ConfigureAwait(false)) items.Add(ItemElement(record, includePayload: true));
+            foreach (var record in await Store.GetItemsByIdAsync(JidString, nodeId, ids).ConfigureAwait(false)) items.Add(ItemElement(record, includePayload: true, node));
             return result;
         }
         var hasSet = pubsub.Element("set", PubSubNs.Rsm) is not null;
@@ -217,7 +217,7 @@ public sealed partial class PubSubService
             if ((await Store.GetItemsByIdAsync(JidString, nodeId, [reference]).ConfigureAwait(false)).Count == 0)
                 throw PubSubErrors.ItemNotFound($"No item '{reference}' to page from.");
         }
-        foreach (var record in page.Items) items.Add(ItemElement(record, includePayload: true));
+        foreach (var record in page.Items) items.Add(ItemElement(record, includePayload: true, node));
         if (hasSet)
         {
             RsmResult.Write(result, page.Items.Count > 0 ? page.Items[0].ItemId : null, page.Items.Count > 0 ? page.Items[^1].ItemId : null,
@@ -236,9 +236,10 @@ public sealed partial class PubSubService
         return (await Store.GetItemsAsync(JidString, nodeId, max).ConfigureAwait(false)).Items;
     }
 
-    internal static XmlElement ItemElement(PubSubItemRecord record, bool includePayload)
+    internal static XmlElement ItemElement(PubSubItemRecord record, bool includePayload, PubSubNode? node = null)
     {
         var item = new XmlElement("item", PubSubNs.PubSub).SetAttribute("id", record.ItemId);
+        if (node is not null && PublisherOf(node, record) is { } publisher) item.SetAttribute("publisher", publisher);
         if (includePayload && record.Payload.Length > 0) item.Add(PayloadXml.Parse(record.Payload));
         return item;
     }

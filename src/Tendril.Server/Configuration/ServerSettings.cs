@@ -63,7 +63,7 @@ internal sealed class ServerSettings
         if (old.Http.Enabled != now.Http.Enabled || old.Http.Address != now.Http.Address || old.Http.Port != now.Http.Port
             || old.Http.HttpsEnabled != now.Http.HttpsEnabled || old.Http.HttpsPort != now.Http.HttpsPort) restart.Add("Http listener");
         if (old.Storage.Provider != now.Storage.Provider || old.Storage.SqlitePath != now.Storage.SqlitePath
-            || old.Storage.PostgresConnectionString != now.Storage.PostgresConnectionString) restart.Add("Storage");
+            || old.Storage.PostgresConnectionString != now.Storage.PostgresConnectionString || old.Storage.PostgresPassword != now.Storage.PostgresPassword) restart.Add("Storage");
         if (old.Cluster.Enabled != now.Cluster.Enabled || old.Cluster.Redis != now.Cluster.Redis || old.Cluster.RedisPassword != now.Cluster.RedisPassword
             || old.Cluster.NodeId != now.Cluster.NodeId || old.Cluster.HeartbeatIntervalMs != now.Cluster.HeartbeatIntervalMs
             || old.Cluster.NodeTimeoutMs != now.Cluster.NodeTimeoutMs || old.Cluster.OutboxStanzas != now.Cluster.OutboxStanzas) restart.Add("Cluster");

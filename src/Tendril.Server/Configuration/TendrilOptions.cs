@@ -270,6 +270,13 @@ public sealed class StorageOptions
     /// (<c>Tendril__Storage__PostgresConnectionString</c>) to the file.
     /// </summary>
     public string PostgresConnectionString { get; set; } = "";
+
+    /// <summary>
+    /// The PostgreSQL password, merged into <see cref="PostgresConnectionString"/> (it replaces a Password= there), so
+    /// the secret can live in the environment (<c>Tendril__Storage__PostgresPassword</c>) while the rest of the
+    /// connection string stays in the file. Empty: the connection string's own (or ~/.pgpass). Never logged.
+    /// </summary>
+    public string PostgresPassword { get; set; } = "";
 }
 
 public sealed class HttpOptions

@@ -68,6 +68,36 @@ public sealed class TimeAndLastActivityTests : ImTestBase
     }
 
     [Fact]
+    public async Task Unavailable_presence_on_a_stream_that_stays_open_is_the_last_activity()
+    {
+        await using var juliet = await LoginAsync("juliet");
+        Assert.Equal("0", Last(juliet, await IqAsync(juliet, "get", "<query xmlns='jabber:iq:last'/>")));
+        await juliet.SendAsync("<presence type='unavailable'><status>Goodbye</status></presence>");
+        await DrainAsync(juliet); // handled before the clock moves
+        Server.Time!.Advance(TimeSpan.FromSeconds(120));
+
+        // Its own account, asked on the same open stream: seconds since the unavailable presence, with its status.
+        var result = await IqAsync(juliet, "get", "<query xmlns='jabber:iq:last'/>");
+        Assert.Equal("120", Last(juliet, result));
+        Assert.Equal("Goodbye", result.Element("query", "jabber:iq:last")!.Text);
+
+        // Closing the stream later keeps that moment and status.
+        Server.Time.Advance(TimeSpan.FromSeconds(30));
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Server.Server.Features.SessionClosed += session =>
+        {
+            if (session.JidString == juliet.Jid) closed.TrySetResult(); // after the feature's own handler (registered first)
+            return ValueTask.CompletedTask;
+        };
+        await juliet.SendAsync("</stream:stream>");
+        await closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var again = await LoginAsync("juliet", "other", presence: false);
+        var after = await IqAsync(again, "get", "<query xmlns='jabber:iq:last'/>");
+        Assert.Equal("150", Last(again, after));
+        Assert.Equal("Goodbye", after.Element("query", "jabber:iq:last")!.Text);
+    }
+
+    [Fact]
     public async Task Last_logout_survives_a_restart_and_an_account_that_never_left_has_none()
     {
         var directory = Server.Directory;

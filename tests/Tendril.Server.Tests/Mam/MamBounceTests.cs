@@ -44,7 +44,9 @@ public sealed class MamBounceTests : ImTestBase
         Assert.Empty(await DrainAsync(juliet)); // n1 handled (stored) before the switch
         _offlineDown = true;
         await juliet.SendAsync("<message to='nurse@localhost' type='chat' id='n2'><body>n2</body></message>");
-        AssertError(await juliet.WaitForAsync(e => e.Name == "message" && e.GetAttribute("id") == "n2"), "internal-server-error", "wait");
+        var refused = await juliet.WaitForAsync(e => e.Name == "message" && e.GetAttribute("id") == "n2");
+        AssertError(refused, "internal-server-error", "wait");
+        Assert.Null(refused.Element("stanza-id", "urn:xmpp:sid:0")); // not in nurse's archive: not stamped by her
         // Live delivery does not need the store: archived as ever.
         await juliet.SendAsync("<message to='romeo@localhost' type='chat' id='r1'><body>r1</body></message>");
         await romeo.WaitForAsync(e => e.Name == "message" && e.GetAttribute("id") == "r1");
@@ -60,5 +62,16 @@ public sealed class MamBounceTests : ImTestBase
         var offline = (await DrainAsync(nurse)).Where(e => e.Name == "message").Select(e => e.GetAttribute("id")).ToList();
         Assert.Equal(["n1", "n3"], offline);
         Assert.Equal(["n1", "n3"], await MamArchiveWriterTests.ArchivedBodiesAsync(nurse));
+    }
+
+    [Fact]
+    public async Task The_error_for_a_message_to_a_missing_account_carries_no_stanza_id_in_its_name()
+    {
+        await using var juliet = await LoginAsync("juliet");
+        await juliet.SendAsync("<message to='nobody@localhost' type='chat' id='x1'><body>x1</body></message>");
+        var bounced = await juliet.WaitForAsync(e => e.Name == "message" && e.GetAttribute("id") == "x1");
+        AssertError(bounced, "service-unavailable", "cancel");
+        // XEP-0359 §3: only the entity that archived a stanza stamps it; nobody archived this one.
+        Assert.Null(bounced.Element("stanza-id", "urn:xmpp:sid:0"));
     }
 }

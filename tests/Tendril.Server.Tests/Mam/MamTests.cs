@@ -67,6 +67,28 @@ public sealed class MamTests : ImTestBase
     }
 
     [Fact]
+    public async Task Metadata_names_the_first_and_last_archived_message()
+    {
+        await using var juliet = await LoginAsync("juliet");
+        await using var romeo = await LoginAsync("romeo");
+        var empty = await IqAsync(juliet, "get", $"<metadata xmlns='{M}'/>");
+        Assert.Equal("result", empty.GetAttribute("type"));
+        Assert.Empty(empty.Element("metadata", M)!.Children); // §7: an empty archive has neither start nor end
+
+        await SendManyAsync(romeo, juliet, 3);
+        var (results, _) = await QueryAsync(juliet);
+        Assert.Equal(3, results.Count);
+        var metadata = (await IqAsync(juliet, "get", $"<metadata xmlns='{M}'/>")).Element("metadata", M)!;
+        var start = metadata.Element("start", M)!;
+        var end = metadata.Element("end", M)!;
+        Assert.Equal((results[0].Id, results[0].Stamp), (start.GetAttribute("id"), start.GetAttribute("timestamp")));
+        Assert.Equal((results[^1].Id, results[^1].Stamp), (end.GetAttribute("id"), end.GetAttribute("timestamp")));
+
+        AssertError(await IqAsync(juliet, "get", $"<metadata xmlns='{M}'/>", to: "romeo@localhost"), "forbidden", "auth");
+        AssertError(await IqAsync(juliet, "set", $"<metadata xmlns='{M}'/>"), "bad-request", "modify");
+    }
+
+    [Fact]
     public async Task Both_sides_are_archived_and_the_delivered_copy_carries_the_stanza_id()
     {
         await using var juliet = await LoginAsync("juliet");

@@ -85,6 +85,49 @@ public sealed class OwnerTests : PubSubTestBase
     }
 
     [Fact]
+    public async Task The_configuration_form_offers_every_honoured_field_and_title_description_type_notification_type_and_itemreply_work()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateAsync(j, "feed",
+            Field("pubsub#title", "Feed") + Field("pubsub#description", "What the house hears") + Field("pubsub#type", "urn:test")
+            + Field("pubsub#notification_type", "normal") + Field("pubsub#itemreply", "publisher"));
+
+        // XEP-0060 §16.4.3: the form offers exactly what the service honours (NodeConfig.Fields), with current values.
+        var form = (await OkAsync(j, "get", $"<pubsub xmlns='{Owner}'><configure node='feed'/></pubsub>")).Element("pubsub", Owner)!.Element("configure")!.Element("x", "jabber:x:data")!;
+        var offered = form.Els("field").Select(f => f.GetAttribute("var")!).Where(v => v != "FORM_TYPE").ToHashSet();
+        Assert.Equal(NodeConfig.Fields.ToHashSet(), offered);
+        string? Value(string var) => form.Els("field").First(f => f.GetAttribute("var") == var).Element("value")?.Text;
+        Assert.Equal(("What the house hears", "urn:test", "normal", "publisher"),
+            (Value("pubsub#description"), Value("pubsub#type"), Value("pubsub#notification_type"), Value("pubsub#itemreply")));
+
+        // Title, description and type are the node's meta-data (§5.4).
+        var info = await IqAsync(j, "get", "<query xmlns='http://jabber.org/protocol/disco#info' node='feed'/>");
+        var meta = info.Element("query", "http://jabber.org/protocol/disco#info")!.Element("x", "jabber:x:data")!;
+        string? Meta(string var) => meta.Els("field").FirstOrDefault(f => f.GetAttribute("var") == var)?.Element("value")?.Text;
+        Assert.Equal(("Feed", "What the house hears", "urn:test"), (Meta("pubsub#title"), Meta("pubsub#description"), Meta("pubsub#type")));
+
+        // notification_type: the events are type='normal'; itemreply=publisher: items name their publisher's bare JID.
+        await SubscribeAsync(r, "feed");
+        await PublishAsync(j, "feed", id: "one");
+        var message = await r.WaitForAsync(e => e.Name == "message" && e.Element("event", PubSubNs.Event) is not null);
+        Assert.Equal("normal", message.GetAttribute("type"));
+        Assert.Equal("juliet@localhost", message.Element("event", PubSubNs.Event)!.Element("items")!.Element("item")!.GetAttribute("publisher"));
+        var items = await OkAsync(r, "get", $"<pubsub xmlns='{PS}'><items node='feed'/></pubsub>");
+        Assert.Equal("juliet@localhost", items.Element("pubsub", PS)!.Element("items")!.Element("item")!.GetAttribute("publisher"));
+
+        // The defaults: headline, and no publisher.
+        await OkAsync(j, "set", $"<pubsub xmlns='{Owner}'><configure node='feed'>{Form(PubSubNs.NodeConfig, Field("pubsub#notification_type", "headline") + Field("pubsub#itemreply", "none"))}</configure></pubsub>");
+        await PublishAsync(j, "feed", id: "two");
+        message = await r.WaitForAsync(e => e.Name == "message" && e.Element("event", PubSubNs.Event)?.Element("items")?.Element("item")?.GetAttribute("id") == "two");
+        Assert.Equal("headline", message.GetAttribute("type"));
+        Assert.Null(message.Element("event", PubSubNs.Event)!.Element("items")!.Element("item")!.GetAttribute("publisher"));
+
+        await ErrorAsync(j, "set", $"<pubsub xmlns='{Owner}'><configure node='feed'>{Form(PubSubNs.NodeConfig, Field("pubsub#notification_type", "loud"))}</configure></pubsub>", "modify", "not-acceptable");
+        await ErrorAsync(j, "set", $"<pubsub xmlns='{Owner}'><configure node='feed'>{Form(PubSubNs.NodeConfig, Field("pubsub#itemreply", "Owner"))}</configure></pubsub>", "modify", "not-acceptable");
+    }
+
+    [Fact]
     public async Task Delete_with_redirect_notifies_subscribers_and_purge_notifies_too()
     {
         var j = await LoginAsync("juliet");

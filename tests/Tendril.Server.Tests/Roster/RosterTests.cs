@@ -122,13 +122,51 @@ public sealed class RosterTests : ImTestBase
         var push = (await DrainAsync(juliet)).Single(e => e.Name == "iq" && e.GetAttribute("type") == "set");
         Assert.Equal("1", push.Element("query", Ns.Roster)!.GetAttribute("ver")); // pushes carry the new version
 
-        var changed = await GetRosterAsync(juliet, ver: "0");
-        Assert.Equal("1", changed.Element("query", Ns.Roster)!.GetAttribute("ver"));
-        Assert.Single(Items(changed));
         Assert.Null((await GetRosterAsync(juliet, ver: "1")).Element("query", Ns.Roster));
         // Without 'ver' the client does not use versioning: no 'ver' in the answer.
         Assert.Null((await GetRosterAsync(juliet)).Element("query", Ns.Roster)!.GetAttribute("ver"));
-        Assert.Single(Items(await GetRosterAsync(juliet, ver: "garbage")));
+        // A version this server did not write, or one newer than the roster: the whole roster with the current version.
+        foreach (var unknown in new[] { "garbage", "-1", "99" })
+        {
+            var full = await GetRosterAsync(juliet, ver: unknown);
+            Assert.Equal("1", full.Element("query", Ns.Roster)!.GetAttribute("ver"));
+            Assert.Single(Items(full));
+        }
+    }
+
+    [Fact]
+    public async Task Versioning_with_an_older_version_answers_empty_then_pushes_each_change_since_to_that_resource()
+    {
+        await using var balcony = await LoginAsync("juliet", "balcony", roster: false, presence: false);
+        await GetRosterAsync(balcony, ver: "");
+        await RosterSetAsync(balcony, "<item jid='nurse@localhost'/>");                         // 1
+        await RosterSetAsync(balcony, "<item jid='tybalt@localhost'/>");                        // 2
+        await RosterSetAsync(balcony, "<item jid='nurse@localhost' name='Nurse'/>");            // 3
+        await RosterSetAsync(balcony, "<item jid='benvolio@localhost'/>");                      // 4
+        await RosterSetAsync(balcony, "<item jid='tybalt@localhost' subscription='remove'/>");  // 5
+        await DrainAsync(balcony);
+
+        // A phone that cached version 1 (nurse, unnamed) comes back.
+        await using var phone = await LoginAsync("juliet", "phone", roster: false, presence: false);
+        var result = await GetRosterAsync(phone, ver: "1");
+        Assert.Null(result.Element("query", Ns.Roster)); // §2.6.3: empty result, the changes follow as pushes
+        var pushes = (await DrainAsync(phone)).Where(e => e.Name == "iq" && e.GetAttribute("type") == "set").ToList();
+        Assert.Equal(["3 nurse@localhost none Nurse", "4 benvolio@localhost none ", "5 tybalt@localhost remove "],
+            pushes.Select(p =>
+            {
+                var query = p.Element("query", Ns.Roster)!;
+                var item = Assert.Single(Items(p));
+                return $"{query.GetAttribute("ver")} {item.GetAttribute("jid")} {item.GetAttribute("subscription")} {item.GetAttribute("name")}";
+            }));
+        Assert.All(pushes, p => Assert.Equal(phone.Jid, p.GetAttribute("to")));
+        Assert.Empty(Pushes(await DrainAsync(balcony))); // interim pushes go to the resource that asked only
+
+        // Up to date now: nothing more; later changes reach it as ordinary versioned pushes.
+        Assert.Null((await GetRosterAsync(phone, ver: "5")).Element("query", Ns.Roster));
+        Assert.Empty(Pushes(await DrainAsync(phone)));
+        await RosterSetAsync(balcony, "<item jid='romeo@localhost'/>");
+        var live = (await DrainAsync(phone)).Single(e => e.Name == "iq" && e.GetAttribute("type") == "set");
+        Assert.Equal("6", live.Element("query", Ns.Roster)!.GetAttribute("ver"));
     }
 
     [Fact]

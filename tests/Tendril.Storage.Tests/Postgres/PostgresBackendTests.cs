@@ -40,6 +40,32 @@ public sealed class PostgresBackendTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_roster_written_before_roster_deltas_keeps_its_items_and_version_and_older_versions_are_unknown()
+    {
+        // A database at schema 6 (before migration 7 added per-item versions and removals), with juliet's roster at 3.
+        var connectionString = await Server.CreateDatabaseAsync();
+        var sql = "CREATE TABLE schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL);"
+            + string.Concat(PostgresMigrations.All.Where(m => m.Version <= 6).Select(m => m.Sql + $"INSERT INTO schema_version VALUES ({m.Version}, 'x', 0);"))
+            + """
+            INSERT INTO accounts VALUES ('example.org', 'juliet', 0, '\x00', 4096, '\x00', '\x00', '\x00', 4096, '\x00', '\x00');
+            INSERT INTO roster_versions VALUES ('example.org', 'juliet', 3);
+            INSERT INTO roster_items VALUES ('example.org', 'juliet', 'romeo@example.org', 'Romeo', 3, false, false, '{}');
+            SELECT 1;
+            """;
+        await PostgresServer.ScalarAsync(connectionString, sql);
+        await using var storage = new PostgresStorage(connectionString);
+        await storage.InitializeAsync();
+        Assert.Equal(PostgresMigrations.LatestVersion, storage.SchemaVersion);
+        var roster = await storage.Rosters.GetAsync("example.org", "juliet");
+        Assert.Equal(3, roster.Version);
+        Assert.Equal("Romeo", Assert.Single(roster.Items).Name);
+        Assert.Empty((await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 3))!.Changes); // current
+        Assert.Null(await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 2)); // what changed then is not known
+        Assert.Equal(4, await storage.Rosters.SetItemAsync("example.org", "juliet", RosterItem.Create("nurse@example.org")));
+        Assert.Equal("nurse@example.org", Assert.Single((await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 3))!.Changes).Jid);
+    }
+
+    [Fact]
     public async Task A_database_from_a_newer_version_is_refused()
     {
         var connectionString = await Server.CreateDatabaseAsync();

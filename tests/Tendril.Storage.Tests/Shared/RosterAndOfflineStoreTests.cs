@@ -48,6 +48,67 @@ public abstract class RosterAndOfflineStoreTests : StorageTestBase
     }
 
     [Fact]
+    public async Task Changes_since_a_version_list_each_changed_item_once_and_removals_in_version_order()
+    {
+        var rosters = Storage.Rosters;
+        var empty = await rosters.GetChangesSinceAsync(D, "juliet", 0);
+        Assert.NotNull(empty);
+        Assert.Equal(0, empty.Version);
+        Assert.Empty(empty.Changes);
+        Assert.Null(await rosters.GetChangesSinceAsync(D, "juliet", 1)); // newer than the roster: unknown
+
+        var romeo = new RosterItem("romeo@example.org", "Romeo", RosterSubscription.Both, false, false, ["Lovers"]);
+        var nurse = RosterItem.Create("nurse@example.org");
+        Assert.Equal(1, await rosters.SetItemAsync(D, "juliet", romeo));
+        Assert.Equal(2, await rosters.SetItemAsync(D, "juliet", nurse));
+        Assert.Equal(3, await rosters.SetItemAsync(D, "juliet", romeo with { Name = "R" }));
+        Assert.Equal(4, await rosters.RemoveItemAsync(D, "juliet", "nurse@example.org"));
+
+        var all = (await rosters.GetChangesSinceAsync(D, "juliet", 0))!;
+        Assert.Equal(4, all.Version);
+        Assert.Equal([(3L, "romeo@example.org"), (4L, "nurse@example.org")], all.Changes.Select(c => (c.Version, c.Jid)));
+        Assert.Equal("R", all.Changes[0].Item!.Name);
+        Assert.Equal(["Lovers"], all.Changes[0].Item!.Groups);
+        Assert.Equal(RosterSubscription.Both, all.Changes[0].Item!.Subscription);
+        Assert.Null(all.Changes[1].Item); // removed
+
+        var sinceThree = (await rosters.GetChangesSinceAsync(D, "juliet", 3))!;
+        Assert.Equal([(4L, "nurse@example.org", true)], sinceThree.Changes.Select(c => (c.Version, c.Jid, c.Item is null)));
+        Assert.Empty((await rosters.GetChangesSinceAsync(D, "juliet", 4))!.Changes);
+        Assert.Null(await rosters.GetChangesSinceAsync(D, "juliet", 5));
+
+        // Added again: the item, not its removal.
+        Assert.Equal(5, await rosters.SetItemAsync(D, "juliet", nurse));
+        var readded = (await rosters.GetChangesSinceAsync(D, "juliet", 3))!;
+        Assert.Equal([(5L, "nurse@example.org", false)], readded.Changes.Select(c => (c.Version, c.Jid, c.Item is null)));
+        Assert.Empty((await rosters.GetChangesSinceAsync(D, "romeo", 0))!.Changes); // another user's roster is separate
+
+        await ReopenAsync();
+        Assert.Equal(2, (await Storage.Rosters.GetChangesSinceAsync(D, "juliet", 0))!.Changes.Count);
+    }
+
+    [Fact]
+    public async Task Removals_beyond_the_kept_number_make_older_versions_unknown()
+    {
+        var rosters = Storage.Rosters;
+        long version = 0;
+        for (var i = 0; i <= IRosterStore.RemovalsKept; i++)
+        {
+            var jid = $"c{i}@example.org";
+            await rosters.SetItemAsync(D, "juliet", RosterItem.Create(jid));
+            version = (await rosters.RemoveItemAsync(D, "juliet", jid))!.Value;
+        }
+        // The first removal (version 2) is forgotten: from before it the changes are not known, after it they are.
+        Assert.Null(await rosters.GetChangesSinceAsync(D, "juliet", 0));
+        Assert.Null(await rosters.GetChangesSinceAsync(D, "juliet", 1));
+        var kept = (await rosters.GetChangesSinceAsync(D, "juliet", 2))!;
+        Assert.Equal(IRosterStore.RemovalsKept, kept.Changes.Count);
+        Assert.All(kept.Changes, c => Assert.Null(c.Item));
+        Assert.Equal(version, kept.Changes[^1].Version);
+        Assert.Empty((await rosters.GetChangesSinceAsync(D, "juliet", version))!.Changes);
+    }
+
+    [Fact]
     public async Task Setting_an_item_for_a_missing_account_fails()
     {
         await Assert.ThrowsAsync<StorageException>(async () => await Storage.Rosters.SetItemAsync(D, "nobody", RosterItem.Create("a@b")));

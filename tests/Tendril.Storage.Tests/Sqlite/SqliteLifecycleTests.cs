@@ -33,6 +33,36 @@ public sealed class SqliteLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task A_roster_written_before_roster_deltas_keeps_its_items_and_version_and_older_versions_are_unknown()
+    {
+        // A database at schema 6 (before migration 7 added per-item versions and removals), with juliet's roster at 3.
+        var path = _dir.File("tendril.db");
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+                + string.Concat(SqliteMigrations.All.Where(m => m.Version <= 6).Select(m => m.Sql + $"INSERT INTO schema_version VALUES ({m.Version}, 'x', 0);"))
+                + """
+                INSERT INTO accounts VALUES ('example.org', 'juliet', 0, x'00', 4096, x'00', x'00', x'00', 4096, x'00', x'00');
+                INSERT INTO roster_versions VALUES ('example.org', 'juliet', 3);
+                INSERT INTO roster_items VALUES ('example.org', 'juliet', 'romeo@example.org', 'Romeo', 3, 0, 0, '[]');
+                """;
+            command.ExecuteNonQuery();
+        }
+        await using var storage = new SqliteStorage(path);
+        await storage.InitializeAsync();
+        Assert.Equal(SqliteMigrations.LatestVersion, storage.SchemaVersion);
+        var roster = await storage.Rosters.GetAsync("example.org", "juliet");
+        Assert.Equal(3, roster.Version);
+        Assert.Equal("Romeo", Assert.Single(roster.Items).Name);
+        Assert.Empty((await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 3))!.Changes); // current
+        Assert.Null(await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 2)); // what changed then is not known
+        Assert.Equal(4, await storage.Rosters.SetItemAsync("example.org", "juliet", RosterItem.Create("nurse@example.org")));
+        Assert.Equal("nurse@example.org", Assert.Single((await storage.Rosters.GetChangesSinceAsync("example.org", "juliet", 3))!.Changes).Jid);
+    }
+
+    [Fact]
     public void Migration_versions_are_contiguous_from_one()
     {
         for (var i = 0; i < SqliteMigrations.All.Count; i++)

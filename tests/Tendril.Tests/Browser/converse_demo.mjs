@@ -2,7 +2,9 @@
 // through converse's chat box, waits for PEER's "pong: TEXT" reply in converse's chat DOM, then (still logged in)
 // opens the admin page in a second tab and reads the session list. Screenshots of both go to SCREENSHOT_DIR.
 // Usage: node converse_demo.mjs BASE_URL websocket|bosh JID PASSWORD PEER TEXT ADMIN_USER ADMIN_PASSWORD SCREENSHOT_DIR
-// Prints one JSON line: { ok, jid, reply, sessions: [{ jid, transport }], consoleErrors }. Exit code 0 when ok.
+// Prints one JSON line: { ok, jid, reply, sessions: [{ jid, transport }], consoleErrors, external, failed }. Exit code 0
+// when ok. external: every request of the demo tab to another origin (CSP-blocked ones included: it asked);
+// failed: same-origin requests answered 4xx/5xx (a missing asset).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,17 @@ try {
   page = browser.pages()[0] ?? await browser.newPage();
   page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', e => consoleErrors.push(String(e)));
+  const origin = new URL(baseUrl).origin;
+  const external = [], failed = [];
+  page.on('request', r => {
+    const u = new URL(r.url());
+    if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.origin !== origin && u.origin.replace(/^ws/, 'http') !== origin) external.push(r.url());
+  });
+  page.on('response', r => { if (r.status() >= 400 && new URL(r.url()).origin === origin) failed.push(`${r.status()} ${r.url()}`); });
+  // First the login form as a new user sees it (converse's fullscreen login page, footer included), until the network is idle.
+  await page.goto(new URL('demo/', baseUrl).href);
+  await page.locator('converse-login-form, form.converse-form').first().waitFor({ timeout: 30000 });
+  await page.waitForLoadState('networkidle');
   const url = new URL('demo/', baseUrl);
   url.search = new URLSearchParams({ transport, jid, password, test: '1' }).toString();
   await page.goto(url.href);
@@ -54,7 +67,9 @@ try {
     .filter(r => r.querySelector('td.jid'))
     .map(r => ({ jid: r.querySelector('td.jid').textContent, transport: r.children[1].textContent })));
   await admin.screenshot({ path: join(screenshotDir, `admin-with-converse-${transport}.png`), fullPage: true });
-  result = { ok: sessions.some(s => s.jid === boundJid), transport, jid: boundJid, reply: replyText, sessions, consoleErrors };
+  // What converse loads once logged in (OMEMO's wasm…); BOSH keeps a request open, so only WebSocket gets idle.
+  if (transport === 'websocket') await page.waitForLoadState('networkidle');
+  result = { ok: sessions.some(s => s.jid === boundJid), transport, jid: boundJid, reply: replyText, sessions, consoleErrors, external, failed };
 } catch (e) {
   result = { ok: false, transport, error: String(e && e.stack || e), consoleErrors };
   if (page) await page.screenshot({ path: join(screenshotDir, `converse-${transport}-failed.png`) }).catch(() => {});

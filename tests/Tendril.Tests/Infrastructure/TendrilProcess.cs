@@ -188,7 +188,11 @@ public sealed class TendrilProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the CLI (<c>dotnet tendril.dll ARGS</c>) to completion with the given stdin.</summary>
-    public static async Task<(int Code, string Stdout, string Stderr)> RunCliAsync(string stdin, params string[] args)
+    public static Task<(int Code, string Stdout, string Stderr)> RunCliAsync(string stdin, params string[] args) =>
+        RunCliAsync(new Dictionary<string, string>(), stdin, args);
+
+    /// <summary>Runs the CLI with extra environment variables (<c>Tendril__…</c> settings).</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunCliAsync(IReadOnlyDictionary<string, string> environment, string stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -197,6 +201,7 @@ public sealed class TendrilProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         psi.ArgumentList.Add(TendrilDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;

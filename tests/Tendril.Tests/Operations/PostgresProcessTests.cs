@@ -82,6 +82,47 @@ public sealed class PostgresProcessTests(PostgresFixture postgres)
         }
     }
 
+    [Fact]
+    public async Task The_password_setting_is_merged_into_the_connection_string_given_to_init()
+    {
+        // A cluster of its own that checks passwords over TCP (the shared one trusts every connection).
+        await using var pg = await PostgresServer.StartNewAsync();
+        await PostgresServer.ScalarAsync(pg.ConnectionString(), "CREATE ROLE tendril LOGIN PASSWORD 'pg-Secret-1'");
+        await PostgresServer.ScalarAsync(pg.ConnectionString(), "CREATE DATABASE tendril OWNER tendril ENCODING 'UTF8'");
+        await File.WriteAllTextAsync(Path.Combine(pg.DataDirectory, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
+        await PostgresServer.ScalarAsync(pg.ConnectionString(), "SELECT pg_reload_conf()");
+
+        var directory = Path.Combine(Path.GetTempPath(), "tendril-pgpw-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var config = Path.Combine(directory, "tendril.json");
+            // As the README has it: the connection string (with a non-default Port) to init, the password apart.
+            var (code, stdout, stderr) = await TendrilProcess.RunCliAsync("", "init", "localhost", "--data", Path.Combine(directory, "data"), "--config", config,
+                "--postgres", $"Host=127.0.0.1;Port={pg.Port};Database=tendril;Username=tendril;Timeout=10");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("Tendril__Storage__PostgresPassword", stdout, StringComparison.Ordinal);
+
+            // Without the password PostgreSQL refuses; the error names PostgreSQL.
+            (code, _, stderr) = await TendrilProcess.RunCliAsync("pw\n", "adduser", "alice@localhost", "--config", config);
+            Assert.True(code == 1, $"exit {code}: {stderr}");
+            Assert.Contains("PostgreSQL", stderr, StringComparison.Ordinal);
+
+            // With it (alone, in the environment) the rest of the connection string, Port included, is kept.
+            var env = new Dictionary<string, string> { ["Tendril__Storage__PostgresPassword"] = "pg-Secret-1" };
+            (code, _, stderr) = await TendrilProcess.RunCliAsync(env, "pw\n", "adduser", "alice@localhost", "--config", config);
+            Assert.True(code == 0, stderr);
+            (code, stdout, stderr) = await TendrilProcess.RunCliAsync(env, "", "users", "--config", config);
+            Assert.True(code == 0, stderr);
+            Assert.Equal("alice@localhost", stdout.Trim());
+            Assert.DoesNotContain("pg-Secret-1", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task<string> WriteConfigAsync(string connectionString)
     {
         var path = Path.Combine(Path.GetTempPath(), "tendril-pgcfg-" + Guid.NewGuid().ToString("N") + ".json");

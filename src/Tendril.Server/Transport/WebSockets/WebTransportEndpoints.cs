@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
@@ -64,19 +66,49 @@ public sealed class WebTransportEndpoints(XmppServer server, ILogger<WebTranspor
         await server.AcceptAsync(transport, directTls: false, listener: "websocket").ConfigureAwait(false);
     }
 
-    private string BaseUrl(HttpContext context, bool websocket)
+    /// <summary>
+    /// The base URL of this server's HTTPS listener as the client reached the server (the request's host, the HTTPS
+    /// port Kestrel bound), or null when there is none.
+    /// </summary>
+    internal static string? HttpsBaseUrl(XmppServer server, HttpContext context)
+    {
+        if (!server.Options.Http.HttpsEnabled) return null;
+        var port = server.Options.Http.HttpsPort;
+        // HttpsPort 0 picks a free port: the bound one is in the server's addresses once it listens.
+        var addresses = context.RequestServices.GetService(typeof(IServer)) is IServer http ? http.Features.Get<IServerAddressesFeature>()?.Addresses : null;
+        foreach (var address in addresses ?? [])
+        {
+            if (address.StartsWith("https://", StringComparison.OrdinalIgnoreCase) && Uri.TryCreate(address.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal), UriKind.Absolute, out var uri))
+            {
+                port = uri.Port;
+                break;
+            }
+        }
+        return port == 0 ? null : "https://" + new HostString(context.Request.Host.Host, port);
+    }
+
+    /// <summary>
+    /// XEP-0156 must name endpoints the client can use: on a connection that does not count as secure while
+    /// Tendril:C2s:RequireTls is on, the plain ones would be refused (403), so the HTTPS listener's are named instead
+    /// (none without one). Tendril:Http:PublicUrl, when set, is the operator's word and is used as given.
+    /// </summary>
+    private string? BaseUrl(HttpContext context)
     {
         var configured = server.Options.Http.PublicUrl;
-        var baseUrl = string.IsNullOrEmpty(configured) ? $"{context.Request.Scheme}://{context.Request.Host}" : configured.TrimEnd('/');
-        if (!websocket) return baseUrl;
-        return baseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "wss://" + baseUrl["https://".Length..] : "ws://" + baseUrl["http://".Length..];
+        if (!string.IsNullOrEmpty(configured)) return configured.TrimEnd('/');
+        if (server.Options.C2s.RequireTls && !IsSecure(server, context)) return HttpsBaseUrl(server, context);
+        return $"{context.Request.Scheme}://{context.Request.Host}";
     }
+
+    private static string WebSocketUrl(string baseUrl) =>
+        baseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "wss://" + baseUrl["https://".Length..] : "ws://" + baseUrl["http://".Length..];
 
     private List<(string Rel, string Href)> Links(HttpContext context)
     {
         var links = new List<(string, string)>();
-        if (server.Options.WebSocket.Enabled) links.Add(("urn:xmpp:alt-connections:websocket", BaseUrl(context, true) + server.Options.WebSocket.Path));
-        if (server.Options.Bosh.Enabled) links.Add(("urn:xmpp:alt-connections:xbosh", BaseUrl(context, false) + server.Options.Bosh.Path));
+        if (BaseUrl(context) is not { } baseUrl) return links;
+        if (server.Options.WebSocket.Enabled) links.Add(("urn:xmpp:alt-connections:websocket", WebSocketUrl(baseUrl) + server.Options.WebSocket.Path));
+        if (server.Options.Bosh.Enabled) links.Add(("urn:xmpp:alt-connections:xbosh", baseUrl + server.Options.Bosh.Path));
         return links;
     }
 
