@@ -76,6 +76,18 @@ public sealed class Jid : IEquatable<Jid>
         return false;
     }
 
+    /// <summary>As <see cref="TryParse(string?, out Jid?)"/>, with what is wrong (e.g. "bad domainpart") when it fails.</summary>
+    public static bool TryParse([NotNullWhen(true)] string? text, [NotNullWhen(true)] out Jid? jid, [NotNullWhen(false)] out string? error)
+    {
+        if (text is null)
+        {
+            jid = null;
+            error = "no JID";
+            return false;
+        }
+        return TryParseCore(text, out jid, out error);
+    }
+
     /// <summary>Builds a JID from parts, validating and normalizing each; throws <see cref="FormatException"/>.</summary>
     public static Jid Create(string? local, string domain, string? resource = null)
     {

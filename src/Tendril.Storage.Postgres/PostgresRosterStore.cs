@@ -11,12 +11,12 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
 {
     private const string ItemColumns = "jid, name, subscription, ask, approved, groups";
 
-    // Bumps the version (creating it at 1) and returns it; $1 domain, $2 username. The upsert's row lock serializes
+    // Bumps the version (creating it at 1) and returns it; $1 domain, $2 username; a statement without ';' (used in a CTE). The upsert's row lock serializes
     // concurrent changes of one roster.
     private const string BumpVersion = """
         INSERT INTO roster_versions (domain, username, version) VALUES ($1, $2, 1)
         ON CONFLICT (domain, username) DO UPDATE SET version = roster_versions.version + 1
-        RETURNING version;
+        RETURNING version
         """;
 
     public async ValueTask<RosterSnapshot> GetAsync(string domain, string username, CancellationToken cancellationToken = default)
@@ -113,7 +113,7 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
             // One statement: bump the version, write the item with it, forget an earlier removal of the same JID. A
             // missing account fails the foreign key: StorageException, as with SQLite.
             await using var command = connection.Command($"""
-                WITH v AS ({BumpVersion.TrimEnd().TrimEnd(';')}),
+                WITH v AS ({BumpVersion}),
                 i AS (
                     INSERT INTO roster_items (domain, username, {ItemColumns}, version)
                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, v.version FROM v

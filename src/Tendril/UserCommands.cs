@@ -114,17 +114,9 @@ internal sealed class UserCommands
     /// <summary>A bare JID with a localpart, on the configured domain.</summary>
     private Jid ParseAccountJid(string text)
     {
-        Jid jid;
-        try
-        {
-            jid = Jid.Parse(text);
-        }
-        catch (FormatException e)
-        {
-            // One line: what is wrong and what an account JID looks like ("Invalid JID: bad domainpart." → "bad domainpart").
-            var reason = e.Message.StartsWith("Invalid JID: ", StringComparison.Ordinal) ? e.Message["Invalid JID: ".Length..].TrimEnd('.') : e.Message.TrimEnd('.');
-            throw new CliException(ExitCodes.UserError, $"'{text}' is not a valid JID ({reason}); an account JID looks like user@{_domain}.", e);
-        }
+        // One line: what is wrong and what an account JID looks like.
+        if (!Jid.TryParse(text, out var jid, out var reason))
+            throw new CliException(ExitCodes.UserError, $"'{text}' is not a valid JID ({reason}); an account JID looks like user@{_domain}.");
         if (jid.Local is null) throw new CliException(ExitCodes.UserError, $"Invalid JID '{text}': an account JID needs a username (user@{_domain}).");
         if (jid.Resource is not null) throw new CliException(ExitCodes.UserError, $"Invalid JID '{text}': use the bare JID, without a resource.");
         if (!string.Equals(jid.Domain, _domain, StringComparison.Ordinal))

@@ -59,8 +59,8 @@ public sealed record NodeConfig
 
     public static string Name(ItemReply r) => r.ToString().ToLowerInvariant();
 
-    /// <summary>The 'type' attribute of this node's event messages.</summary>
-    public string MessageType => Name(NotificationType);
+    /// <summary>The 'type' attribute of this node's event messages (read per event: no allocation).</summary>
+    public string MessageType => NotificationType == NotificationType.Normal ? "normal" : "headline";
 
     public static string Name(SendLastPublished s) => s switch
     {

@@ -119,12 +119,12 @@ public sealed class PubSubHttpEndpoints(XmppServer server, PubSubFeature feature
         }
         try
         {
-            var items = await ps.GetItemsAsync(node, user, max).ConfigureAwait(false);
+            var (pubSubNode, items) = await ps.GetItemsAsync(node, user, max).ConfigureAwait(false);
             var accept = context.Request.Headers.Accept.ToString();
             if (accept.Contains("xml", StringComparison.OrdinalIgnoreCase))
             {
                 var e = new XmlElement("items", PubSubNs.PubSub).SetAttribute("node", node);
-                foreach (var r in items) e.Add(PubSubService.ItemElement(r, includePayload: true));
+                foreach (var r in items) e.Add(PubSubService.ItemElement(r, includePayload: true, pubSubNode));
                 return Results.Text(XmlWriter.ToXmlString(e), "application/xml", Encoding.UTF8);
             }
             return Results.Json(new

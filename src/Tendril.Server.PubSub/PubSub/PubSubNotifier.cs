@@ -33,15 +33,18 @@ public sealed class PubSubNotifier(Func<XmppServer> server)
         return message;
     }
 
-    /// <summary>Sends one event to every active subscription that wants deliveries. Returns the number of sessions it was queued to.</summary>
-    public int Broadcast(Jid service, IEnumerable<PubSubSubscription> subscriptions, XmlElement content, string type = "headline")
+    /// <summary>
+    /// Sends one event about <paramref name="node"/> (of its notification type) to every active subscription of it that
+    /// wants deliveries. Returns the number of sessions it was queued to.
+    /// </summary>
+    public int Broadcast(Jid service, PubSubNode node, XmlElement content)
     {
         SerializedStanza? once = null;
         var queued = 0;
-        foreach (var s in subscriptions)
+        foreach (var s in node.Subscriptions)
         {
             if (!s.IsActive || !s.Deliver) continue;
-            once ??= new SerializedStanza(Message(service, content, type: type));
+            once ??= new SerializedStanza(Message(service, content, type: node.Config.MessageType));
             queued += DeliverTo(s.Jid, once);
         }
         return queued;

@@ -122,7 +122,7 @@ public sealed partial class PubSubService
             {
                 var e = new XmlElement("delete", PubSubNs.Event).SetAttribute("node", nodeId);
                 if (redirectUri is not null) e.AddElement("redirect").SetAttribute("uri", redirectUri);
-                Notifier.Broadcast(Jid, node.Subscriptions, e, node.Config.MessageType);
+                Notifier.Broadcast(Jid, node, e);
                 // PEP: contacts with +notify hear of it like of the items (XEP-0163 §4.3 implicit subscription).
                 if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
@@ -146,7 +146,7 @@ public sealed partial class PubSubService
             if (node.Config.NotifyRetract)
             {
                 var e = new XmlElement("purge", PubSubNs.Event).SetAttribute("node", node.Id);
-                Notifier.Broadcast(Jid, node.Subscriptions, e, node.Config.MessageType);
+                Notifier.Broadcast(Jid, node, e);
                 if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
         }

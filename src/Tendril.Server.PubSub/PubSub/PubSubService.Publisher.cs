@@ -88,7 +88,7 @@ public sealed partial class PubSubService
             var item = new PubSubItem(record, payload);
             node.LastItem = item;
             var content = ItemsEvent(node, [item]);
-            Notifier.Broadcast(Jid, node.Subscriptions, content, node.Config.MessageType);
+            Notifier.Broadcast(Jid, node, content);
             if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, content).ConfigureAwait(false);
             changed = content;
             return id;
@@ -183,7 +183,7 @@ public sealed partial class PubSubService
             {
                 var e = new XmlElement("items", PubSubNs.Event).SetAttribute("node", nodeId);
                 e.AddElement("retract").SetAttribute("id", itemId);
-                Notifier.Broadcast(Jid, node.Subscriptions, e, node.Config.MessageType);
+                Notifier.Broadcast(Jid, node, e);
                 if (Policy.ImplicitDelivery is { } implicitDelivery) await implicitDelivery(this, node, e).ConfigureAwait(false);
             }
             retracted = true;

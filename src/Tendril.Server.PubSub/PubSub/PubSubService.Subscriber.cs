@@ -227,19 +227,19 @@ public sealed partial class PubSubService
     }
 
     /// <summary>Items for a program (the HTTP API), with the same access checks as §6.5. Newest first.</summary>
-    public async ValueTask<IReadOnlyList<PubSubItemRecord>> GetItemsAsync(string nodeId, Jid requester, int? max)
+    internal async ValueTask<(PubSubNode Node, IReadOnlyList<PubSubItemRecord> Items)> GetItemsAsync(string nodeId, Jid requester, int? max)
     {
         await EnsureLoadedAsync().ConfigureAwait(false);
         var node = RequireNode(nodeId);
         await CheckAccessAsync(node, requester, subscribing: false).ConfigureAwait(false);
-        if (!node.Config.PersistItems) return node.LastItem is { } last ? [last.Record] : [];
-        return (await Store.GetItemsAsync(JidString, nodeId, max).ConfigureAwait(false)).Items;
+        if (!node.Config.PersistItems) return (node, node.LastItem is { } last ? [last.Record] : []);
+        return (node, (await Store.GetItemsAsync(JidString, nodeId, max).ConfigureAwait(false)).Items);
     }
 
-    internal static XmlElement ItemElement(PubSubItemRecord record, bool includePayload, PubSubNode? node = null)
+    internal static XmlElement ItemElement(PubSubItemRecord record, bool includePayload, PubSubNode node)
     {
         var item = new XmlElement("item", PubSubNs.PubSub).SetAttribute("id", record.ItemId);
-        if (node is not null && PublisherOf(node, record) is { } publisher) item.SetAttribute("publisher", publisher);
+        if (PublisherOf(node, record) is { } publisher) item.SetAttribute("publisher", publisher);
         if (includePayload && record.Payload.Length > 0) item.Add(PayloadXml.Parse(record.Payload));
         return item;
     }

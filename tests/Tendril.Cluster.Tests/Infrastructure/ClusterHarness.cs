@@ -55,19 +55,18 @@ public sealed class ClusterHarness : IAsyncDisposable
 
     private async Task<ClusterHarness> StartNodesAsync(int nodes, Dictionary<string, object>? clusterSettings, string[] users)
     {
-        var harness = this;
-        foreach (var (k, v) in clusterSettings ?? []) harness.ClusterSettings[k] = v;
+        foreach (var (k, v) in clusterSettings ?? []) ClusterSettings[k] = v;
         try
         {
-            await harness.AddNodeAsync(users); // the first node's CLI creates the accounts in the shared store
-            await Task.WhenAll(Enumerable.Range(1, nodes - 1).Select(_ => harness.AddNodeAsync([])));
+            await AddNodeAsync(users); // the first node's CLI creates the accounts in the shared store
+            await Task.WhenAll(Enumerable.Range(1, nodes - 1).Select(_ => AddNodeAsync([])));
         }
         catch
         {
-            await harness.DisposeAsync();
+            await DisposeAsync();
             throw;
         }
-        return harness;
+        return this;
     }
 
     /// <summary>Starts one more node with the same configuration as the others.</summary>

@@ -21,23 +21,38 @@ const browser = await chromium.launchPersistentContext(profile, {
     '--disable-sync', '--no-first-run'],
 });
 let result = { ok: false, transport };
-const consoleErrors = [];
+const consoleErrors = [], external = [], failed = [], pending = [];
 let page;
 try {
   page = browser.pages()[0] ?? await browser.newPage();
   page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', e => consoleErrors.push(String(e)));
   const origin = new URL(baseUrl).origin;
-  const external = [], failed = [];
   page.on('request', r => {
     const u = new URL(r.url());
     if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.origin !== origin && u.origin.replace(/^ws/, 'http') !== origin) external.push(r.url());
   });
   page.on('response', r => { if (r.status() >= 400 && new URL(r.url()).origin === origin) failed.push(`${r.status()} ${r.url()}`); });
+  // Requests in flight, to wait for a quiet network ourselves: Playwright's 'networkidle' timed out once on a loaded CI
+  // machine without saying what was still loading. Quiet = nothing in flight for 500 ms; past the deadline the
+  // pending URLs go into the result (a same-origin long poll is not a failure; every external request is already in
+  // `external`, recorded when asked).
+  const inflight = new Set();
+  let lastChange = Date.now();
+  page.on('request', r => { inflight.add(r); lastChange = Date.now(); });
+  for (const ev of ['requestfinished', 'requestfailed']) page.on(ev, r => { inflight.delete(r); lastChange = Date.now(); });
+  const quiet = async (label, deadlineMs = 30000) => {
+    const end = Date.now() + deadlineMs;
+    while (Date.now() < end) {
+      if (inflight.size === 0 && Date.now() - lastChange >= 500) return;
+      await new Promise(res => setTimeout(res, 100));
+    }
+    for (const r of inflight) pending.push(`${label}: ${r.method()} ${r.url()}`);
+  };
   // First the login form as a new user sees it (converse's fullscreen login page, footer included), until the network is idle.
   await page.goto(new URL('demo/', baseUrl).href);
   await page.locator('converse-login-form, form.converse-form').first().waitFor({ timeout: 30000 });
-  await page.waitForLoadState('networkidle');
+  await quiet('login form');
   const url = new URL('demo/', baseUrl);
   url.search = new URLSearchParams({ transport, jid, password, test: '1' }).toString();
   await page.goto(url.href);
@@ -68,10 +83,10 @@ try {
     .map(r => ({ jid: r.querySelector('td.jid').textContent, transport: r.children[1].textContent })));
   await admin.screenshot({ path: join(screenshotDir, `admin-with-converse-${transport}.png`), fullPage: true });
   // What converse loads once logged in (OMEMO's wasm…); BOSH keeps a request open, so only WebSocket gets idle.
-  if (transport === 'websocket') await page.waitForLoadState('networkidle');
-  result = { ok: sessions.some(s => s.jid === boundJid), transport, jid: boundJid, reply: replyText, sessions, consoleErrors, external, failed };
+  if (transport === 'websocket') await quiet('logged in');
+  result = { ok: sessions.some(s => s.jid === boundJid), transport, jid: boundJid, reply: replyText, sessions, consoleErrors, external, failed, pending };
 } catch (e) {
-  result = { ok: false, transport, error: String(e && e.stack || e), consoleErrors };
+  result = { ok: false, transport, error: String(e && e.stack || e), consoleErrors, external, failed, pending };
   if (page) await page.screenshot({ path: join(screenshotDir, `converse-${transport}-failed.png`) }).catch(() => {});
 } finally {
   await browser.close();

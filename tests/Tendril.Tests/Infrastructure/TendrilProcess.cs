@@ -192,36 +192,42 @@ public sealed class TendrilProcess : IAsyncDisposable
         RunCliAsync(new Dictionary<string, string>(), stdin, args);
 
     /// <summary>Runs the CLI with extra environment variables (<c>Tendril__…</c> settings).</summary>
-    public static async Task<(int Code, string Stdout, string Stderr)> RunCliAsync(IReadOnlyDictionary<string, string> environment, string stdin, params string[] args)
+    public static Task<(int Code, string Stdout, string Stderr)> RunCliAsync(IReadOnlyDictionary<string, string> environment, string stdin, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        var psi = new ProcessStartInfo("dotnet");
         foreach (var (name, value) in environment) psi.Environment[name] = value;
         psi.ArgumentList.Add(TendrilDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        return RunAsync(psi, stdin, TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Runs a program (e.g. /usr/bin/python3) to completion, returning its output.</summary>
-    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, TimeSpan timeout, params string[] args)
+    public static Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(file);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        return RunAsync(psi, stdin: null, timeout);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="psi"/> (its output redirected here) to completion with <paramref name="stdin"/> as its
+    /// input (none when null); past <paramref name="timeout"/> it is killed and a <see cref="TimeoutException"/>
+    /// carries what it wrote.
+    /// </summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(ProcessStartInfo psi, string? stdin, TimeSpan timeout)
+    {
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = stdin is not null;
+        psi.UseShellExecute = false;
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
         using var cts = new CancellationTokenSource(timeout);
         try
         {
@@ -230,7 +236,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} timed out:\n{await stdout}\n{await stderr}");
+            throw new TimeoutException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} timed out:\n{await stdout}\n{await stderr}");
         }
         return (process.ExitCode, await stdout, await stderr);
     }

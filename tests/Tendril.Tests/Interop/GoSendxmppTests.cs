@@ -100,23 +100,6 @@ public sealed class GoSendxmppTests
         return psi;
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string stdin, IEnumerable<string> args)
-    {
-        using var process = Process.Start(Start(args))!;
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(Timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, await stdout, "timed out\n" + await stderr);
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> RunAsync(string stdin, IEnumerable<string> args) =>
+        TendrilProcess.RunAsync(Start(args), stdin, Timeout);
 }

@@ -15,10 +15,8 @@ public sealed class ReloadTests
     [Fact]
     public async Task Sighup_applies_limits_log_levels_and_certificate_without_dropping_any_of_50_sessions()
     {
-        var users = Enumerable.Range(0, Accounts).Select(i => ($"user{i}@localhost", $"pw-{i}")).ToArray();
-        await using var server = await TendrilProcess.StartAsync(users);
-        var clients = await Task.WhenAll(Enumerable.Range(0, Accounts * ResourcesPerAccount)
-            .Select(n => server.ConnectAsync($"user{n % Accounts}@localhost", $"pw-{n % Accounts}", $"r{n}")));
+        await using var server = await TendrilProcess.StartAsync(Users);
+        var clients = await ConnectAllAsync(server);
         try
         {
             Assert.Equal(50, clients.Count(c => c.IsConnected));
@@ -101,10 +99,8 @@ public sealed class ReloadTests
     [Fact]
     public async Task Sighup_while_50_clients_send_loses_no_message_and_drops_no_session()
     {
-        var users = Enumerable.Range(0, Accounts).Select(i => ($"user{i}@localhost", $"pw-{i}")).ToArray();
-        await using var server = await TendrilProcess.StartAsync(users);
-        var clients = await Task.WhenAll(Enumerable.Range(0, Accounts * ResourcesPerAccount)
-            .Select(n => server.ConnectAsync($"user{n % Accounts}@localhost", $"pw-{n % Accounts}", $"r{n}")));
+        await using var server = await TendrilProcess.StartAsync(Users);
+        var clients = await ConnectAllAsync(server);
         var tally = new Tendril.Tests.Support.MessageTally("hup");
         foreach (var c in clients)
         {
@@ -154,6 +150,13 @@ public sealed class ReloadTests
             foreach (var c in clients) await c.DisposeAsync();
         }
     }
+
+    private static readonly (string, string)[] Users = Enumerable.Range(0, Accounts).Select(i => ($"user{i}@localhost", $"pw-{i}")).ToArray();
+
+    /// <summary>The 50 sessions: resource r{n} of user{n % 5}.</summary>
+    private static Task<XmppClient[]> ConnectAllAsync(TendrilProcess server) =>
+        Task.WhenAll(Enumerable.Range(0, Accounts * ResourcesPerAccount)
+            .Select(n => server.ConnectAsync($"user{n % Accounts}@localhost", $"pw-{n % Accounts}", $"r{n}")));
 
     /// <summary>Client n sends to client n+1 (full JID); each receives exactly that message.</summary>
     private static async Task ChatRoundAsync(XmppClient[] clients, string tag)
