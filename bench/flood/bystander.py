@@ -20,11 +20,12 @@ def login(user, pw, res, port=25222):
     s.sendall(hdr.encode()); until(s, b'</stream:features>')
     s.sendall(("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>" % res).encode()); until(s, b'</iq>')
     return s, until
-t = time.time()
-try:
-    j, until = login('juliet', 'pw1', 'b'); r, _ = login('romeo', 'pw2', 'g')
-    j.sendall(b"<message to='romeo@localhost/g' type='chat'><body>during the flood</body></message>")
-    until(r, b'during the flood')
-    print('bystander: juliet and romeo logged in and exchanged a message in %.2f s' % (time.time() - t))
-except Exception as e:
-    print('bystander FAILED after %.2f s: %s' % (time.time() - t, e))
+if __name__ == '__main__':
+    t = time.time()
+    try:
+        j, until = login('juliet', 'pw1', 'b'); r, _ = login('romeo', 'pw2', 'g')
+        j.sendall(b"<message to='romeo@localhost/g' type='chat'><body>during the flood</body></message>")
+        until(r, b'during the flood')
+        print('bystander: juliet and romeo logged in and exchanged a message in %.2f s' % (time.time() - t))
+    except Exception as e:
+        print('bystander FAILED after %.2f s: %s' % (time.time() - t, e))

@@ -51,7 +51,7 @@ public static class ImServiceCollectionExtensions
         services.AddServerFeature<ExternalServicesFeature>().AddFeatureOptions<ExternalServicesOptions>();
         services.AddServerFeature<RegistrationFeature>().AddFeatureOptions<RegistrationOptions>();
         services.AddServerFeature<PushFeature>().AddFeatureOptions<PushOptions>();
-        services.AddServerFeature<RosterFeature>();
+        services.AddServerFeature<RosterFeature>().AddFeatureOptions<RosterOptions>();
         services.AddServerFeature<OfflineFeature>().AddFeatureOptions<OfflineOptions>();
         services.TryAddSingleton<RosterQueries>();
         return services;

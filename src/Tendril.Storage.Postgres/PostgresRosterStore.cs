@@ -57,6 +57,20 @@ internal sealed class PostgresRosterStore(PostgresStorage storage) : IRosterStor
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<(int Items, int Pending)> CountAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.RunAsync("count roster", async connection =>
+        {
+            await using var command = connection.Command(
+                "SELECT (SELECT COUNT(*) FROM roster_items WHERE domain = $1 AND username = $2)::int, (SELECT COUNT(*) FROM roster_pending_in WHERE domain = $1 AND username = $2)::int;");
+            command.Parameters.Param(domain).Param(username);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            await reader.ReadAsync().ConfigureAwait(false);
+            return (reader.GetInt32(0), reader.GetInt32(1));
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<long> GetVersionAsync(string domain, string username, CancellationToken cancellationToken = default)
     {
         Check(domain, username);

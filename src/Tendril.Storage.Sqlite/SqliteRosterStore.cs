@@ -41,6 +41,20 @@ internal sealed class SqliteRosterStore(SqliteStorage storage) : IRosterStore
         }, cancellationToken);
     }
 
+    public async ValueTask<(int Items, int Pending)> CountAsync(string domain, string username, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username);
+        return await storage.ReadAsync("count roster", connection =>
+        {
+            using var command = SqliteStorage.Command(connection,
+                "SELECT (SELECT COUNT(*) FROM roster_items WHERE domain = $domain AND username = $username), (SELECT COUNT(*) FROM roster_pending_in WHERE domain = $domain AND username = $username);",
+                domain, username);
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return (reader.GetInt32(0), reader.GetInt32(1));
+        }, cancellationToken);
+    }
+
     public async ValueTask<long> GetVersionAsync(string domain, string username, CancellationToken cancellationToken = default)
     {
         Check(domain, username);

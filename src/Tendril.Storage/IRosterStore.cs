@@ -53,6 +53,9 @@ public interface IRosterStore
 
     ValueTask<RosterItem?> GetItemAsync(string domain, string username, string jid, CancellationToken cancellationToken = default);
 
+    /// <summary>How many items the roster has and how many inbound subscription requests are pending (for limits).</summary>
+    ValueTask<(int Items, int Pending)> CountAsync(string domain, string username, CancellationToken cancellationToken = default);
+
     /// <summary>The current roster version (0 for a roster never changed).</summary>
     ValueTask<long> GetVersionAsync(string domain, string username, CancellationToken cancellationToken = default);
 

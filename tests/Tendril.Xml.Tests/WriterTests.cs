@@ -8,6 +8,28 @@ namespace Tendril.Xml.Tests;
 public class WriterTests
 {
     [Fact]
+    public void EstimateSize_is_close_to_the_serialized_length_and_never_below_half_of_it()
+    {
+        // An output budget counts with the estimate: it must not be far off for the shapes a server sends.
+        var roster = new XmlElement("iq", "jabber:client").SetAttribute("type", "result").SetAttribute("id", "r1");
+        var query = roster.AddElement("query", "jabber:iq:roster");
+        for (var i = 0; i < 500; i++)
+        {
+            var item = query.AddElement("item").SetAttribute("jid", $"contact{i}@example.org").SetAttribute("subscription", "both").SetAttribute("name", $"Contact {i}");
+            item.AddElement("group").Add("Friends");
+        }
+        var message = new XmlElement("message", "jabber:client").SetAttribute("to", "a@b").SetAttribute("type", "chat");
+        message.AddElement("body").Add(new string('x', 10_000));
+        message.AddElement("active", "http://jabber.org/protocol/chatstates");
+        foreach (var e in new[] { roster, message, new XmlElement("presence", "jabber:client") })
+        {
+            var actual = Encoding.UTF8.GetByteCount(XmlWriter.ToXmlString(e));
+            var estimate = e.EstimateSize();
+            Assert.InRange(estimate, actual / 2, actual * 3 / 2);
+        }
+    }
+
+    [Fact]
     public void InheritedNamespace_IsNotRedeclared()
     {
         var msg = new XmlElement("message", "jabber:client").SetAttribute("to", "a@b").SetAttribute("type", "chat");

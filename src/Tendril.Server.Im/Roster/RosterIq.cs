@@ -1,6 +1,7 @@
 using System.Globalization;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
+using Tendril.Server.Configuration;
 using Tendril.Storage;
 using Tendril.Xml;
 
@@ -116,6 +117,12 @@ internal sealed class RosterIq(XmppServer server, AccountLocks locks, RosterPush
         using (await locks.AcquireAsync(user).ConfigureAwait(false))
         {
             var existing = await server.Storage.Rosters.GetItemAsync(user.Domain, user.Local!, key).ConfigureAwait(false);
+            if (existing is null && (await server.Storage.Rosters.CountAsync(user.Domain, user.Local!).ConfigureAwait(false)).Items >= server.Options.Roster.MaxItems)
+            {
+                // Issue 19: a roster is bounded, so a roster get is too.
+                request.ReplyError(StanzaErrorCondition.NotAllowed, string.Create(CultureInfo.InvariantCulture, $"The roster is full ({server.Options.Roster.MaxItems} items)."));
+                return;
+            }
             updated = (existing ?? RosterItem.Create(key)) with { Name = string.IsNullOrEmpty(name) ? null : name, Groups = groups };
             version = await server.Storage.Rosters.SetItemAsync(user.Domain, user.Local!, updated).ConfigureAwait(false);
         }

@@ -1,4 +1,7 @@
+using System.Globalization;
 using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Configuration;
 using Tendril.Server.Routing;
 using Tendril.Storage;
 using Tendril.Xml;
@@ -16,7 +19,8 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
 {
     private IRosterStore Rosters => server.Storage.Rosters;
 
-    private readonly record struct Change(SubscriptionState Old, SubscriptionState New)
+    /// <param name="Refused">Nothing was changed: the roster is full or too many requests are pending (the error to send).</param>
+    private readonly record struct Change(SubscriptionState Old, SubscriptionState New, StanzaError? Refused = null)
     {
         public bool StateChanged => Old != New;
     }
@@ -39,10 +43,13 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
         switch (type)
         {
             case "subscribe":
+            {
                 // §3.1.2: the item is created if needed; the request is routed whatever the state.
-                await ApplyAsync(user, contact, (s, _) => (SubscriptionTransitions.OutboundSubscribe(s), null), createItem: true).ConfigureAwait(false);
+                var change = await ApplyAsync(user, contact, (s, _) => (SubscriptionTransitions.OutboundSubscribe(s), null), createItem: true).ConfigureAwait(false);
+                if (Refuse(change, presence, from)) return;
                 await InboundAsync(stamped, type, user, contact).ConfigureAwait(false);
                 break;
+            }
             case "subscribed":
             {
                 // §3.1.5 approval of a pending request, or §3.4 pre-approval when none is pending.
@@ -50,7 +57,7 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
                     s.PendingIn ? (SubscriptionTransitions.OutboundSubscribed(s), null)
                     : s.HasFrom ? (s, null)
                     : (s, true)).ConfigureAwait(false);
-                if (!change.StateChanged) return;
+                if (Refuse(change, presence, from) || !change.StateChanged) return;
                 await InboundAsync(stamped, type, user, contact).ConfigureAwait(false);
                 SendCurrentPresence(user, contact);
                 break;
@@ -93,6 +100,11 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
                     s.HasFrom ? (s, null)
                     : item?.Approved == true ? (s.WithFrom(true) with { PendingIn = false }, false)
                     : (SubscriptionTransitions.InboundSubscribe(s), null), pendingStanza: pending).ConfigureAwait(false);
+                if (change.Refused is { } refused)
+                {
+                    server.Router.BounceError(stanza, refused);
+                    return;
+                }
                 if (change.Old.HasFrom || change.New.HasFrom)
                 {
                     // §3.1.3: already subscribed, or pre-approved (§3.4): the server approves on the user's behalf.
@@ -180,6 +192,10 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
             var (next, approved) = transition(old, item);
 
             var needsItem = item is not null || createItem || next.Subscription != RosterSubscription.None || next.PendingOut || approved == true;
+            if (await CheckLimitsAsync(owner, item is null && needsItem, !old.PendingIn && next.PendingIn && pendingStanza is not null).ConfigureAwait(false) is { } refused)
+            {
+                return new Change(old, old, refused);
+            }
             if (needsItem)
             {
                 var baseItem = item ?? RosterItem.Create(key);
@@ -201,6 +217,34 @@ internal sealed class SubscriptionManager(XmppServer server, AccountLocks locks,
             }
             return new Change(old, next);
         }
+    }
+
+    /// <summary>
+    /// Issue 19: a roster holds at most <c>Roster:MaxItems</c> items and an account at most <c>Roster:MaxPendingRequests</c>
+    /// pending requests; the error for a change that would pass either, null when it is within them.
+    /// </summary>
+    private async ValueTask<StanzaError?> CheckLimitsAsync(Jid owner, bool addsItem, bool addsPending)
+    {
+        if (!addsItem && !addsPending) return null;
+        var limits = server.Options.Roster;
+        var (items, pending) = await Rosters.CountAsync(owner.Domain, owner.Local!).ConfigureAwait(false);
+        if (addsItem && items >= limits.MaxItems)
+        {
+            return StanzaError.Of(StanzaErrorCondition.NotAllowed, string.Create(CultureInfo.InvariantCulture, $"The roster is full ({limits.MaxItems} items)."));
+        }
+        if (addsPending && pending >= limits.MaxPendingRequests)
+        {
+            return StanzaError.Of(StanzaErrorCondition.ResourceConstraint, "The contact has too many subscription requests pending.");
+        }
+        return null;
+    }
+
+    /// <summary>A refused change of the user's own roster: the user's stanza comes back with the error. True when refused.</summary>
+    private bool Refuse(Change change, XmlElement presence, Jid from)
+    {
+        if (change.Refused is not { } refused) return false;
+        server.Router.DeliverFromServer(refused.ToReply(presence), from);
+        return true;
     }
 
     /// <summary>Delivers a subscription stanza to every available resource of the account.</summary>

@@ -78,7 +78,7 @@ public sealed class AdminService
             outRate = (stanzasOut - baseOut) / seconds;
             _samples.Enqueue((now, stanzasIn, stanzasOut));
         }
-        var (queued, max) = TendrilMetrics.QueueDepths(_server);
+        var (queued, max, _, _) = TendrilMetrics.QueueDepths(_server);
         return new AdminStats(_server.Domain, Math.Round((now - _server.StartedAt).TotalSeconds, 1), connections, byTransport,
             _server.Sessions.Count, stanzasIn, stanzasOut, Math.Round(inRate, 2), Math.Round(outRate, 2), queued, max);
     }

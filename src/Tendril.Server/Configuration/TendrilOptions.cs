@@ -96,6 +96,8 @@ public sealed class TendrilOptions
         if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
         if (Limits.PingTimeoutSeconds <= 0) problems.Add("Tendril:Limits:PingTimeoutSeconds must be positive");
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
+        if (Limits.OutputBudgetBytes < 16 * 1024) problems.Add("Tendril:Limits:OutputBudgetBytes must be at least 16384");
+        if (Limits.OutputLimitBytes < Limits.OutputBudgetBytes) problems.Add("Tendril:Limits:OutputLimitBytes must be at least Tendril:Limits:OutputBudgetBytes");
         if (Limits.DrainSeconds is < 1 or > 300) problems.Add("Tendril:Limits:DrainSeconds must be between 1 and 300");
         if (Limits.MaxConnections < 0) problems.Add("Tendril:Limits:MaxConnections must be 0 (automatic) or positive");
         if (Limits.MaxUnauthenticatedConnections < 0) problems.Add("Tendril:Limits:MaxUnauthenticatedConnections must be 0 (automatic) or positive");
@@ -204,6 +206,20 @@ public sealed class LimitsOptions
 
     /// <summary>Stanzas queued to one connection before further stanzas to it bounce with resource-constraint.</summary>
     public int OutboundQueueStanzas { get; set; } = 4096;
+
+    /// <summary>
+    /// Bytes (serialized, estimated) queued to one client connection beyond which the server stops reading that
+    /// client's input until its queue has drained to half: a client that does not read its answers is slowed down,
+    /// not fed without bound (back-pressure).
+    /// </summary>
+    public int OutputBudgetBytes { get; set; } = 512 * 1024;
+
+    /// <summary>
+    /// Bytes queued to one client connection (or kept unacknowledged by XEP-0198) beyond which further stanzas routed
+    /// to it bounce with resource-constraint and its own further answers close it with policy-violation. One stanza
+    /// alone in the queue always goes out, whatever its size.
+    /// </summary>
+    public int OutputLimitBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
     /// How long a closing connection (c2s, WebSocket, BOSH, component) may take to write what is queued to it, and how

@@ -24,6 +24,8 @@ public sealed class TendrilMetrics : IDisposable
     private readonly Counter<long> _authSuccesses;
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _connectionsRefused;
+    private readonly Counter<long> _outputPaused;
+    private readonly Counter<long> _outputRefused;
 
     public TendrilMetrics(XmppServer server)
     {
@@ -35,6 +37,8 @@ public sealed class TendrilMetrics : IDisposable
         _authSuccesses = Meter.CreateCounter<long>("tendril.auth.successes", description: "Successful SASL authentications, by mechanism.");
         _authFailures = Meter.CreateCounter<long>("tendril.auth.failures", description: "Failed SASL authentications, by mechanism and condition.");
         _connectionsRefused = Meter.CreateCounter<long>("tendril.connections.refused", description: "Connections refused over the connection limits, by listener and reason (total, unauthenticated, address).");
+        _outputPaused = Meter.CreateCounter<long>("tendril.output.paused", description: "Times a client's input stopped being read because its unread output passed Tendril:Limits:OutputBudgetBytes.");
+        _outputRefused = Meter.CreateCounter<long>("tendril.output.refused", description: "Stanzas routed to a client refused (bounced with resource-constraint) over its queue's stanza or byte limit.");
         Meter.CreateObservableGauge("tendril.connections.open", () => server.Connections.Open, description: "Open connections counted against Tendril:Limits:MaxConnections (all listeners and HTTP).");
         Meter.CreateObservableGauge("tendril.connections.unauthenticated", () => server.Connections.Unauthenticated, description: "Streams that have not authenticated yet.");
         Meter.CreateObservableGauge("tendril.connections.limit", () => server.Connections.Limits.MaxConnections, description: "Tendril:Limits:MaxConnections in force.");
@@ -42,6 +46,8 @@ public sealed class TendrilMetrics : IDisposable
         Meter.CreateObservableGauge("tendril.sessions", () => server.Sessions.Count, description: "Bound client sessions (resources).");
         Meter.CreateObservableGauge("tendril.outbound.queue.depth", () => QueueDepths(server).Total, description: "Stanzas waiting in all outbound queues.");
         Meter.CreateObservableGauge("tendril.outbound.queue.depth.max", () => QueueDepths(server).Max, description: "The deepest single outbound queue.");
+        Meter.CreateObservableGauge("tendril.outbound.queue.bytes", () => QueueDepths(server).Bytes, description: "Bytes (estimated) waiting in all outbound queues.");
+        Meter.CreateObservableGauge("tendril.outbound.queue.bytes.max", () => QueueDepths(server).MaxBytes, description: "Bytes (estimated) in the fullest single outbound queue.");
         Meter.CreateObservableGauge("tendril.uptime.seconds", () => Stopwatch.GetElapsedTime(started).TotalSeconds, description: "Seconds since the server started.");
         Meter.CreateObservableGauge("tendril.gc.heap.bytes", () => GC.GetTotalMemory(forceFullCollection: false), description: "Bytes currently thought to be allocated on the managed heap.");
         Meter.CreateObservableCounter("tendril.gc.allocated.bytes", () => GC.GetTotalAllocatedBytes(), description: "Bytes allocated on the managed heap since start.");
@@ -115,18 +121,27 @@ public sealed class TendrilMetrics : IDisposable
         }
     }
 
-    internal static (long Total, int Max) QueueDepths(XmppServer server)
+    internal static (long Total, int Max, long Bytes, long MaxBytes) QueueDepths(XmppServer server)
     {
-        long total = 0;
+        long total = 0, bytes = 0, maxBytes = 0;
         var max = 0;
         foreach (var stream in server.Heartbeat.Streams)
         {
             var depth = stream.QueueDepth;
             total += depth;
             if (depth > max) max = depth;
+            var queued = stream.QueuedBytes;
+            bytes += queued;
+            if (queued > maxBytes) maxBytes = queued;
         }
-        return (total, max);
+        return (total, max, bytes, maxBytes);
     }
+
+    /// <summary>A client's input was paused over its output budget.</summary>
+    public void OutputPaused() => _outputPaused.Add(1);
+
+    /// <summary>A stanza routed to a client was refused over its queue limits.</summary>
+    public void OutputRefused() => _outputRefused.Add(1);
 
     private static IEnumerable<Measurement<long>> ObserveCollections()
     {

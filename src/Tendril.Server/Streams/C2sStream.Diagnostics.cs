@@ -28,7 +28,7 @@ public sealed partial class C2sStream
                 default:
                     continue;
             }
-            Interlocked.Decrement(ref _queued);
+            UncountQueued(item);
             count++;
         }
         return count;

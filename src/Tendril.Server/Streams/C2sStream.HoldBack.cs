@@ -96,10 +96,10 @@ public sealed partial class C2sStream
     {
         foreach (var (held, _) in _held)
         {
-            Interlocked.Increment(ref _queued);
+            CountQueued(held);
             if (!_outbound.TryWrite(held))
             {
-                Interlocked.Decrement(ref _queued);
+                UncountQueued(held);
                 TryKeepForResumption(held);
             }
         }

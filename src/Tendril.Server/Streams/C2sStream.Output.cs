@@ -36,7 +36,13 @@ internal enum OutboundKind : byte
     End,
 }
 
-internal readonly record struct Outbound(OutboundKind Kind, object? Payload, string? To = null);
+/// <param name="Bytes">For stanzas: about how many bytes the stanza takes serialized (the output budget counts these).</param>
+internal readonly record struct Outbound(OutboundKind Kind, object? Payload, string? To = null, int Bytes = 0)
+{
+    public static Outbound Stanza(OutboundKind kind, XmlElement element) => new(kind, element, null, SizeOf(element));
+
+    public static int SizeOf(XmlElement element) => (int)Math.Min(int.MaxValue, element.EstimateSize());
+}
 
 internal sealed class TlsBarrier
 {
@@ -47,14 +53,23 @@ internal sealed class TlsBarrier
 /// <summary>
 /// The connection's single writer: everything sent to the client goes through one queue, drained by one loop that
 /// serializes straight into the transport's pipe and flushes once per batch (NATS' CommandWriter habit).
-/// The queue is bounded by count with an explicit slow-consumer policy: routed stanzas beyond the limit are
-/// refused (the router bounces them with resource-constraint); a client that does not even read the answers
-/// to its own requests (twice the limit) is disconnected with policy-violation.
+/// The queue is bounded by count and by bytes, with an explicit slow-consumer policy (issue 19): past
+/// <c>Limits:OutputBudgetBytes</c> the read loop stops reading the client's input until the queue has drained to half
+/// (back-pressure: a client that does not read its answers gets no more of them made); routed stanzas beyond the
+/// count limit or <c>Limits:OutputLimitBytes</c> are refused (the router bounces them with resource-constraint); a client
+/// that does not even read the answers to its own requests (twice the count limit, or answers beyond the byte limit)
+/// is disconnected with policy-violation. The writer flushes every <see cref="FlushBytes"/>, so what sits in the
+/// transport's buffers is bounded too.
 /// </summary>
 public sealed partial class C2sStream
 {
     private OutboundQueue<Outbound> _outbound = null!;
     private int _queued;
+    private long _queuedBytes;
+    private TaskCompletionSource? _drainWaiter; // the read loop, waiting for the queue to drain below half the budget
+
+    /// <summary>The writer flushes once this much is buffered, not only at the end of a batch.</summary>
+    private const int FlushBytes = 64 * 1024;
     private bool _writerStarted;
     private bool _headerSent;
 
@@ -69,24 +84,71 @@ public sealed partial class C2sStream
     /// <summary>Stanzas waiting to be written.</summary>
     public int QueueDepth => Volatile.Read(ref _queued);
 
+    /// <summary>About how many bytes of stanzas wait to be written.</summary>
+    public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    /// <summary>True while the read loop waits for the output to drain (back-pressure on the client's input).</summary>
+    internal bool IsInputPaused => Volatile.Read(ref _drainWaiter) is not null;
+
+    private int OutputBudget => _server.Options.Limits.OutputBudgetBytes;
+
+    private int OutputLimit => _server.Options.Limits.OutputLimitBytes;
+
+    /// <summary>Counts a stanza into the queue; returns the queued bytes with it.</summary>
+    private long CountQueued(in Outbound item)
+    {
+        Interlocked.Increment(ref _queued);
+        return Interlocked.Add(ref _queuedBytes, item.Bytes);
+    }
+
+    /// <summary>A stanza left the queue (written, or not queued after all): may let the read loop go on.</summary>
+    private void UncountQueued(in Outbound item)
+    {
+        Interlocked.Decrement(ref _queued);
+        var left = Interlocked.Add(ref _queuedBytes, -item.Bytes);
+        if (left <= OutputBudget / 2 && Volatile.Read(ref _drainWaiter) is not null) SignalDrained();
+    }
+
+    private void SignalDrained() => Interlocked.Exchange(ref _drainWaiter, null)?.TrySetResult();
+
+    /// <summary>Read loop: true when the client must wait for its output to drain before its next stanza is handled.</summary>
+    private bool OverOutputBudget => Volatile.Read(ref _queuedBytes) > OutputBudget;
+
+    /// <summary>
+    /// Read loop: waits until the queue has drained to half the budget (or the stream closes). The client's input stays
+    /// unread meanwhile, so TCP (or the WebSocket/BOSH transport) pushes back on it.
+    /// </summary>
+    private async ValueTask WaitForOutputDrainAsync()
+    {
+        _server.Metrics.OutputPaused();
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drainWaiter, waiter);
+        // The writer may have drained between the check and the publication above.
+        if (Volatile.Read(ref _queuedBytes) <= OutputBudget / 2 || IsClosing) SignalDrained();
+        await waiter.Task.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+    }
+
     /// <summary>Queues a stanza from the router. False when the queue is full or the stream is closing.</summary>
-    internal bool TryEnqueueRouted(XmlElement stanza) => TryEnqueueCounted(new Outbound(OutboundKind.Routed, stanza));
+    internal bool TryEnqueueRouted(XmlElement stanza) => TryEnqueueCounted(Outbound.Stanza(OutboundKind.Routed, stanza));
 
     /// <summary>Queues a pre-serialized stanza addressed to <paramref name="to"/>. False when the queue is full or closing.</summary>
-    internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to) => TryEnqueueCounted(new Outbound(OutboundKind.Serialized, stanza, to));
+    internal bool TryEnqueueSerialized(Routing.SerializedStanza stanza, string to) => TryEnqueueCounted(new Outbound(OutboundKind.Serialized, stanza, to, stanza.Length));
 
     /// <summary>The one path for stanzas routed to this client: resumption, holding back, then the counted queue.</summary>
     private bool TryEnqueueCounted(Outbound item)
     {
         if (IsClosing) return TryKeepForResumption(item);
         if (_holdPolicy is not null && TryHold(item)) return true;
-        if (Interlocked.Increment(ref _queued) > QueueLimit)
+        var bytes = CountQueued(item);
+        // Beyond the count limit, or the byte limit with something already queued: refused (bounced by the router).
+        if (Volatile.Read(ref _queued) > QueueLimit || (bytes > OutputLimit && bytes != item.Bytes))
         {
-            Interlocked.Decrement(ref _queued);
+            UncountQueued(item);
+            _server.Metrics.OutputRefused();
             return false;
         }
         if (_outbound.TryWrite(item)) return true;
-        Interlocked.Decrement(ref _queued);
+        UncountQueued(item);
         return false;
     }
 
@@ -95,12 +157,20 @@ public sealed partial class C2sStream
     {
         if (IsClosing) return ValueTask.CompletedTask;
         if (_holdPolicy is not null) ReleaseHeld();
-        if (Interlocked.Increment(ref _queued) > 2 * QueueLimit)
+        var item = Outbound.Stanza(OutboundKind.Own, element);
+        var bytes = CountQueued(item);
+        if (Volatile.Read(ref _queued) > 2 * QueueLimit)
         {
-            Interlocked.Decrement(ref _queued);
+            UncountQueued(item);
             return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too many unread stanzas."), "slow consumer");
         }
-        if (!_outbound.TryWrite(new Outbound(OutboundKind.Own, element))) Interlocked.Decrement(ref _queued);
+        // Reading stops at the budget, so only one request's answers can pass the limit: closed once they already have.
+        if (bytes - item.Bytes > OutputLimit)
+        {
+            UncountQueued(item);
+            return CloseAsync(new Protocol.Errors.StreamError(Protocol.Errors.StreamErrorCondition.PolicyViolation, "Too much unread output."), "slow consumer (bytes)");
+        }
+        if (!_outbound.TryWrite(item)) UncountQueued(item);
         return ValueTask.CompletedTask;
     }
 
@@ -145,18 +215,18 @@ public sealed partial class C2sStream
                     {
                         case OutboundKind.Routed:
                         case OutboundKind.Own:
-                            Interlocked.Decrement(ref _queued);
                             var element = (XmlElement)item.Payload!;
                             _framing.WriteElement(output, element);
                             _framing.EndMessage(output);
+                            UncountQueued(item);
                             metrics.StanzaOut(element.Name);
                             RecordWritten(item);
                             break;
                         case OutboundKind.Serialized:
-                            Interlocked.Decrement(ref _queued);
                             var serialized = (Routing.SerializedStanza)item.Payload!;
                             _framing.WriteSerialized(output, serialized, item.To!);
                             _framing.EndMessage(output);
+                            UncountQueued(item);
                             metrics.StanzaOut(serialized.Name);
                             RecordWritten(item);
                             break;
@@ -189,6 +259,13 @@ public sealed partial class C2sStream
                             _framing.EndMessage(output);
                             await output.FlushAsync().ConfigureAwait(false);
                             return;
+                    }
+                    // A long batch (a client that fell behind) goes out in pieces: the transport's buffers stay small
+                    // and a peer that does not read stops the writer here, with the rest still counted in the queue.
+                    if (output.CanGetUnflushedBytes && output.UnflushedBytes >= FlushBytes)
+                    {
+                        var partial = await output.FlushAsync().ConfigureAwait(false);
+                        if (partial.IsCompleted || partial.IsCanceled) return;
                     }
                 }
                 if (_smOut is { } sm && sm.ShouldRequest())

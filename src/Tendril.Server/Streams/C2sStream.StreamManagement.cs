@@ -82,8 +82,8 @@ public sealed partial class C2sStream
     {
         foreach (var item in items)
         {
-            Interlocked.Increment(ref _queued);
-            if (!_outbound.TryWrite(item)) Interlocked.Decrement(ref _queued);
+            CountQueued(item);
+            if (!_outbound.TryWrite(item)) UncountQueued(item);
         }
     }
 
@@ -105,7 +105,7 @@ public sealed partial class C2sStream
     private void RecordWritten(Outbound item)
     {
         if (_smOut is not { } sm) return;
-        if (sm.RecordSent(item) > _server.Options.StreamManagement.MaxUnackedStanzas)
+        if (sm.RecordSent(item) > _server.Options.StreamManagement.MaxUnackedStanzas || sm.Bytes > _server.Options.Limits.OutputLimitBytes)
         {
             _smNoResume = true;
             _ = CloseAsync(new StreamError(StreamErrorCondition.PolicyViolation, "Too many unacknowledged stanzas."), "SM ack limit");
@@ -118,7 +118,7 @@ public sealed partial class C2sStream
     /// </summary>
     private bool TryKeepForResumption(Outbound item)
     {
-        if (_sm is not { } sm || !sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas)) return false;
+        if (_sm is not { } sm || !sm.TryAddPending(item, _server.Options.StreamManagement.MaxUnackedStanzas, _server.Options.Limits.OutputLimitBytes)) return false;
         if (sm.HibernatedAtTicks != 0 && item is { Kind: OutboundKind.Routed, Payload: XmlElement { Name: "message" } message })
         {
             _server.Features.RaiseMessageHeld(message, sm.Session.Jid); // XEP-0357: a push for the sleeping client

@@ -180,6 +180,7 @@ public sealed partial class C2sStream
     internal void StopReading()
     {
         _stopReading = true;
+        SignalDrained();
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
     }
 
@@ -197,8 +198,16 @@ public sealed partial class C2sStream
             var tls = false;
             try
             {
-                while (!IsClosing && !_stopReading && _framing.TryRead(_parser, ref buffer, out var ev))
+                while (!IsClosing && !_stopReading)
                 {
+                    // Back-pressure (issue 19): a client whose answers pile up unread gets its next stanza parsed and
+                    // handled only once they have drained; its input stays unread meanwhile.
+                    if (OverOutputBudget)
+                    {
+                        await WaitForOutputDrainAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                    if (!_framing.TryRead(_parser, ref buffer, out var ev)) break;
                     await DispatchAsync(ev).ConfigureAwait(false);
                     if (_restartRequested)
                     {
@@ -367,6 +376,7 @@ public sealed partial class C2sStream
         EnqueueControl(new Outbound(OutboundKind.End, null));
         _outbound.Complete();
         _shutdownClose.TrySetResult();
+        SignalDrained(); // a read loop waiting on the output budget stops waiting
         State = ClosedState.Instance;
         try { _transport.Input.CancelPendingRead(); } catch (InvalidOperationException) { }
         return ValueTask.CompletedTask;

@@ -17,6 +17,7 @@ public sealed class StreamManagementState
     private uint _acked;
     private bool _requestOutstanding;
     private bool _sealed;
+    private long _bytes; // of everything in _unacked (Outbound.Bytes)
 
     internal StreamManagementState(C2sSession session, string? resumeId, XmlElement ackRequest)
     {
@@ -44,12 +45,33 @@ public sealed class StreamManagementState
         get { lock (_gate) return _unacked.Count; }
     }
 
+    /// <summary>About how many bytes the kept stanzas (unacknowledged and pending) take serialized.</summary>
+    internal long Bytes
+    {
+        get { lock (_gate) return _bytes; }
+    }
+
+    private void RemoveFront(int count)
+    {
+        for (var i = 0; i < count; i++) _bytes -= _unacked[i].Bytes;
+        _unacked.RemoveRange(0, count);
+    }
+
+    private List<Outbound> TakeRest()
+    {
+        var rest = new List<Outbound>(_unacked);
+        _unacked.Clear();
+        _bytes = 0;
+        return rest;
+    }
+
     /// <summary>Writer loop: a stanza went out. Returns how many stanzas are now waiting for an ack.</summary>
     internal int RecordSent(Outbound item)
     {
         lock (_gate)
         {
             _unacked.Insert((int)(_sent - _acked), item);
+            _bytes += item.Bytes;
             _sent++;
             return (int)(_sent - _acked);
         }
@@ -78,7 +100,7 @@ public sealed class StreamManagementState
             requestAgain = false;
             var delta = h - _acked;
             if (delta > _sent - _acked) return false;
-            _unacked.RemoveRange(0, (int)delta);
+            RemoveFront((int)delta);
             _acked = h;
             requestAgain = _sent != _acked;
             _requestOutstanding = requestAgain;
@@ -86,13 +108,17 @@ public sealed class StreamManagementState
         }
     }
 
-    /// <summary>While hibernating or closing: keeps a stanza routed to the session; false beyond <paramref name="limit"/> or once sealed.</summary>
-    internal bool TryAddPending(Outbound item, int limit)
+    /// <summary>
+    /// While hibernating or closing: keeps a stanza routed to the session; false beyond <paramref name="limit"/> stanzas
+    /// or <paramref name="byteLimit"/> bytes (one stanza alone is always kept), or once sealed.
+    /// </summary>
+    internal bool TryAddPending(Outbound item, int limit, long byteLimit)
     {
         lock (_gate)
         {
-            if (_sealed || _unacked.Count >= limit) return false;
+            if (_sealed || _unacked.Count >= limit || (_unacked.Count > 0 && _bytes + item.Bytes > byteLimit)) return false;
             _unacked.Add(item);
+            _bytes += item.Bytes;
             return true;
         }
     }
@@ -100,7 +126,11 @@ public sealed class StreamManagementState
     /// <summary>Puts stanzas that were queued on the dead connection but never written back in front of the pending ones.</summary>
     internal void ReturnUnwritten(List<Outbound> items)
     {
-        lock (_gate) _unacked.InsertRange((int)(_sent - _acked), items);
+        lock (_gate)
+        {
+            _unacked.InsertRange((int)(_sent - _acked), items);
+            foreach (var item in items) _bytes += item.Bytes;
+        }
     }
 
     /// <summary>
@@ -113,9 +143,8 @@ public sealed class StreamManagementState
         {
             var delta = h - _acked;
             if (delta > _sent - _acked) return null;
-            _unacked.RemoveRange(0, (int)delta);
-            var rest = new List<Outbound>(_unacked);
-            _unacked.Clear();
+            RemoveFront((int)delta);
+            var rest = TakeRest();
             _acked = _sent = h;
             _requestOutstanding = false;
             return rest;
@@ -130,6 +159,7 @@ public sealed class StreamManagementState
             var start = (int)(_sent - _acked);
             var rest = _unacked.GetRange(start, _unacked.Count - start);
             _unacked.RemoveRange(start, rest.Count);
+            foreach (var item in rest) _bytes -= item.Bytes;
             return rest;
         }
     }
@@ -139,8 +169,7 @@ public sealed class StreamManagementState
     {
         lock (_gate)
         {
-            var rest = new List<Outbound>(_unacked);
-            _unacked.Clear();
+            var rest = TakeRest();
             _acked = _sent;
             return rest;
         }
@@ -152,8 +181,7 @@ public sealed class StreamManagementState
         lock (_gate)
         {
             _sealed = true;
-            var rest = new List<Outbound>(_unacked);
-            _unacked.Clear();
+            var rest = TakeRest();
             _acked = _sent;
             return rest;
         }

@@ -99,6 +99,17 @@ public abstract class ImTestBase : IAsyncLifetime
         return vars;
     }
 
+    /// <summary>Waits (10 s unless told) until server state a test cannot be told about by an event reaches <paramref name="condition"/>.</summary>
+    protected static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met.");
+            await Task.Delay(10);
+        }
+    }
+
     protected static string NextId() => "t" + Interlocked.Increment(ref s_sync).ToString(CultureInfo.InvariantCulture);
 
     protected static IEnumerable<XmlElement> Presences(IEnumerable<XmlElement> received, string? type = null, string? from = null) =>

@@ -82,7 +82,7 @@ public sealed class PostgresArchiveOutageTests(PostgresFixture postgres, ITestOu
         });
 
         // Traffic flows before the fault (an event, not a guess): romeo has 10 messages.
-        await WaitUntilAsync(() => { lock (romeoGot) return romeoGot.Count >= 10; });
+        await WaitUntilAsync(() => { lock (romeoGot) return romeoGot.Count >= 10; }, TimeSpan.FromSeconds(120));
         var sentBefore = sent;
         await postgres.Server.StopAsync();
         var outageClock = System.Diagnostics.Stopwatch.StartNew();
@@ -98,7 +98,7 @@ public sealed class PostgresArchiveOutageTests(PostgresFixture postgres, ITestOu
         var sentDuring = sent - sentBefore;
         // Traffic after the fault: 20 more rounds.
         var resumeAt = sent;
-        await WaitUntilAsync(() => sent >= resumeAt + 20);
+        await WaitUntilAsync(() => sent >= resumeAt + 20, TimeSpan.FromSeconds(120));
         await sending.CancelAsync();
         await sender;
         await juliet.SendAsync("<message to='romeo@localhost' type='chat' id='end'/><iq type='get' id='end' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
@@ -152,15 +152,5 @@ public sealed class PostgresArchiveOutageTests(PostgresFixture postgres, ITestOu
         // The connections stayed up throughout.
         Assert.Empty(await DrainAsync(juliet));
         Assert.Empty(await DrainAsync(romeo));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(20);
-        }
     }
 }

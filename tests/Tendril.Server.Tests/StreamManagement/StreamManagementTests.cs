@@ -248,16 +248,6 @@ public sealed class StreamManagementTests : ImTestBase
         var back = await LoginAsync("juliet", roster: false);
         await MessageAsync(back, "unacked");
     }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met.");
-            await Task.Delay(10);
-        }
-    }
 }
 
 /// <summary>A shutdown does not lose what a hibernating session was never acknowledged.</summary>

@@ -109,6 +109,23 @@ public abstract class RosterAndOfflineStoreTests : StorageTestBase
     }
 
     [Fact]
+    public async Task Counts_are_of_this_account_items_and_pending_requests()
+    {
+        var rosters = Storage.Rosters;
+        Assert.Equal((0, 0), await rosters.CountAsync(D, "juliet"));
+        await rosters.SetItemAsync(D, "juliet", RosterItem.Create("romeo@example.org"));
+        await rosters.SetItemAsync(D, "juliet", RosterItem.Create("nurse@example.org"));
+        await rosters.SetItemAsync(D, "juliet", RosterItem.Create("nurse@example.org") with { Name = "Nurse" }); // replaced, not added
+        await rosters.SetItemAsync(D, "romeo", RosterItem.Create("juliet@example.org"));
+        await rosters.SetPendingAsync(D, "juliet", new PendingSubscription("tybalt@example.org", "<presence type='subscribe'/>", DateTimeOffset.UtcNow));
+        Assert.Equal((2, 1), await rosters.CountAsync(D, "juliet"));
+        Assert.Equal((1, 0), await rosters.CountAsync(D, "romeo"));
+        await rosters.RemoveItemAsync(D, "juliet", "romeo@example.org");
+        await rosters.RemovePendingAsync(D, "juliet", "tybalt@example.org");
+        Assert.Equal((1, 0), await rosters.CountAsync(D, "juliet"));
+    }
+
+    [Fact]
     public async Task Setting_an_item_for_a_missing_account_fails()
     {
         await Assert.ThrowsAsync<StorageException>(async () => await Storage.Rosters.SetItemAsync(D, "nobody", RosterItem.Create("a@b")));

@@ -20,12 +20,23 @@ internal sealed class BoshSession : XmppTransport
 {
     public const string HttpBindNs = "http://jabber.org/protocol/httpbind";
 
-    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
+    // Input pushes back on a request only past 1 MiB unread: while the stream's output is over its budget the stream
+    // stops reading, and a request blocked feeding would keep later rids (which must wait their turn) from being
+    // held to take that output.
+    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
     private readonly Lock _lock = new();
     private readonly Dictionary<long, TaskCompletionSource> _turns = [];
     private readonly LinkedList<Held> _held = new();
     private readonly List<string> _pending = [];
+    private int _pendingChars;
+    private TaskCompletionSource? _pumpWaiter; // the pump, waiting for a request to take what is pending
+
+    /// <summary>
+    /// Output collected while no request is held stops here: the pump stops reading the stream's pipe, so the stream's
+    /// writer, then its queue's byte budget, push back (issue 19) instead of strings piling up in <see cref="_pending"/>.
+    /// </summary>
+    private const int PendingLimitChars = 64 * 1024;
     private readonly Dictionary<long, string> _answered = [];
     private readonly BoshRegistry _registry;
     private readonly TimeProvider _time;
@@ -236,6 +247,7 @@ internal sealed class BoshSession : XmppTransport
             {
                 var result = await reader.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                TaskCompletionSource? waiter = null;
                 lock (_lock)
                 {
                     while (buffer.PositionOf(WebSocketFraming.Boundary) is { } end)
@@ -244,9 +256,14 @@ internal sealed class BoshSession : XmppTransport
                         buffer = buffer.Slice(buffer.GetPosition(1, end));
                     }
                     Deliver();
+                    if (_pendingChars > PendingLimitChars && !_streamClosed && _disposed == 0)
+                    {
+                        waiter = _pumpWaiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break;
+                if (waiter is not null) await waiter.Task.ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
@@ -277,6 +294,7 @@ internal sealed class BoshSession : XmppTransport
         }
         if (element.StartsWith("<stream:error", StringComparison.Ordinal)) _streamError = true;
         _pending.Add(element);
+        _pendingChars += element.Length;
     }
 
     /// <summary>Hands pending output to the oldest held request; at the end of the stream, terminates every held request.</summary>
@@ -288,13 +306,28 @@ internal sealed class BoshSession : XmppTransport
             while (_held.First is { } first)
             {
                 Respond(first.Value, Body(_pending, "terminate", condition));
-                _pending.Clear();
+                ClearPending();
             }
+            ReleasePump();
             return;
         }
         if (_pending.Count == 0 || FirstOpen() is not { } oldest) return;
         Respond(oldest.Value, Body(_pending, null, null));
+        ClearPending();
+    }
+
+    private void ClearPending()
+    {
         _pending.Clear();
+        _pendingChars = 0;
+        ReleasePump();
+    }
+
+    /// <summary>Under the lock: a pump waiting for a request to take pending output reads on.</summary>
+    private void ReleasePump()
+    {
+        _pumpWaiter?.TrySetResult();
+        _pumpWaiter = null;
     }
 
     private LinkedListNode<Held>? FirstOpen()
@@ -357,6 +390,7 @@ internal sealed class BoshSession : XmppTransport
             _streamClosed = true;
             var body = Terminate(condition);
             while (_held.First is { } first) Respond(first.Value, body);
+            ReleasePump();
         }
         _registry.Remove(this);
         if (_stream is { } stream) _ = stream.CloseAsync(null, "bosh: " + reason);
@@ -366,6 +400,7 @@ internal sealed class BoshSession : XmppTransport
     public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        lock (_lock) ReleasePump();
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
         await Task.WhenAny(_pump, Task.Delay(DrainTimeoutOf(_stream))).ConfigureAwait(false);
         await _input.Writer.CompleteAsync().ConfigureAwait(false);
