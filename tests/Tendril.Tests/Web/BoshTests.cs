@@ -192,4 +192,59 @@ public sealed class BoshTests
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
     }
+
+    /// <summary>
+    /// Issue 19: a BOSH client that holds no request does not make the server collect its output without bound — the
+    /// session stops taking output from the stream, the stream's byte limit applies, and (counted) each message is then
+    /// delivered when the client polls again, or bounced; none is lost.
+    /// </summary>
+    [Fact]
+    public async Task A_bosh_client_that_stops_polling_is_bounded_and_every_message_is_delivered_or_bounced()
+    {
+        await using var server = await TendrilProcess.StartAsync(new[] { "juliet", "romeo" }.Select(u => (u + "@localhost", Password)), section =>
+        {
+            ((Dictionary<string, object>)section["Http"])["TrustLoopback"] = true;
+            section["Limits"] = new Dictionary<string, object> { ["OutputBudgetBytes"] = 16384, ["OutputLimitBytes"] = 262144 };
+        });
+        using var http = Http(server);
+        var (s, created) = await CreateAsync(http);
+        await s.ReceiveAsync(e => e.Name == Streams + "features", created);
+        await LoginAsync(s, "juliet"); // and no request is held from here on, until juliet polls below
+
+        await using var romeo = new XmppClient(new XmppClientOptions
+        {
+            Jid = Jid.Parse("romeo@localhost"), Password = Password, Host = "127.0.0.1", Port = server.C2sPort, AcceptAnyCertificate = true,
+        });
+        await romeo.ConnectAsync();
+        var tally = new Tendril.Tests.Support.MessageTally(new string('z', 5000) + "#");
+        tally.WatchSender(romeo);
+        const int Sent = 200; // 1 MB for juliet
+        for (var i = 0; i < Sent; i++) await tally.SendNextAsync(romeo, Jid.Parse("juliet@localhost/bosh"));
+        // Romeo's stanzas are routed in order: his bounces have arrived once his ping is answered.
+        var ping = new Tendril.Xml.XmlElement("iq").SetAttribute("type", "get").SetAttribute("to", "localhost");
+        ping.AddElement("ping", "urn:xmpp:ping");
+        await romeo.SendIqAsync(ping, TimeSpan.FromSeconds(30));
+
+        // Juliet polls: what was not bounced arrives, each once and in order.
+        var delivered = new List<int>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (delivered.Count + tally.Bounced < Sent)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"delivered {delivered.Count}, bounced {tally.Bounced} of {Sent}");
+            var body = await s.SendAsync();
+            Assert.Null(body.Attribute("type"));
+            foreach (var m in body.Elements(Client + "message"))
+            {
+                var text = m.Element(Client + "body")!.Value;
+                delivered.Add(int.Parse(text.AsSpan(text.IndexOf('#') + 1), System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        // What the server held for a client not polling — the session's 64K characters, the stream's pipe, its 256 KiB
+        // queue — is well under the 1 MB sent (without the session's bound it collected 197 of the 200).
+        Assert.True(delivered.Count * 5000 < 600_000, $"delivered {delivered.Count}: the session collected the output without bound");
+        Assert.Equal(delivered.Count, delivered.Distinct().Count());
+        Assert.Equal(delivered.Order(), delivered);
+        Assert.Equal(Sent, delivered.Count + tally.Bounced);
+        Console.WriteLine($"BOSH client not polling: sent {Sent}, delivered {delivered.Count}, bounced {tally.Bounced}, lost 0");
+    }
 }
