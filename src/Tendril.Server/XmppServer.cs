@@ -57,6 +57,7 @@ public sealed class XmppServer : IAsyncDisposable
         Router = new Router(this, Sessions, Delivery, routerLogger);
         IqTracker = new IqTracker(this);
         Connections = new ConnectionGate(() => _settings.ConnectionLimits, Time, _logger);
+        LoginThrottle = new Security.LoginThrottle(Time, () => Options);
         Metrics = new TendrilMetrics(this);
         Connections.Refused += Metrics.ConnectionRefused;
         _refusalPrefix = BuildRefusalPrefix(Domain);
@@ -140,6 +141,9 @@ public sealed class XmppServer : IAsyncDisposable
 
     /// <summary>Open connections and streams still negotiating, against the connection limits (docs/security.md).</summary>
     public ConnectionGate Connections { get; }
+
+    /// <summary>Failed password checks per source and account, on every surface (issue 19).</summary>
+    public Security.LoginThrottle LoginThrottle { get; }
 
     /// <summary>True once <see cref="StopAsync"/> began.</summary>
     public bool IsStopping => Volatile.Read(ref _stopped) != 0;

@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Tendril.Cluster.Tests.Infrastructure;
 using Tendril.Tests.Support;
@@ -22,8 +20,7 @@ public sealed class AdminTests(PostgresFixture postgres)
         await benOne.OnlineAsync();
         await cat.OnlineAsync(); // ben/two stays bound without presence: a session, not available
 
-        using var http = new HttpClient { BaseAddress = cluster.Nodes[0].HttpBase };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(ClusterHarness.AdminJid + ":" + ClusterHarness.Password)));
+        using var http = cluster.Nodes[0].HttpsClient(ClusterHarness.AdminJid, ClusterHarness.Password); // passwords over HTTPS only
         Assert.Contains("\"cluster\"", await http.GetStringAsync("admin/api/sections"), StringComparison.Ordinal);
 
         // Node, state, sessions, available, accounts — the other nodes' rows from node 1's replica, which catches up

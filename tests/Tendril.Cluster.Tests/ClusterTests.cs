@@ -433,9 +433,8 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
                 await Task.Delay(100);
             }
         }
-        using var http = new HttpClient { Timeout = ClientSteps.Wait };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("uma:" + ClusterHarness.Password)));
+        using var http = cluster.Harness.Nodes[0].HttpsClient("uma", ClusterHarness.Password); // passwords over HTTPS only
+        http.Timeout = ClientSteps.Wait;
         // Node 1 learns vic's subscription through the cluster event: wait until its HTTP view counts him.
         while ((await NodeViewAsync(http, cluster.Harness.Nodes[0], node)).Subscribers != 1)
         {
@@ -445,7 +444,7 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
 
         using (var body = new StringContent("<entry xmlns='urn:example'>over http</entry>", System.Text.Encoding.UTF8, "application/xml"))
         {
-            using var response = await http.PostAsync(new Uri(cluster.Harness.Nodes[0].HttpBase, $"api/pubsub/pubsub.localhost/{node}?id=h1"), body);
+            using var response = await http.PostAsync(new Uri(cluster.Harness.Nodes[0].HttpsBase, $"api/pubsub/pubsub.localhost/{node}?id=h1"), body);
             Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
         }
         var ev = await vic.WaitForAsync(s => s.Name == "message" && s.Element("event", PubSub + "#event") is not null, ClientSteps.Wait);
@@ -476,7 +475,7 @@ public sealed class ClusterTests(ThreeNodeCluster cluster, PostgresFixture postg
         // One node's own (cached) view of the pubsub node, through that node's HTTP API.
         static async Task<(int Subscribers, string? LastItem)> NodeViewAsync(HttpClient http, TendrilProcess server, string node)
         {
-            using var response = await http.GetAsync(new Uri(server.HttpBase, "api/pubsub/pubsub.localhost"));
+            using var response = await http.GetAsync(new Uri(server.HttpsBase, "api/pubsub/pubsub.localhost"));
             var text = await response.Content.ReadAsStringAsync();
             Assert.True(response.IsSuccessStatusCode, text);
             using var json = System.Text.Json.JsonDocument.Parse(text);

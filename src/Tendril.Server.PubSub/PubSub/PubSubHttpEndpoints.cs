@@ -140,9 +140,14 @@ public sealed class PubSubHttpEndpoints(XmppServer server, PubSubFeature feature
         }
     }
 
-    /// <summary>HTTP Basic with the account's XMPP password (checked against the stored SCRAM-SHA-256 credential).</summary>
+    /// <summary>
+    /// HTTP Basic with the account's XMPP password, over HTTPS only (or a trusted loopback proxy), throttled per source and
+    /// account like SASL (<see cref="Security.HttpPasswords"/>).
+    /// </summary>
     private async Task<(Jid? User, IResult? Failure)> AuthenticateAsync(HttpContext context)
     {
+        if (!Security.HttpPasswords.MayCarryPassword(server, context))
+            return (null, Problem(StatusCodes.Status403Forbidden, Security.HttpPasswords.InsecureMessage(server, context)));
         var header = context.Request.Headers.Authorization.ToString();
         if (!AuthenticationHeaderValue.TryParse(header, out var auth) || !string.Equals(auth.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) || auth.Parameter is null)
             return (null, Unauthorized("Credentials required (HTTP Basic, your XMPP account)."));
@@ -160,11 +165,16 @@ public sealed class PubSubHttpEndpoints(XmppServer server, PubSubFeature feature
         var name = decoded[..colon];
         var password = decoded[(colon + 1)..];
         if (!name.Contains('@', StringComparison.Ordinal)) name += "@" + server.Domain;
-        if (!Jid.TryParse(name, out var jid) || jid.Local is null || jid.Resource is not null || jid.Domain != server.Domain)
-            return (null, Unauthorized("Unknown account or wrong password."));
-        var account = await server.Storage.Accounts.FindAsync(jid.Domain, jid.Local, context.RequestAborted).ConfigureAwait(false);
-        if (account is null || !account.Sha256.Verify(password)) return (null, Unauthorized("Unknown account or wrong password."));
-        return (jid, null);
+        if (!Jid.TryParse(name, out var parsed) || parsed.Local is null || parsed.Resource is not null || parsed.Domain != server.Domain) parsed = null;
+        var result = await Security.HttpPasswords.CheckAsync(server, context, parsed, password).ConfigureAwait(false);
+        return result.Outcome switch
+        {
+            Security.HttpPasswordOutcome.Ok => (parsed, null),
+            Security.HttpPasswordOutcome.Banned => (null, Security.HttpPasswords.TooManyAttempts(context, result.RetryAfter)),
+            Security.HttpPasswordOutcome.Unavailable => (null, Problem(StatusCodes.Status503ServiceUnavailable, "Storage is not available; try again.")),
+            Security.HttpPasswordOutcome.Insecure => (null, Problem(StatusCodes.Status403Forbidden, Security.HttpPasswords.InsecureMessage(server, context))),
+            _ => (null, Unauthorized("Unknown account or wrong password.")),
+        };
     }
 
     private static IResult Unauthorized(string message) => new UnauthorizedResult(message);

@@ -1,23 +1,32 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Tendril.Protocol;
-using Tendril.Storage;
+using Tendril.Server.Security;
 
 namespace Tendril.Server.Admin;
 
 internal enum AdminAuthStatus
 {
-    /// <summary>No credentials, or wrong ones: 401.</summary>
+    /// <summary>No credentials, wrong ones, or those of an account that is not an administrator (one answer for all): 401.</summary>
     Unauthenticated,
 
-    /// <summary>A valid account that is not in Tendril:Admin:Users: 403.</summary>
+    /// <summary>A cookie session of an account no longer in Tendril:Admin:Users: 403.</summary>
     Forbidden,
+
+    /// <summary>A password over plain HTTP (not HTTPS, not a trusted loopback proxy): refused unread, 403.</summary>
+    Insecure,
+
+    /// <summary>The source is banned for failed logins: 429.</summary>
+    Banned,
 
     Ok,
 }
 
 internal sealed record AdminIdentity(string Jid, string? Cookie);
+
+internal readonly record struct AdminAuthResult(AdminAuthStatus Status, AdminIdentity? Identity = null, TimeSpan RetryAfter = default);
 
 /// <summary>
 /// Admin credentials: a local account listed in <c>Tendril:Admin:Users</c>, proven with its XMPP password (checked
@@ -33,11 +42,15 @@ internal sealed class AdminAuthenticator(XmppServer server)
 
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
 
-    public async Task<(AdminAuthStatus Status, AdminIdentity? Identity)> AuthenticateAsync(HttpContext context)
+    // Cookies signed out before they expire (payload → expiry, Unix seconds): a stolen cookie dies with the logout.
+    private readonly ConcurrentDictionary<string, long> _revoked = new(StringComparer.Ordinal);
+
+    public async Task<AdminAuthResult> AuthenticateAsync(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();
         if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
         {
+            if (!HttpPasswords.MayCarryPassword(server, context)) return new AdminAuthResult(AdminAuthStatus.Insecure);
             string decoded;
             try
             {
@@ -45,38 +58,48 @@ internal sealed class AdminAuthenticator(XmppServer server)
             }
             catch (FormatException)
             {
-                return (AdminAuthStatus.Unauthenticated, null);
+                return new AdminAuthResult(AdminAuthStatus.Unauthenticated);
             }
             var colon = decoded.IndexOf(':', StringComparison.Ordinal);
-            if (colon < 0) return (AdminAuthStatus.Unauthenticated, null);
-            var (status, jid) = await CheckPasswordAsync(decoded[..colon], decoded[(colon + 1)..], context.RequestAborted).ConfigureAwait(false);
-            return (status, jid is null ? null : new AdminIdentity(jid, null));
+            if (colon < 0) return new AdminAuthResult(AdminAuthStatus.Unauthenticated);
+            return await CheckPasswordAsync(context, decoded[..colon], decoded[(colon + 1)..], cookie: null).ConfigureAwait(false);
         }
         var cookie = context.Request.Cookies[CookieName];
         if (cookie is not null && VerifyCookie(cookie) is { } cookieJid)
         {
-            return IsAdmin(cookieJid) ? (AdminAuthStatus.Ok, new AdminIdentity(cookieJid, cookie)) : (AdminAuthStatus.Forbidden, null);
+            return IsAdmin(cookieJid) ? new AdminAuthResult(AdminAuthStatus.Ok, new AdminIdentity(cookieJid, cookie)) : new AdminAuthResult(AdminAuthStatus.Forbidden);
         }
-        return (AdminAuthStatus.Unauthenticated, null);
+        return new AdminAuthResult(AdminAuthStatus.Unauthenticated);
     }
 
-    /// <summary>Checks a user (bare JID or username) and password; the JID is returned when the password is right.</summary>
-    public async Task<(AdminAuthStatus Status, string? Jid)> CheckPasswordAsync(string user, string password, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks a user (bare JID or username) and password over a request that may carry one, throttled per source and
+    /// account (issue 19). A right password of an account that is not an administrator gets the same answer as a wrong
+    /// one: the admin surface confirms no password.
+    /// </summary>
+    public async Task<AdminAuthResult> CheckPasswordAsync(HttpContext context, string user, string password, string? cookie)
     {
         var jid = ParseAccount(server, user);
-        if (jid is null || password.Length == 0) return (AdminAuthStatus.Unauthenticated, null);
-        Account? account;
-        try
+        var result = await HttpPasswords.CheckAsync(server, context, jid, password).ConfigureAwait(false);
+        switch (result.Outcome)
         {
-            account = await server.Storage.Accounts.FindAsync(jid.Domain, jid.Local!, cancellationToken).ConfigureAwait(false);
+            case HttpPasswordOutcome.Insecure: return new AdminAuthResult(AdminAuthStatus.Insecure);
+            case HttpPasswordOutcome.Banned: return new AdminAuthResult(AdminAuthStatus.Banned, RetryAfter: result.RetryAfter);
+            case HttpPasswordOutcome.Ok when jid is not null && IsAdmin(jid.ToString()):
+                return new AdminAuthResult(AdminAuthStatus.Ok, new AdminIdentity(jid.ToString(), cookie));
+            default: return new AdminAuthResult(AdminAuthStatus.Unauthenticated);
         }
-        catch (StorageException)
+    }
+
+    /// <summary>Signs a cookie out: it is refused from now on, though its signature and time are still good.</summary>
+    public void Revoke(string cookie)
+    {
+        var now = server.Time.GetUtcNow().ToUnixTimeSeconds();
+        foreach (var (key, expires) in _revoked)
         {
-            return (AdminAuthStatus.Unauthenticated, null);
+            if (expires < now) _revoked.TryRemove(key, out _);
         }
-        if (account is null || !account.Sha256.Verify(password)) return (AdminAuthStatus.Unauthenticated, null);
-        var bare = jid.ToString();
-        return IsAdmin(bare) ? (AdminAuthStatus.Ok, bare) : (AdminAuthStatus.Forbidden, bare);
+        if (Parse(cookie) is { } parsed) _revoked[cookie] = parsed.Expires;
     }
 
     public bool IsAdmin(string bareJid)
@@ -106,6 +129,15 @@ internal sealed class AdminAuthenticator(XmppServer server)
 
     private string? VerifyCookie(string cookie)
     {
+        if (_revoked.ContainsKey(cookie)) return null;
+        if (Parse(cookie) is not { } parsed) return null;
+        if (server.Time.GetUtcNow().ToUnixTimeSeconds() > parsed.Expires) return null;
+        return parsed.Jid;
+    }
+
+    /// <summary>A cookie with a good signature: its JID and expiry; null otherwise.</summary>
+    private (string Jid, long Expires)? Parse(string cookie)
+    {
         var dot = cookie.IndexOf('.', StringComparison.Ordinal);
         if (dot <= 0) return null;
         byte[] payload, mac;
@@ -121,8 +153,7 @@ internal sealed class AdminAuthenticator(XmppServer server)
         if (!CryptographicOperations.FixedTimeEquals(mac, HMACSHA256.HashData(_key, payload))) return null;
         var parts = Encoding.UTF8.GetString(payload).Split('\n');
         if (parts.Length != 3 || !long.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var expires)) return null;
-        if (server.Time.GetUtcNow().ToUnixTimeSeconds() > expires) return null;
-        return parts[0];
+        return (parts[0], expires);
     }
 
     /// <summary>The CSRF token for a cookie session: HMAC of the cookie, so it cannot be forged without it.</summary>
@@ -130,7 +161,8 @@ internal sealed class AdminAuthenticator(XmppServer server)
 
     public bool CheckCsrf(AdminIdentity identity, string? token)
     {
-        if (identity.Cookie is null) return true; // Basic auth: no ambient credential for a cross-site request to ride on
+        // Basic auth: the API's request checks (JSON or the header, same origin) apply instead, see AdminEndpoints.Guard.
+        if (identity.Cookie is null) return true;
         if (string.IsNullOrEmpty(token)) return false;
         return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(CsrfToken(identity.Cookie)));
     }

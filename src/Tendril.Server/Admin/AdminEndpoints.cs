@@ -68,22 +68,50 @@ internal sealed class AdminEndpoints(AdminService admin, AdminAuthenticator auth
 
     private static IResult Ok(object value) => Results.Json(value, Json);
 
-    /// <summary>401 without valid credentials (with a Basic challenge), 403 for non-admins, CSRF check for cookie sessions.</summary>
+    /// <summary>
+    /// 401 without valid credentials (with a Basic challenge, except to a browser), 403 for a password over plain HTTP,
+    /// 429 for a banned source; for a change (any method but GET) the request must come from this origin and, with a
+    /// cookie, carry the CSRF token, with Basic credentials a JSON body or the CSRF header — none of which a cross-site
+    /// form or a simple cross-site request can produce (issue 19).
+    /// </summary>
     private async Task<IResult> Guard(HttpContext context, Func<AdminIdentity, Task<IResult>> action)
     {
-        var (status, identity) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
-        if (status == AdminAuthStatus.Unauthenticated)
+        var request = context.Request;
+        var change = !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method);
+        if (change && CrossSite(request) is { } why)
         {
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"Tendril admin\", charset=\"UTF-8\"";
-            return Results.Json(new { error = "Admin credentials required." }, Json, statusCode: StatusCodes.Status401Unauthorized);
+            return Results.Json(new { error = "Cross-site request refused (" + why + ")." }, Json, statusCode: StatusCodes.Status403Forbidden);
+        }
+        var (status, identity, retryAfter) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
+        switch (status)
+        {
+            case AdminAuthStatus.Insecure:
+                return Results.Json(new { error = Security.HttpPasswords.InsecureMessage(admin.Server, context) }, Json, statusCode: StatusCodes.Status403Forbidden);
+            case AdminAuthStatus.Banned:
+                return Security.HttpPasswords.TooManyAttempts(context, retryAfter);
+            case AdminAuthStatus.Unauthenticated:
+                // A browser is not challenged: it would keep the credentials and send them with later requests of any
+                // site to this one. Browsers sign in at /admin/login; programs send Basic credentials up front.
+                if (!request.Headers.ContainsKey("Sec-Fetch-Site")) context.Response.Headers.WWWAuthenticate = "Basic realm=\"Tendril admin\", charset=\"UTF-8\"";
+                return Results.Json(new { error = "Admin credentials required (an administrator's JID and password)." }, Json, statusCode: StatusCodes.Status401Unauthorized);
         }
         if (status == AdminAuthStatus.Forbidden || identity is null)
         {
             return Results.Json(new { error = "This account is not an administrator (Tendril:Admin:Users)." }, Json, statusCode: StatusCodes.Status403Forbidden);
         }
-        if (!HttpMethods.IsGet(context.Request.Method) && !auth.CheckCsrf(identity, context.Request.Headers[AdminAuthenticator.CsrfHeader]))
+        if (change)
         {
-            return Results.Json(new { error = "Missing or wrong CSRF token." }, Json, statusCode: StatusCodes.Status403Forbidden);
+            var token = request.Headers[AdminAuthenticator.CsrfHeader].ToString();
+            if (identity.Cookie is not null && !auth.CheckCsrf(identity, token))
+            {
+                return Results.Json(new { error = "Missing or wrong CSRF token." }, Json, statusCode: StatusCodes.Status403Forbidden);
+            }
+            // DELETE (and PUT) cannot leave another site without a CORS preflight, which is never granted; POST can.
+            if (identity.Cookie is null && token.Length == 0 && !HttpMethods.IsDelete(request.Method) && !IsJson(request))
+            {
+                return Results.Json(new { error = "Send the request as Content-Type: application/json (or with an X-CSRF-Token header)." }, Json,
+                    statusCode: StatusCodes.Status415UnsupportedMediaType);
+            }
         }
         context.Response.Headers.CacheControl = "no-store";
         try
@@ -99,6 +127,22 @@ internal sealed class AdminEndpoints(AdminService admin, AdminAuthenticator auth
             return Results.Json(new { error = "Storage error: " + e.Message }, Json, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
+
+    /// <summary>Why a request is from another site (Fetch metadata, or an Origin that is not this host), or null.</summary>
+    private static string? CrossSite(HttpRequest request)
+    {
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site is "cross-site" or "same-site") return "Sec-Fetch-Site: " + site;
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0) return null;
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri)) return "Origin: " + origin;
+        // The host alone: behind a TLS-terminating proxy the scheme and port differ from what the browser shows (a
+        // browser marks another port of the same host same-site in Sec-Fetch-Site, refused above).
+        return string.Equals(uri.Host, request.Host.Host, StringComparison.OrdinalIgnoreCase) ? null : "Origin: " + origin;
+    }
+
+    private static bool IsJson(HttpRequest request) =>
+        request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) || type.Contains("+json", StringComparison.OrdinalIgnoreCase));
 
     private static async Task<JsonElement> ReadJsonAsync(HttpContext context)
     {

@@ -18,10 +18,13 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
     public void Map(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/admin", (Delegate)PageAsync);
-        endpoints.MapGet("/admin/login", IResult (HttpContext c) => Html(c, LoginForm(null), StatusCodes.Status200OK));
+        endpoints.MapGet("/admin/login", IResult (HttpContext c) => Security.HttpPasswords.MayCarryPassword(admin.Server, c)
+            ? Html(c, LoginForm(null), StatusCodes.Status200OK)
+            : Html(c, Layout("Tendril admin — sign in", "<p class=msg id=message>" + E(Security.HttpPasswords.InsecureMessage(admin.Server, c)) + "</p>"), StatusCodes.Status200OK));
         endpoints.MapPost("/admin/login", (Delegate)LoginAsync);
-        endpoints.MapPost("/admin/logout", Task<IResult> (HttpContext c) => FormAsync(c, (_, _) =>
+        endpoints.MapPost("/admin/logout", Task<IResult> (HttpContext c) => FormAsync(c, (_, who) =>
         {
+            if (who.Cookie is not null) auth.Revoke(who.Cookie);
             c.Response.Cookies.Delete(AdminAuthenticator.CookieName, new CookieOptions { Path = "/admin" });
             return Task.FromResult<string?>(null);
         }, "/admin/login"));
@@ -58,9 +61,18 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
     private async Task<IResult> LoginAsync(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        var (status, jid) = await auth.CheckPasswordAsync(form["user"].ToString(), form["password"].ToString(), context.RequestAborted).ConfigureAwait(false);
-        if (status == AdminAuthStatus.Unauthenticated || jid is null) return Html(context, LoginForm("Wrong user or password."), StatusCodes.Status401Unauthorized);
-        if (status == AdminAuthStatus.Forbidden) return Html(context, LoginForm($"{jid} is not an administrator."), StatusCodes.Status403Forbidden);
+        var (status, identity, retryAfter) = await auth.CheckPasswordAsync(context, form["user"].ToString(), form["password"].ToString(), cookie: null).ConfigureAwait(false);
+        switch (status)
+        {
+            case AdminAuthStatus.Insecure:
+                return Html(context, Layout("Tendril admin — sign in", "<p class=msg id=message>" + E(Security.HttpPasswords.InsecureMessage(admin.Server, context)) + "</p>"), StatusCodes.Status403Forbidden);
+            case AdminAuthStatus.Banned:
+                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Html(context, LoginForm("Too many failed logins from this address; try again later."), StatusCodes.Status429TooManyRequests);
+        }
+        // One answer for a wrong password and for an account that is not an administrator.
+        if (status != AdminAuthStatus.Ok || identity is null) return Html(context, LoginForm("Wrong user or password, or not an administrator."), StatusCodes.Status401Unauthorized);
+        var jid = identity.Jid;
         context.Response.Cookies.Append(AdminAuthenticator.CookieName, auth.IssueCookie(jid), new CookieOptions
         {
             HttpOnly = true,
@@ -74,9 +86,9 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
 
     private async Task<IResult> FormAsync(HttpContext context, Func<IFormCollection, AdminIdentity, Task<string?>> action, string? redirect = null)
     {
-        var (status, identity) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
-        if (status == AdminAuthStatus.Unauthenticated || identity is null) return Results.Redirect("/admin/login");
+        var (status, identity, _) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
         if (status == AdminAuthStatus.Forbidden) return Html(context, Layout("Forbidden", "<p>This account is not an administrator.</p>"), StatusCodes.Status403Forbidden);
+        if (status != AdminAuthStatus.Ok || identity is null) return Results.Redirect("/admin/login");
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         if (!auth.CheckCsrf(identity, form["csrf"])) return Html(context, Layout("Forbidden", "<p>Missing or wrong CSRF token. Reload the page and try again.</p>"), StatusCodes.Status403Forbidden);
         string? message;
@@ -99,9 +111,9 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
 
     private async Task<IResult> PageAsync(HttpContext context)
     {
-        var (status, identity) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
-        if (status == AdminAuthStatus.Unauthenticated || identity is null) return Results.Redirect("/admin/login");
+        var (status, identity, _) = await auth.AuthenticateAsync(context).ConfigureAwait(false);
         if (status == AdminAuthStatus.Forbidden) return Html(context, Layout("Forbidden", "<p>This account is not an administrator.</p>"), StatusCodes.Status403Forbidden);
+        if (status != AdminAuthStatus.Ok || identity is null) return Results.Redirect("/admin/login");
         var csrf = identity.Cookie is null ? "" : auth.CsrfToken(identity.Cookie);
         var nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         var b = new StringBuilder(8192);

@@ -91,6 +91,9 @@ public sealed class TendrilOptions
         if (Limits.MaxDepth < 4) problems.Add("Tendril:Limits:MaxDepth must be at least 4");
         if (Limits.MaxAttributes < 8) problems.Add("Tendril:Limits:MaxAttributes must be at least 8");
         if (StreamManagement.ResumeTimeoutSeconds < 0) problems.Add("Tendril:StreamManagement:ResumeTimeoutSeconds must not be negative");
+        if (Sasl.FailuresBeforeDelay < 1) problems.Add("Tendril:Sasl:FailuresBeforeDelay must be at least 1");
+        if (Sasl.FailuresBeforeBan < 0) problems.Add("Tendril:Sasl:FailuresBeforeBan must be 0 (never) or more");
+        if (Sasl.BanMinutes is < 1 or > 10_080) problems.Add("Tendril:Sasl:BanMinutes must be 1..10080");
         if (StreamManagement.MaxUnackedStanzas < 16) problems.Add("Tendril:StreamManagement:MaxUnackedStanzas must be at least 16");
         if (Limits.NegotiationTimeoutSeconds <= 0) problems.Add("Tendril:Limits:NegotiationTimeoutSeconds must be positive");
         if (Limits.IdleSeconds <= 0) problems.Add("Tendril:Limits:IdleSeconds must be positive");
@@ -187,6 +190,18 @@ public sealed class SaslOptions
 
     /// <summary>Failed attempts allowed on one stream before it is closed with policy-violation.</summary>
     public int MaxFailures { get; set; } = 3;
+
+    /// <summary>
+    /// Failed password checks from one source (any surface: SASL, admin, HTTP APIs) after which its further attempts
+    /// are delayed, 100 ms doubling up to 8 s.
+    /// </summary>
+    public int FailuresBeforeDelay { get; set; } = 5;
+
+    /// <summary>Failed password checks from one source that ban it for <see cref="BanMinutes"/>; 0: never banned.</summary>
+    public int FailuresBeforeBan { get; set; } = 20;
+
+    /// <summary>How long a ban lasts, and how long failures are remembered.</summary>
+    public int BanMinutes { get; set; } = 60;
 }
 
 public sealed class LimitsOptions

@@ -103,7 +103,7 @@ public sealed class TendrilMetrics : IDisposable
     /// <summary>Mechanism names come from clients: anything unknown is "other" so the label set stays bounded.</summary>
     private static string Mechanism(string mechanism) => mechanism switch
     {
-        "SCRAM-SHA-256" or "SCRAM-SHA-1" or "PLAIN" => mechanism,
+        "SCRAM-SHA-256" or "SCRAM-SHA-1" or "PLAIN" or "http-basic" => mechanism,
         _ => "other",
     };
 

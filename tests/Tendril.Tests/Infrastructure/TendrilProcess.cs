@@ -67,6 +67,23 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public Uri HttpBase => new($"http://127.0.0.1:{HttpPort}/");
 
+    /// <summary>
+    /// A client of the HTTPS port (the self-signed certificate accepted), with Basic credentials when a user is given:
+    /// passwords go over HTTPS only (issue 19).
+    /// </summary>
+    public HttpClient HttpsClient(string? user = null, string? password = null, bool redirects = true, System.Net.CookieContainer? cookies = null)
+    {
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true, AllowAutoRedirect = redirects };
+        if (cookies is not null) handler.CookieContainer = cookies;
+        var http = new HttpClient(handler) { BaseAddress = HttpsBase, Timeout = TimeSpan.FromSeconds(60) };
+        if (user is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
+        }
+        return http;
+    }
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>Rewrites the config file from <see cref="Section"/> and <see cref="ExtraSections"/>.</summary>

@@ -81,13 +81,21 @@ public sealed class PubSubInteropTests
         await using var server = await TendrilProcess.StartAsync([("juliet@localhost", Password), ("romeo@localhost", Password)]);
         using var juliet = Client(server, "juliet", Password);
         using var romeo = Client(server, "romeo@localhost", Password);
-        using var anonymous = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HttpPort}") };
+        using var anonymous = server.HttpsClient();
         using var wrong = Client(server, "juliet", "nope");
 
         var noAuth = await anonymous.PostAsync("/api/pubsub/pubsub.localhost/x", new StringContent("<a/>"));
         Assert.Equal(HttpStatusCode.Unauthorized, noAuth.StatusCode);
         Assert.Equal("Basic", noAuth.Headers.WwwAuthenticate.Single().Scheme);
         Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("/api/pubsub/pubsub.localhost")).StatusCode);
+        // A password over plain HTTP is refused before it is looked at, with where to send it instead (issue 19).
+        using (var plain = new HttpClient { BaseAddress = server.HttpBase })
+        {
+            plain.DefaultRequestHeaders.Authorization = juliet.DefaultRequestHeaders.Authorization;
+            var refused = await plain.GetAsync("/api/pubsub/pubsub.localhost");
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("https://", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         Assert.Equal(HttpStatusCode.NotFound, (await juliet.PostAsync("/api/pubsub/pubsub.localhost/missing", Xml("<a xmlns='urn:x'/>"))).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await juliet.GetAsync("/api/pubsub/nope.localhost")).StatusCode);
@@ -128,10 +136,5 @@ public sealed class PubSubInteropTests
 
     private static StringContent Xml(string xml) => new(xml, Encoding.UTF8, "application/xml");
 
-    private static HttpClient Client(TendrilProcess server, string user, string password)
-    {
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HttpPort}") };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
-        return client;
-    }
+    private static HttpClient Client(TendrilProcess server, string user, string password) => server.HttpsClient(user, password);
 }

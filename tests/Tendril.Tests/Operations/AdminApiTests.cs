@@ -12,19 +12,15 @@ namespace Tendril.Tests.Operations;
 /// <summary>The JSON admin API against the real process, as curl would use it (HTTP Basic with an admin's XMPP password).</summary>
 public sealed class AdminApiTests
 {
-    private static async Task<TendrilProcess> StartAsync() =>
-        await TendrilProcess.StartAsync([("admin@localhost", "admin-pw"), ("juliet@localhost", "pw-juliet")],
-            section => section["Admin"] = new Dictionary<string, object> { ["Users"] = new[] { "admin@localhost" } });
-
-    private static HttpClient Client(TendrilProcess server, string? user, string? password)
-    {
-        var http = new HttpClient { BaseAddress = server.HttpBase };
-        if (user is not null)
+    private static async Task<TendrilProcess> StartAsync(Action<Dictionary<string, object>>? more = null) =>
+        await TendrilProcess.StartAsync([("admin@localhost", "admin-pw"), ("juliet@localhost", "pw-juliet")], section =>
         {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
-        }
-        return http;
-    }
+            section["Admin"] = new Dictionary<string, object> { ["Users"] = new[] { "admin@localhost" } };
+            more?.Invoke(section);
+        });
+
+    /// <summary>Over HTTPS, as passwords must go (issue 19).</summary>
+    private static HttpClient Client(TendrilProcess server, string? user, string? password) => server.HttpsClient(user, password);
 
     [Fact]
     public async Task Credentials_are_required_and_only_admins_get_in()
@@ -38,9 +34,10 @@ public sealed class AdminApiTests
         using var wrong = Client(server, "admin@localhost", "nope");
         Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("admin/api/users")).StatusCode);
 
+        // A right password of an account that is not an administrator gets the answer a wrong one gets (no oracle).
         using var user = Client(server, "juliet@localhost", "pw-juliet");
-        Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync("admin/api/users")).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await user.PostAsJsonAsync("admin/api/users", new { user = "x", password = "y" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await user.GetAsync("admin/api/users")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await user.PostAsJsonAsync("admin/api/users", new { user = "x", password = "y" })).StatusCode);
 
         using var admin = Client(server, "admin", "admin-pw"); // the username alone is the account on this domain
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("admin/api/stats")).StatusCode);
@@ -51,7 +48,7 @@ public sealed class AdminApiTests
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("admin/api/sections/nope")).StatusCode);
 
         // The page: a redirect to the login form without credentials.
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.HttpBase };
+        using var browser = server.HttpsClient(redirects: false);
         var page = await browser.GetAsync("admin");
         Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
         Assert.Equal("/admin/login", page.Headers.Location!.ToString());
@@ -119,7 +116,7 @@ public sealed class AdminApiTests
         // The kick is logged at Information; a refused reload is a recent error.
         server.Section["Limits"] = new Dictionary<string, object> { ["MaxStanzaBytes"] = 5 };
         await server.WriteConfigAsync();
-        var reload = await admin.PostAsync("admin/api/reload", null);
+        var reload = await admin.PostAsync("admin/api/reload", JsonContent.Create(new { }));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, reload.StatusCode);
         using var errors = JsonDocument.Parse(await admin.GetStringAsync("admin/api/errors"));
         Assert.Contains(errors.RootElement.EnumerateArray(), e => e.GetProperty("message").GetString()!.Contains("MaxStanzaBytes", StringComparison.Ordinal));
@@ -130,7 +127,7 @@ public sealed class AdminApiTests
     {
         await using var server = await StartAsync();
         var cookies = new CookieContainer();
-        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = server.HttpBase };
+        using var browser = server.HttpsClient(redirects: false, cookies: cookies);
         var login = await browser.PostAsync("admin/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["user"] = "admin@localhost", ["password"] = "admin-pw" }));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("admin/api/users")).StatusCode);
@@ -147,5 +144,135 @@ public sealed class AdminApiTests
         var added = await browser.PostAsync("admin/users/add", new FormUrlEncodedContent(new Dictionary<string, string> { ["user"] = "mallory", ["password"] = "x", ["csrf"] = token }));
         Assert.Equal(HttpStatusCode.Redirect, added.StatusCode);
         Assert.Contains("Created", Uri.UnescapeDataString(added.Headers.Location!.ToString()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Changes_need_json_or_the_csrf_header_and_a_cross_site_request_is_refused()
+    {
+        await using var server = await StartAsync();
+        using var admin = Client(server, "admin@localhost", "admin-pw");
+        // What a cross-site HTML form can send (issue 19: enctype=text/plain made an account): refused, nothing created.
+        using (var form = new StringContent("{\"user\":\"mallory\",\"password\":\"x\"}", Encoding.UTF8, "text/plain"))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await admin.PostAsync("admin/api/users", form)).StatusCode);
+        }
+        using (var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["jid"] = "juliet@localhost" }))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await admin.PostAsync("admin/api/sessions/kick", form)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await admin.PostAsync("admin/api/reload", null)).StatusCode);
+        // A browser's cross-site request, even as JSON with credentials it kept: refused by its Fetch metadata or Origin.
+        foreach (var (header, value) in new[] { ("Sec-Fetch-Site", "cross-site"), ("Origin", "https://evil.example") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "admin/api/users") { Content = JsonContent.Create(new { user = "mallory", password = "x" }) };
+            request.Headers.Add(header, value);
+            var refused = await admin.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("Cross-site", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        Assert.DoesNotContain("mallory@localhost", (await admin.GetFromJsonAsync<string[]>("admin/api/users"))!);
+        // A browser is not challenged for Basic credentials (it would keep and replay them); a program is.
+        using (var browser = server.HttpsClient())
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "admin/api/users"))
+        {
+            request.Headers.Add("Sec-Fetch-Site", "none");
+            var response = await browser.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Empty(response.Headers.WwwAuthenticate);
+        }
+        // JSON, or the header with another body type, goes through.
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("admin/api/users", new { user = "romeo", password = "pw" })).StatusCode);
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "admin/api/reload"))
+        {
+            request.Headers.Add("X-CSRF-Token", "curl");
+            Assert.Equal(HttpStatusCode.OK, (await admin.SendAsync(request)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Passwords_over_plain_http_are_refused_and_a_signed_out_cookie_is_dead()
+    {
+        await using var server = await StartAsync();
+        using var plain = new HttpClient { BaseAddress = server.HttpBase };
+        plain.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin@localhost:admin-pw")));
+        var refused = await plain.GetAsync("admin/api/stats");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("https://", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using (var anonymous = new HttpClient { BaseAddress = server.HttpBase })
+        {
+            var form = await anonymous.GetStringAsync("admin/login");
+            Assert.DoesNotContain("type=password", form, StringComparison.Ordinal);
+            Assert.Contains("only over HTTPS", form, StringComparison.Ordinal);
+            var posted = await anonymous.PostAsync("admin/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["user"] = "admin", ["password"] = "admin-pw" }));
+            Assert.Equal(HttpStatusCode.Forbidden, posted.StatusCode);
+            Assert.False(posted.Headers.Contains("Set-Cookie"));
+        }
+
+        // Over HTTPS: sign in, copy the cookie (as a thief would), sign out: the copy no longer works.
+        var cookies = new CookieContainer();
+        using var browser = server.HttpsClient(redirects: false, cookies: cookies);
+        var login = await browser.PostAsync("admin/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["user"] = "admin", ["password"] = "admin-pw" }));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        var cookie = cookies.GetCookies(new Uri(server.HttpsBase, "admin/"))["tendril-admin"]!;
+        var stolen = cookie.Value;
+        Assert.True(cookie.Secure);
+        var page = await browser.GetStringAsync("admin");
+        var marker = "name=csrf value=\"";
+        var at = page.IndexOf(marker, StringComparison.Ordinal) + marker.Length;
+        var token = page[at..page.IndexOf('"', at)];
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.PostAsync("admin/logout", new FormUrlEncodedContent(new Dictionary<string, string> { ["csrf"] = token }))).StatusCode);
+        using var thief = server.HttpsClient();
+        using var replay = new HttpRequestMessage(HttpMethod.Get, "admin/api/stats");
+        replay.Headers.Add("Sec-Fetch-Site", "same-origin");
+        replay.Headers.Add("Cookie", "tendril-admin=" + stolen);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await thief.SendAsync(replay)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Failed_logins_from_one_address_are_slowed_then_banned_on_every_surface_and_others_still_get_in()
+    {
+        // Loopback counts here as a remote address would (by default it is exempt: a proxy on the host).
+        await using var server = await StartAsync(section =>
+        {
+            section["Limits"] = new Dictionary<string, object> { ["LimitLoopbackPerAddress"] = true };
+            section["Sasl"] = new Dictionary<string, object> { ["FailuresBeforeDelay"] = 2, ["FailuresBeforeBan"] = 6, ["BanMinutes"] = 5 };
+        });
+        using var wrong = Client(server, "admin@localhost", "guess");
+        // Failures on the admin API, the pubsub API and XMPP all count for 127.0.0.1.
+        for (var i = 0; i < 2; i++) Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("admin/api/stats")).StatusCode);
+        using (var pubsub = Client(server, "juliet@localhost", "guess"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await pubsub.GetAsync("api/pubsub/pubsub.localhost")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await pubsub.GetAsync("api/pubsub/pubsub.localhost")).StatusCode);
+        }
+        await Assert.ThrowsAsync<XmppAuthenticationException>(() => server.ConnectAsync("juliet@localhost", "guess"));
+        // The sixth failure bans the address: the right password is refused now, without being checked.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("admin/api/stats")).StatusCode);
+        using var right = Client(server, "admin@localhost", "admin-pw");
+        var banned = await right.GetAsync("admin/api/stats");
+        Assert.Equal((HttpStatusCode)429, banned.StatusCode);
+        Assert.True(banned.Headers.RetryAfter!.Delta > TimeSpan.FromMinutes(4));
+        var xmpp = await Assert.ThrowsAsync<XmppStreamException>(() => server.ConnectAsync("juliet@localhost", "pw-juliet"));
+        Assert.Equal(StreamErrorCondition.PolicyViolation, xmpp.Condition);
+        Assert.Contains("failed logins", xmpp.Text, StringComparison.Ordinal);
+        // Another address is not held back: the admin signs in from 127.0.0.2 at once (the guesses were not theirs).
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        using (var elsewhere = new HttpClient(handler) { BaseAddress = server.HttpsBase })
+        {
+            elsewhere.DefaultRequestHeaders.Authorization = right.DefaultRequestHeaders.Authorization;
+            Assert.Equal(HttpStatusCode.OK, (await elsewhere.GetAsync("admin/api/stats")).StatusCode);
+        }
+        // Metrics show it.
+        Assert.Contains("condition=\"banned\"", await server.HttpsClient().GetStringAsync("metrics"), StringComparison.Ordinal);
     }
 }

@@ -127,6 +127,7 @@ internal sealed class AuthState : C2sState
             await FailAsync(stream, SaslFailure.InvalidAuthzid, mechanism, username).ConfigureAwait(false);
             return;
         }
+        if (!await ThrottleAsync(stream, username).ConfigureAwait(false)) return;
         var lookup = await FindAccountAsync(stream, username).ConfigureAwait(false);
         if (lookup.Failed)
         {
@@ -154,13 +155,16 @@ internal sealed class AuthState : C2sState
             await FailAsync(stream, SaslFailure.InvalidAuthzid, "PLAIN", username).ConfigureAwait(false);
             return;
         }
+        if (!await ThrottleAsync(stream, username).ConfigureAwait(false)) return;
         var lookup = await FindAccountAsync(stream, username).ConfigureAwait(false);
         if (lookup.Failed)
         {
             await FailAsync(stream, SaslFailure.TemporaryAuthFailure, "PLAIN", username).ConfigureAwait(false);
             return;
         }
-        if (lookup.Account is null || !lookup.Account.Sha256.Verify(password))
+        // The same work for an unknown user as for a wrong password (no user oracle in the timing).
+        var verified = Security.PasswordCheck.Verify(lookup.Account, password, stream.Server.Options.Sasl.ScramIterations);
+        if (!verified || lookup.Account is null)
         {
             await FailAsync(stream, SaslFailure.NotAuthorized, "PLAIN", username).ConfigureAwait(false);
             return;
@@ -213,6 +217,7 @@ internal sealed class AuthState : C2sState
     private static async ValueTask SucceedAsync(C2sStream stream, Account account, string mechanism, byte[]? additionalData)
     {
         stream.User = Jid.Create(account.Username, account.Domain);
+        stream.Server.LoginThrottle.Succeeded(Security.LoginThrottle.ParseEndPoint(stream.RemoteEndPoint));
         ServerLog.Authenticated(stream.Server.StreamLogger, stream.Id, stream.User.ToString(), mechanism);
         stream.Server.Metrics.AuthSucceeded(mechanism);
         stream.EndNegotiation();
@@ -226,6 +231,11 @@ internal sealed class AuthState : C2sState
     {
         ServerLog.AuthenticationFailed(stream.Server.StreamLogger, stream.Id, user, mechanism, failure.ToElementName());
         if (failure != SaslFailure.Aborted) stream.Server.Metrics.AuthFailed(mechanism, failure.ToElementName());
+        if (failure == SaslFailure.NotAuthorized)
+        {
+            // A wrong password or an unknown user: counted per source and per account (issue 19).
+            stream.Server.LoginThrottle.Failed(Security.LoginThrottle.ParseEndPoint(stream.RemoteEndPoint), AccountKey(stream, user));
+        }
         await stream.SendAsync(Failure(failure)).ConfigureAwait(false);
         if (failure == SaslFailure.Aborted) return;
         stream.SaslFailures++;
@@ -235,6 +245,31 @@ internal sealed class AuthState : C2sState
             await stream.CloseAsync(new StreamError(StreamErrorCondition.PolicyViolation, "Too many failed authentication attempts."), "too many SASL failures").ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Issue 19: a source banned for failed logins is closed with policy-violation (as ejabberd's mod_fail2ban does);
+    /// a source that failed recently waits before its password is checked. False when the stream was closed.
+    /// </summary>
+    private static async ValueTask<bool> ThrottleAsync(C2sStream stream, string username)
+    {
+        var verdict = stream.Server.LoginThrottle.Check(Security.LoginThrottle.ParseEndPoint(stream.RemoteEndPoint), AccountKey(stream, username));
+        if (verdict.Banned)
+        {
+            var minutes = (int)Math.Ceiling(verdict.BannedFor.TotalMinutes);
+            ServerLog.AuthenticationFailed(stream.Server.StreamLogger, stream.Id, username, "-", "banned");
+            stream.Server.Metrics.AuthFailed("-", "banned");
+            await stream.CloseAsync(new StreamError(StreamErrorCondition.PolicyViolation,
+                $"Too many failed logins from this address; try again in {minutes} minute{(minutes == 1 ? "" : "s")}."), "login ban").ConfigureAwait(false);
+            return false;
+        }
+        if (verdict.Delay > TimeSpan.Zero) await Task.Delay(verdict.Delay, stream.Server.Time).ConfigureAwait(false);
+        return !stream.IsClosing;
+    }
+
+    /// <summary>The bare JID a SASL username names on this domain, or null ("-", empty, not a valid localpart).</summary>
+    private static string? AccountKey(C2sStream stream, string user) =>
+        user.Length == 0 || user == "-" || !Jid.TryParse(user + "@" + stream.Server.Domain, out var jid) || jid is null || jid.Local is null || jid.Resource is not null
+            ? null : jid.ToString();
 
     internal static XmlElement Failure(SaslFailure failure, string? text = null)
     {
