@@ -93,7 +93,9 @@ public sealed class PubSubHttpEndpoints(XmppServer server, PubSubFeature feature
         if (user is null) return failure!;
         if (!feature.Services.TryGetValue(service, out var ps)) return Problem(404, $"No pubsub service '{service}'.");
         await ps.EnsureLoadedAsync().ConfigureAwait(false);
-        var nodes = ps.Nodes.Where(n => !n.Deleted).OrderBy(n => n.Id, StringComparer.Ordinal).Select(n => new
+        // Only the nodes the caller may discover (XEP-0060 §4.5), as disco#items lists them: a whitelist node's
+        // existence, subscribers and last item are not shown to non-members (issue 19).
+        var nodes = (await ps.VisibleNodesAsync(user).ConfigureAwait(false)).Select(n => new
         {
             node = n.Id,
             title = n.Config.Title,

@@ -157,7 +157,44 @@ public sealed class AdminService
         return _reloader.Reload("admin " + by);
     }
 
-    public IReadOnlyDictionary<string, object?> EffectiveOptions() => _server.Options.Sections();
+    /// <summary>
+    /// The configuration in force, with secrets (passwords, shared secrets, a connection string's password) shown only
+    /// as set or not (issue 19: the page showed the Redis password).
+    /// </summary>
+    public System.Text.Json.Nodes.JsonNode EffectiveOptions()
+    {
+        var node = System.Text.Json.JsonSerializer.SerializeToNode(_server.Options.Sections(), new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+        Redact(node);
+        return node;
+    }
+
+    private static void Redact(System.Text.Json.Nodes.JsonNode? node)
+    {
+        switch (node)
+        {
+            case System.Text.Json.Nodes.JsonObject obj:
+                foreach (var (key, value) in obj.ToList())
+                {
+                    if (value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var text))
+                    {
+                        if (key.Contains("password", StringComparison.OrdinalIgnoreCase) || key.Contains("secret", StringComparison.OrdinalIgnoreCase))
+                        {
+                            obj[key] = text.Length == 0 ? "" : "(set)";
+                        }
+                        else if (key.Contains("connectionstring", StringComparison.OrdinalIgnoreCase))
+                        {
+                            obj[key] = System.Text.RegularExpressions.Regex.Replace(text, @"(?i)\b(password|pwd)\s*=\s*[^;]*", "$1=(set)");
+                        }
+                        continue;
+                    }
+                    Redact(value);
+                }
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                foreach (var item in array) Redact(item);
+                break;
+        }
+    }
 
     private Jid Account(string user) =>
         AdminAuthenticator.ParseAccount(_server, user) ?? throw new AdminException(400, $"'{user}' is not a valid account of {_server.Domain} (use user or user@{_server.Domain}).");

@@ -91,6 +91,10 @@ public sealed class TendrilOptions
         if (Limits.MaxDepth < 4) problems.Add("Tendril:Limits:MaxDepth must be at least 4");
         if (Limits.MaxAttributes < 8) problems.Add("Tendril:Limits:MaxAttributes must be at least 8");
         if (StreamManagement.ResumeTimeoutSeconds < 0) problems.Add("Tendril:StreamManagement:ResumeTimeoutSeconds must not be negative");
+        foreach (var network in Http.MetricsAllow)
+        {
+            if (network != "*" && !System.Net.IPNetwork.TryParse(network, out _)) problems.Add($"Tendril:Http:MetricsAllow: '{network}' is not a network (CIDR such as 10.0.0.0/8) or *");
+        }
         if (Sasl.FailuresBeforeDelay < 1) problems.Add("Tendril:Sasl:FailuresBeforeDelay must be at least 1");
         if (Sasl.FailuresBeforeBan < 0) problems.Add("Tendril:Sasl:FailuresBeforeBan must be 0 (never) or more");
         if (Sasl.BanMinutes is < 1 or > 10_080) problems.Add("Tendril:Sasl:BanMinutes must be 1..10080");
@@ -335,6 +339,12 @@ public sealed class HttpOptions
 
     /// <summary>The public base URL (e.g. https://chat.example.com) advertised in host-meta; empty: the request's scheme and host.</summary>
     public string PublicUrl { get; set; } = "";
+
+    /// <summary>
+    /// Networks (CIDR, e.g. 10.0.0.0/8) besides loopback that may read /metrics; "*" for anyone. Empty (the default):
+    /// loopback only, as Prosody's exporter (issue 19: the metrics were open to every interface).
+    /// </summary>
+    public List<string> MetricsAllow { get; set; } = [];
 }
 
 public sealed class BoshOptions

@@ -13,8 +13,23 @@ public sealed class DiagnosticsEndpoints(XmppServer server, MetricsCollector met
 
     public void Map(IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusContentType));
+        endpoints.MapGet("/metrics", (HttpContext context) => MayReadMetrics(context.Connection.RemoteIpAddress, server.Options.Http.MetricsAllow)
+            ? Results.Text(metrics.Scrape(), PrometheusContentType)
+            : Results.Text("Metrics are served to loopback and Tendril:Http:MetricsAllow only.\n", "text/plain; charset=utf-8", statusCode: StatusCodes.Status403Forbidden));
         endpoints.MapGet("/health", HealthAsync);
+    }
+
+    /// <summary>Loopback, or a network of Tendril:Http:MetricsAllow ("*": anyone). /health stays open: load balancers ask it.</summary>
+    internal static bool MayReadMetrics(System.Net.IPAddress? address, IReadOnlyList<string> allow)
+    {
+        if (address is null) return false;
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (System.Net.IPAddress.IsLoopback(address)) return true;
+        foreach (var network in allow)
+        {
+            if (network == "*" || (System.Net.IPNetwork.TryParse(network, out var n) && n.Contains(address))) return true;
+        }
+        return false;
     }
 
     private async Task<IResult> HealthAsync(CancellationToken cancellationToken)

@@ -109,12 +109,22 @@ public sealed class PubSubInteropTests
             done = asyncio.get_event_loop().create_future()
             async def start(_):
                 await c['xep_0060'].create_node('pubsub.localhost', 'alerts')
+                form = c['xep_0004'].make_form('submit')
+                form.add_field('FORM_TYPE', value='http://jabber.org/protocol/pubsub#node_config', ftype='hidden')
+                form.add_field('pubsub#access_model', value='whitelist')
+                await c['xep_0060'].create_node('pubsub.localhost', 'secret', config=form)
                 c.disconnect(); done.set_result(True)
             c.add_event_handler('session_start', start)
             c.connect(('127.0.0.1', {{server.C2sPort}}), force_starttls=True)
             asyncio.get_event_loop().run_until_complete(asyncio.wait_for(done, 20))
             """);
         Assert.True(code == 0, stdout + stderr);
+
+        // A whitelist node is listed to its owner only: romeo does not learn it exists (XEP-0060 §4.5, issue 19).
+        static string[] Listed(string json) => JsonDocument.Parse(json).RootElement.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("node").GetString()!).ToArray();
+        Assert.Equal(["alerts", "secret"], Listed(await juliet.GetStringAsync("/api/pubsub/pubsub.localhost")));
+        Assert.Equal(["alerts"], Listed(await romeo.GetStringAsync("/api/pubsub/pubsub.localhost")));
+        Assert.False((await romeo.GetAsync("/api/pubsub/pubsub.localhost/secret/items")).IsSuccessStatusCode);
 
         Assert.Equal(HttpStatusCode.BadRequest, (await juliet.PostAsync("/api/pubsub/pubsub.localhost/alerts", Xml("<a><b></a>"))).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await juliet.PostAsync("/api/pubsub/pubsub.localhost/alerts", Xml("<a/><b/>"))).StatusCode);

@@ -147,6 +147,19 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task The_configuration_view_shows_whether_a_secret_is_set_but_never_the_secret()
+    {
+        // Clustering off: the Redis password is only configuration here, as an operator preparing a cluster leaves it.
+        await using var server = await StartAsync(section => section["Cluster"] = new Dictionary<string, object> { ["Enabled"] = false, ["RedisPassword"] = "hunter2-redis" });
+        using var admin = Client(server, "admin@localhost", "admin-pw");
+        var config = await admin.GetStringAsync("admin/api/config");
+        Assert.DoesNotContain("hunter2-redis", config, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(config);
+        Assert.Equal("(set)", json.RootElement.GetProperty("Cluster").GetProperty("redisPassword").GetString());
+        Assert.Equal("localhost", json.RootElement.GetProperty("Domain").GetString());
+    }
+
+    [Fact]
     public async Task Changes_need_json_or_the_csrf_header_and_a_cross_site_request_is_refused()
     {
         await using var server = await StartAsync();

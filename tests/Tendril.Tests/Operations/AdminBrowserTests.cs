@@ -28,7 +28,7 @@ public sealed class AdminBrowserTests
         var screenshot = Path.Combine(artifacts, "admin-page.png");
         File.Delete(screenshot);
         var (code, stdout, stderr) = await TendrilProcess.RunAsync("node", TimeSpan.FromSeconds(90),
-            Path.Combine(browserDir, "admin_page.mjs"), server.HttpBase.ToString(), "admin@localhost", "admin-pw", "juliet@localhost/balcony", screenshot);
+            Path.Combine(browserDir, "admin_page.mjs"), server.HttpsBase.ToString(), "admin@localhost", "admin-pw", "juliet@localhost/balcony", screenshot);
         Assert.True(code == 0, $"browser test failed ({code}):\n{stdout}\n{stderr}\n--- server log ---\n{server.Log}");
 
         using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
