@@ -165,6 +165,33 @@ public static class PostgresMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             );
             """),
+        new(8, "group chat rooms (XEP-0045)", """
+            CREATE TABLE muc_rooms (
+                service     text COLLATE "C" NOT NULL,
+                name        text COLLATE "C" NOT NULL,
+                config      text    NOT NULL, -- JSON object: field var -> array of values
+                public      boolean NOT NULL, -- listed in the service's disco#items
+                title       text,
+                creator     text COLLATE "C" NOT NULL, -- bare JID
+                created_at  bigint  NOT NULL, -- Unix time, milliseconds, UTC
+                subject     text,
+                subject_by  text,
+                subject_at  bigint,
+                PRIMARY KEY (service, name)
+            );
+            CREATE INDEX muc_rooms_public ON muc_rooms (service, public, name);
+            CREATE INDEX muc_rooms_creator ON muc_rooms (service, creator);
+            CREATE TABLE muc_affiliations (
+                service     text COLLATE "C" NOT NULL,
+                name        text COLLATE "C" NOT NULL,
+                jid         text COLLATE "C" NOT NULL, -- bare JID
+                affiliation text NOT NULL, -- owner, admin, member, outcast, none (a reserved nick only)
+                nick        text,
+                reason      text,
+                PRIMARY KEY (service, name, jid),
+                FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+            );
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

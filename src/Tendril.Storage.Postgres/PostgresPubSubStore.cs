@@ -66,7 +66,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
                 var service = reader.GetString(0);
-                For(nodes, service).Add(new PubSubNodeRecord(service, reader.GetString(1), ReadMap(reader.GetString(2)), reader.GetString(3),
+                For(nodes, service).Add(new PubSubNodeRecord(service, reader.GetString(1), PostgresMaps.Read(reader.GetString(2)), reader.GetString(3),
                     DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
             }
             await reader.NextResultAsync().ConfigureAwait(false);
@@ -74,7 +74,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
             {
                 var service = reader.GetString(0);
                 For(subscriptions, service).Add(new PubSubSubscriptionRecord(service, reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                    ParseState(reader.GetString(4)), ReadMap(reader.GetString(5))));
+                    ParseState(reader.GetString(4)), PostgresMaps.Read(reader.GetString(5))));
             }
             await reader.NextResultAsync().ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
@@ -113,7 +113,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(node.Service);
         ArgumentNullException.ThrowIfNull(node.Node);
-        var config = WriteMap(node.Config);
+        var config = PostgresMaps.Write(node.Config);
         return await storage.RunAsync("create pubsub node", async connection =>
         {
             // One statement: the node and its creator's owner affiliation, or nothing when the node exists.
@@ -133,7 +133,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
     {
         Check(service, node);
         ArgumentNullException.ThrowIfNull(config);
-        var json = WriteMap(config);
+        var json = PostgresMaps.Write(config);
         return await storage.RunAsync("configure pubsub node", async connection =>
         {
             await using var command = connection.Command("UPDATE pubsub_nodes SET config = $3 WHERE service = $1 AND node = $2;");
@@ -269,7 +269,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
     {
         ArgumentNullException.ThrowIfNull(subscription);
         Check(subscription.Service, subscription.Node);
-        var options = WriteMap(subscription.Options);
+        var options = PostgresMaps.Write(subscription.Options);
         await storage.RunAsync("set pubsub subscription", async connection =>
         {
             await using var command = connection.Command("""
@@ -346,8 +346,15 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
         "unconfigured" => PubSubSubscriptionState.Unconfigured,
         _ => PubSubSubscriptionState.Subscribed,
     };
+}
 
-    private static string WriteMap(IReadOnlyDictionary<string, IReadOnlyList<string>> map)
+[JsonSerializable(typeof(Dictionary<string, string[]>))]
+internal sealed partial class PostgresJson : JsonSerializerContext;
+
+/// <summary>The JSON column format of configuration maps (field var → values): pubsub nodes, rooms.</summary>
+internal static class PostgresMaps
+{
+    public static string Write(IReadOnlyDictionary<string, IReadOnlyList<string>> map)
     {
         ArgumentNullException.ThrowIfNull(map);
         var plain = new Dictionary<string, string[]>(map.Count, StringComparer.Ordinal);
@@ -355,7 +362,7 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
         return JsonSerializer.Serialize(plain, PostgresJson.Default.DictionaryStringStringArray);
     }
 
-    private static Dictionary<string, IReadOnlyList<string>> ReadMap(string json)
+    public static Dictionary<string, IReadOnlyList<string>> Read(string json)
     {
         var raw = JsonSerializer.Deserialize(json, PostgresJson.Default.DictionaryStringStringArray) ?? [];
         var map = new Dictionary<string, IReadOnlyList<string>>(raw.Count, StringComparer.Ordinal);
@@ -363,6 +370,3 @@ internal sealed class PostgresPubSubStore(PostgresStorage storage) : IPubSubStor
         return map;
     }
 }
-
-[JsonSerializable(typeof(Dictionary<string, string[]>))]
-internal sealed partial class PostgresJson : JsonSerializerContext;

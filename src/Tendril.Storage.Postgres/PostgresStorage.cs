@@ -66,6 +66,7 @@ public sealed class PostgresStorage : IStorage
         PubSub = new PostgresPubSubStore(this);
         AccountData = new PostgresAccountDataStore(this);
         Archive = new PostgresArchiveStore(this);
+        Muc = new PostgresMucStore(this);
     }
 
     /// <summary>The schema version after <see cref="InitializeAsync"/>; 0 before.</summary>
@@ -85,6 +86,8 @@ public sealed class PostgresStorage : IStorage
     public IAccountDataStore AccountData { get; }
 
     public IArchiveStore Archive { get; }
+
+    public IMucStore Muc { get; }
 
     /// <summary>
     /// Applies pending migrations in one transaction while holding a PostgreSQL advisory lock, so nodes that start at

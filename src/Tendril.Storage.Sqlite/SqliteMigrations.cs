@@ -164,6 +164,33 @@ public static class SqliteMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             ) WITHOUT ROWID;
             """),
+        new(8, "group chat rooms (XEP-0045)", """
+            CREATE TABLE muc_rooms (
+                service     TEXT    NOT NULL,
+                name        TEXT    NOT NULL,
+                config      TEXT    NOT NULL, -- JSON object: field var -> array of values
+                public      INTEGER NOT NULL, -- 1 when listed in the service's disco#items
+                title       TEXT,
+                creator     TEXT    NOT NULL, -- bare JID
+                created_at  INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                subject     TEXT,
+                subject_by  TEXT,
+                subject_at  INTEGER,
+                PRIMARY KEY (service, name)
+            ) WITHOUT ROWID;
+            CREATE INDEX muc_rooms_public ON muc_rooms (service, public, name);
+            CREATE INDEX muc_rooms_creator ON muc_rooms (service, creator);
+            CREATE TABLE muc_affiliations (
+                service     TEXT NOT NULL,
+                name        TEXT NOT NULL,
+                jid         TEXT NOT NULL, -- bare JID
+                affiliation TEXT NOT NULL, -- owner, admin, member, outcast, none (a reserved nick only)
+                nick        TEXT,
+                reason      TEXT,
+                PRIMARY KEY (service, name, jid),
+                FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
     ];
 
     /// <summary>The schema version a database has once every migration is applied.</summary>

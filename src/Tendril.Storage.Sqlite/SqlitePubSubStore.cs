@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace Tendril.Storage.Sqlite;
@@ -47,7 +46,7 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
         {
             while (reader.Read())
             {
-                nodes.Add(new PubSubNodeRecord(service, reader.GetString(0), ReadMap(reader.GetString(1)), reader.GetString(2),
+                nodes.Add(new PubSubNodeRecord(service, reader.GetString(0), SqliteMaps.Read(reader.GetString(1)), reader.GetString(2),
                     DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
             }
         }
@@ -58,7 +57,7 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
             while (reader.Read())
             {
                 subscriptions.Add(new PubSubSubscriptionRecord(service, reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                    ParseState(reader.GetString(3)), ReadMap(reader.GetString(4))));
+                    ParseState(reader.GetString(3)), SqliteMaps.Read(reader.GetString(4))));
             }
         }
         var affiliations = new List<PubSubAffiliationRecord>();
@@ -91,7 +90,7 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
                 ON CONFLICT (service, node) DO NOTHING;
                 """, node.Service, node.Node);
             command.Transaction = transaction;
-            command.Parameters.AddWithValue("$config", WriteMap(node.Config));
+            command.Parameters.AddWithValue("$config", SqliteMaps.Write(node.Config));
             command.Parameters.AddWithValue("$creator", node.Creator);
             command.Parameters.AddWithValue("$created_at", node.CreatedAt.ToUnixTimeMilliseconds());
             if (command.ExecuteNonQuery() != 1) return false;
@@ -110,7 +109,7 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
         return await storage.WriteAsync("configure pubsub node", connection =>
         {
             using var command = Command(connection, "UPDATE pubsub_nodes SET config = $config WHERE service = $service AND node = $node;", service, node);
-            command.Parameters.AddWithValue("$config", WriteMap(config));
+            command.Parameters.AddWithValue("$config", SqliteMaps.Write(config));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
     }
@@ -237,7 +236,7 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
             command.Parameters.AddWithValue("$jid", subscription.Jid);
             command.Parameters.AddWithValue("$subid", subscription.SubId);
             command.Parameters.AddWithValue("$state", StateName(subscription.State));
-            command.Parameters.AddWithValue("$options", WriteMap(subscription.Options));
+            command.Parameters.AddWithValue("$options", SqliteMaps.Write(subscription.Options));
             return command.ExecuteNonQuery();
         }, cancellationToken);
     }
@@ -295,13 +294,4 @@ internal sealed class SqlitePubSubStore(SqliteStorage storage) : IPubSubStore
         "unconfigured" => PubSubSubscriptionState.Unconfigured,
         _ => PubSubSubscriptionState.Subscribed,
     };
-
-    private static string WriteMap(IReadOnlyDictionary<string, IReadOnlyList<string>> map) =>
-        JsonSerializer.Serialize(map.ToDictionary(p => p.Key, p => p.Value.ToArray()));
-
-    private static Dictionary<string, IReadOnlyList<string>> ReadMap(string json)
-    {
-        var raw = JsonSerializer.Deserialize<Dictionary<string, string[]>>(json) ?? [];
-        return raw.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal);
-    }
 }

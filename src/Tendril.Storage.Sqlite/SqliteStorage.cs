@@ -72,6 +72,7 @@ public sealed class SqliteStorage : IStorage
         PubSub = new SqlitePubSubStore(this);
         AccountData = new SqliteAccountDataStore(this);
         Archive = new SqliteArchiveStore(this);
+        Muc = new SqliteMucStore(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -91,6 +92,8 @@ public sealed class SqliteStorage : IStorage
     public IAccountDataStore AccountData { get; }
 
     public IArchiveStore Archive { get; }
+
+    public IMucStore Muc { get; }
 
     /// <summary>
     /// Creates the folder and the database if needed, sets the PRAGMAs and applies pending migrations in one

@@ -25,6 +25,9 @@ public interface IStorage : IAsyncDisposable
 
     /// <summary>Message archives and archiving preferences (XEP-0313).</summary>
     IArchiveStore Archive { get; }
+
+    /// <summary>Persistent group chat rooms and their affiliations (XEP-0045).</summary>
+    IMucStore Muc { get; }
 }
 
 /// <summary>A storage operation failed for a reason the caller cannot fix (database down, disk full).</summary>

@@ -14,6 +14,7 @@ internal class PassThroughStorage(IStorage inner) : IStorage
     public virtual IPubSubStore PubSub => inner.PubSub;
     public virtual IAccountDataStore AccountData => inner.AccountData;
     public virtual IArchiveStore Archive => inner.Archive;
+    public virtual IMucStore Muc => inner.Muc;
     public ValueTask InitializeAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
