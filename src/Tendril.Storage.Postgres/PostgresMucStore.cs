@@ -105,16 +105,16 @@ internal sealed class PostgresMucStore(PostgresStorage storage) : IMucStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask<MucRoomPage> ListPublicRoomsAsync(string service, string? after, int max, CancellationToken cancellationToken = default)
+    public async ValueTask<MucRoomPage> ListRoomsAsync(string service, string? after, int max, bool publicOnly = true, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentOutOfRangeException.ThrowIfNegative(max);
-        return await storage.RunAsync("list public rooms", async connection =>
+        return await storage.RunAsync("list rooms", async connection =>
         {
             await using var batch = new NpgsqlBatch(connection);
-            batch.BatchCommand("SELECT COUNT(*) FROM muc_rooms WHERE service = $1 AND public;").Parameters.Param(service);
-            batch.BatchCommand("SELECT name, title FROM muc_rooms WHERE service = $1 AND public AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3;")
-                .Parameters.Param(service).ParamNullableText(after).Param((long)max);
+            batch.BatchCommand("SELECT COUNT(*) FROM muc_rooms WHERE service = $1 AND (public OR NOT $2);").Parameters.Param(service).Param(publicOnly);
+            batch.BatchCommand("SELECT name, title FROM muc_rooms WHERE service = $1 AND (public OR NOT $4) AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3;")
+                .Parameters.Param(service).ParamNullableText(after).Param((long)max).Param(publicOnly);
             await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
             await reader.ReadAsync().ConfigureAwait(false);
             var total = (int)reader.GetInt64(0);

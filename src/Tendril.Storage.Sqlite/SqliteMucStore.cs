@@ -102,20 +102,21 @@ internal sealed class SqliteMucStore(SqliteStorage storage) : IMucStore
             return command.ExecuteNonQuery() > 0;
         }, cancellationToken);
 
-    public async ValueTask<MucRoomPage> ListPublicRoomsAsync(string service, string? after, int max, CancellationToken cancellationToken = default)
+    public async ValueTask<MucRoomPage> ListRoomsAsync(string service, string? after, int max, bool publicOnly = true, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(max);
-        return await storage.ReadAsync("list public rooms", connection =>
+        var where = publicOnly ? "service = $service AND public = 1" : "service = $service";
+        return await storage.ReadAsync("list rooms", connection =>
         {
             int total;
-            using (var count = Command(connection, "SELECT COUNT(*) FROM muc_rooms WHERE service = $service AND public = 1;", service))
+            using (var count = Command(connection, $"SELECT COUNT(*) FROM muc_rooms WHERE {where};", service))
             {
                 total = Convert.ToInt32(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
             }
             var rooms = new List<MucRoomListing>();
             using var command = Command(connection, after is null
-                ? "SELECT name, title FROM muc_rooms WHERE service = $service AND public = 1 ORDER BY name LIMIT $max;"
-                : "SELECT name, title FROM muc_rooms WHERE service = $service AND public = 1 AND name > $after ORDER BY name LIMIT $max;", service);
+                ? $"SELECT name, title FROM muc_rooms WHERE {where} ORDER BY name LIMIT $max;"
+                : $"SELECT name, title FROM muc_rooms WHERE {where} AND name > $after ORDER BY name LIMIT $max;", service);
             command.Parameters.AddWithValue("$max", max);
             if (after is not null) command.Parameters.AddWithValue("$after", after);
             using var reader = command.ExecuteReader();

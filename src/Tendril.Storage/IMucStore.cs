@@ -24,10 +24,10 @@ public sealed record MucRoomRecord(
 /// </summary>
 public sealed record MucAffiliationRecord(string Jid, string Affiliation, string? Nick = null, string? Reason = null);
 
-/// <summary>One room of a page of public rooms.</summary>
+/// <summary>One room of a page of rooms.</summary>
 public readonly record struct MucRoomListing(string Name, string? Title);
 
-/// <summary>A page of public rooms in name order, and how many there are in all.</summary>
+/// <summary>A page of rooms in name order, and how many there are in all.</summary>
 public sealed record MucRoomPage(IReadOnlyList<MucRoomListing> Rooms, int Total);
 
 /// <summary>
@@ -51,8 +51,11 @@ public interface IMucStore
     /// <summary>Deletes the room and its affiliations; false when it was not stored.</summary>
     ValueTask<bool> DeleteRoomAsync(string service, string name, CancellationToken cancellationToken = default);
 
-    /// <summary>Public rooms of the service in name order (ordinal), after <paramref name="after"/> when given, at most <paramref name="max"/>.</summary>
-    ValueTask<MucRoomPage> ListPublicRoomsAsync(string service, string? after, int max, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Rooms of the service in name order (ordinal) — the public ones only with <paramref name="publicOnly"/> — after
+    /// <paramref name="after"/> when given, at most <paramref name="max"/>, and how many match in all.
+    /// </summary>
+    ValueTask<MucRoomPage> ListRoomsAsync(string service, string? after, int max, bool publicOnly = true, CancellationToken cancellationToken = default);
 
     /// <summary>How many persistent rooms of the service <paramref name="creator"/> (a bare JID) created.</summary>
     ValueTask<int> CountRoomsByCreatorAsync(string service, string creator, CancellationToken cancellationToken = default);

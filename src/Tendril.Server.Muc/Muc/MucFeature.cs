@@ -9,12 +9,15 @@ namespace Tendril.Server.Features.Muc;
 /// hosted as its own domain and listed in the server's disco#items. Rooms are created by entering them (who may:
 /// <c>Tendril:Muc:RoomCreation</c>); persistent rooms live in the store (<see cref="Storage.IMucStore"/>).
 /// </summary>
-public sealed class MucFeature : IServerFeature
+public sealed class MucFeature : IServerFeature, Admin.IAdminSectionProvider
 {
     private MucService? _service;
 
     /// <summary>The service (null when disabled or before registration).</summary>
     public MucService? Service => _service;
+
+    /// <summary>The rooms, on the admin page when the service runs.</summary>
+    public IEnumerable<Admin.IAdminSection> AdminSections => _service is null ? [] : [new MucAdminSection(_service)];
 
     public void Register(FeatureRegistry registry)
     {

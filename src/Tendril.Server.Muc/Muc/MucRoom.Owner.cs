@@ -179,6 +179,22 @@ public sealed partial class MucRoom
         }
     }
 
+    /// <summary>Destroys the room from outside (the admin page), under the room's gate like any stanza.</summary>
+    internal async ValueTask DestroyByOperatorAsync(string reason)
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (Gone) return;
+            await DestroyAsync(null, reason, null).ConfigureAwait(false);
+            await FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>
     /// Destroys the room (§10.9): every occupant leaves with &lt;destroy/&gt; (and the alternate venue and reason when
     /// given), the room is deleted from the store and the service.

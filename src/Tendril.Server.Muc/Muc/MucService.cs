@@ -221,7 +221,7 @@ public sealed class MucService
         if (!Rsm.RsmRequest.TryParse(query, out var rsm, out var error)) throw new MucException(error!);
         if (rsm.Before is not null || rsm.Index is not null) throw MucException.Of(StanzaErrorCondition.FeatureNotImplemented, "Page forward with <after/>.");
         var max = Math.Clamp(rsm.Max ?? 100, 0, 500);
-        var stored = await Server.Storage.Muc.ListPublicRoomsAsync(JidString, rsm.After, max).ConfigureAwait(false);
+        var stored = await Server.Storage.Muc.ListRoomsAsync(JidString, rsm.After, max).ConfigureAwait(false);
         var temporary = _rooms.Values.Where(r => !r.Stored && r.IsPublic && !r.Locked && !r.Gone).ToArray();
         var page = stored.Rooms.Select(r => (r.Name, Title: r.Title ?? r.Name))
             .Concat(temporary.Where(r => rsm.After is null || string.CompareOrdinal(r.Name, rsm.After) > 0).Select(r => (r.Name, r.Title)))

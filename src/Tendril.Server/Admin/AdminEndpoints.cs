@@ -62,6 +62,14 @@ internal sealed class AdminEndpoints(AdminService admin, AdminAuthenticator auth
             var section = admin.Sections.FirstOrDefault(s => s.Id == id) ?? throw new AdminException(404, $"No section '{id}'.");
             return Ok(await section.GetTableAsync(c.RequestAborted).ConfigureAwait(false));
         }));
+        api.MapPost("/sections/{id}/{action}", (HttpContext c, string id, string action) => Guard(c, async who =>
+        {
+            var section = admin.Sections.FirstOrDefault(s => s.Id == id) ?? throw new AdminException(404, $"No section '{id}'.");
+            if (!section.RowActions.Contains(action)) throw new AdminException(404, $"The section '{id}' has no action '{action}'.");
+            var body = await ReadJsonAsync(c).ConfigureAwait(false);
+            var done = await section.RunRowActionAsync(action, Field(body, "row"), who.Jid, c.RequestAborted).ConfigureAwait(false);
+            return Ok(new { done });
+        }));
 
         new AdminPage(admin, auth).Map(endpoints);
     }

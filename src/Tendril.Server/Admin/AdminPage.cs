@@ -48,6 +48,11 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
             var count = await admin.KickAsync(form["jid"].ToString(), who.Jid).ConfigureAwait(false);
             return $"Disconnected {count} session(s) of {form["jid"]}.";
         }));
+        endpoints.MapPost("/admin/sections/{id}/{action}", Task<IResult> (HttpContext c, string id, string action) => FormAsync(c, async (form, who) =>
+        {
+            var section = admin.Sections.FirstOrDefault(s => s.Id == id && s.RowActions.Contains(action)) ?? throw new AdminException(404, $"No action '{action}' in '{id}'.");
+            return await section.RunRowActionAsync(action, form["row"].ToString(), who.Jid, c.RequestAborted).ConfigureAwait(false);
+        }));
         endpoints.MapPost("/admin/reload", Task<IResult> (HttpContext c) => FormAsync(c, (_, who) =>
         {
             var result = admin.Reload(who.Jid);
@@ -161,11 +166,22 @@ internal sealed class AdminPage(AdminService admin, AdminAuthenticator auth)
             var table = await section.GetTableAsync(context.RequestAborted).ConfigureAwait(false);
             b.Append("<section id=\"section-").Append(E(section.Id)).Append("\"><h2>").Append(E(section.Title)).Append("</h2><table><tr>");
             foreach (var column in table.Columns) b.Append("<th>").Append(E(column));
+            var actions = section.RowActions;
+            if (actions.Count > 0) b.Append("<th>");
             b.Append("</tr>");
             foreach (var row in table.Rows)
             {
                 b.Append("<tr>");
                 foreach (var cell in row) b.Append("<td>").Append(E(cell));
+                if (actions.Count > 0 && row.Count > 0)
+                {
+                    b.Append("<td>");
+                    foreach (var action in actions)
+                    {
+                        b.Append(Form("/admin/sections/" + Uri.EscapeDataString(section.Id) + "/" + Uri.EscapeDataString(action), csrf,
+                            Hidden("row", row[0]) + "<button class=danger>" + E(char.ToUpperInvariant(action[0]) + action[1..]) + "</button>"));
+                    }
+                }
                 b.Append("</tr>");
             }
             b.Append("</table>");

@@ -15,6 +15,16 @@ public interface IAdminSection
     string Title { get; }
 
     ValueTask<AdminTable> GetTableAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What an admin may do to a row (its key is the row's first cell): a button per action on the page, and
+    /// <c>POST /admin/api/sections/{Id}/{action}</c> with <c>{"row": key}</c> (e.g. "destroy" a group chat room).
+    /// </summary>
+    IReadOnlyList<string> RowActions => [];
+
+    /// <summary>Runs <paramref name="action"/> on the row <paramref name="row"/> for admin <paramref name="by"/>; returns what was done (or throws <see cref="AdminException"/>).</summary>
+    ValueTask<string> RunRowActionAsync(string action, string row, string by, CancellationToken cancellationToken) =>
+        throw new AdminException(404, $"The section '{Id}' has no action '{action}'.");
 }
 
 /// <summary>A table of plain text cells (the page escapes them).</summary>

@@ -53,11 +53,14 @@ public abstract class MucStoreTests : StorageTestBase
         foreach (var name in new[] { "delta", "alpha", "charlie", "bravo" }) await muc.SaveRoomAsync(Room(name));
         await muc.SaveRoomAsync(Room("hidden", isPublic: false, creator: "romeo@example.org"));
         await muc.SaveRoomAsync(Room("elsewhere") with { Service = "chat.example.org" });
-        var first = await muc.ListPublicRoomsAsync(S, null, 3);
+        var first = await muc.ListRoomsAsync(S, null, 3);
         Assert.Equal(["alpha", "bravo", "charlie"], first.Rooms.Select(r => r.Name));
         Assert.Equal(4, first.Total);
-        var next = await muc.ListPublicRoomsAsync(S, "charlie", 3);
+        var next = await muc.ListRoomsAsync(S, "charlie", 3);
         Assert.Equal(["delta"], next.Rooms.Select(r => r.Name));
+        var all = await muc.ListRoomsAsync(S, "charlie", 10, publicOnly: false);
+        Assert.Equal(["delta", "hidden"], all.Rooms.Select(r => r.Name));
+        Assert.Equal(5, all.Total);
         Assert.Equal(4, await muc.CountRoomsByCreatorAsync(S, "juliet@example.org"));
         Assert.Equal(1, await muc.CountRoomsByCreatorAsync(S, "romeo@example.org"));
     }

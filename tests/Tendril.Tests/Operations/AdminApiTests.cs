@@ -123,6 +123,36 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task Group_chat_rooms_are_listed_and_an_admin_destroys_one()
+    {
+        await using var server = await StartAsync();
+        using var admin = Client(server, "admin@localhost", "admin-pw");
+        await using var juliet = await server.ConnectAsync("juliet@localhost", "pw-juliet", "balcony");
+        var wait = TimeSpan.FromSeconds(10);
+        var enter = new Tendril.Xml.XmlElement("presence", "jabber:client").SetAttribute("to", "hall@conference.localhost/Juliet");
+        enter.AddElement("x", "http://jabber.org/protocol/muc");
+        await juliet.SendAsync(enter);
+        await juliet.WaitForAsync(e => e.Name == "message" && e.Element("subject") is not null, wait);
+        var instant = new Tendril.Xml.XmlElement("iq", "jabber:client").SetAttribute("type", "set").SetAttribute("to", "hall@conference.localhost");
+        instant.AddElement("query", "http://jabber.org/protocol/muc#owner").AddElement("x", "jabber:x:data").SetAttribute("type", "submit");
+        Assert.Equal("result", (await juliet.SendIqAsync(instant, wait)).GetAttribute("type"));
+
+        using var table = JsonDocument.Parse(await admin.GetStringAsync("admin/api/sections/muc"));
+        var row = table.RootElement.GetProperty("rows").EnumerateArray().Single();
+        Assert.Equal("hall@conference.localhost", row[0].GetString());
+        Assert.Equal("1", row[2].GetString());
+
+        var destroyed = await admin.PostAsJsonAsync("admin/api/sections/muc/destroy", new { row = "hall@conference.localhost" });
+        Assert.Equal(HttpStatusCode.OK, destroyed.StatusCode);
+        var gone = await juliet.WaitForAsync(e => e.Name == "presence" && e.GetAttribute("type") == "unavailable", wait);
+        Assert.Contains("administrator", gone.Element("x", "http://jabber.org/protocol/muc#user")!.Element("destroy")!.Element("reason")!.Text, StringComparison.Ordinal);
+        using var after = JsonDocument.Parse(await admin.GetStringAsync("admin/api/sections/muc"));
+        Assert.Empty(after.RootElement.GetProperty("rows").EnumerateArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsJsonAsync("admin/api/sections/muc/destroy", new { row = "hall@conference.localhost" })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsJsonAsync("admin/api/sections/muc/explode", new { row = "x" })).StatusCode);
+    }
+
+    [Fact]
     public async Task Cookie_sessions_need_the_csrf_token_for_changes()
     {
         await using var server = await StartAsync();
