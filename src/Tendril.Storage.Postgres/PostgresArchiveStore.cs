@@ -10,8 +10,10 @@ namespace Tendril.Storage.Postgres;
 /// concurrent append or sweep cannot make them disagree). The page is read with one row more than asked, which tells
 /// whether it is complete.
 /// </summary>
-internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveStore
+internal sealed class PostgresArchiveStore(PostgresStorage storage, ArchiveTables tables) : IArchiveStore
 {
+    private readonly string _messages = tables.Messages;
+
     private static readonly ArchivePage NotFound = new(ArchiveQueryStatus.ItemNotFound, [], false, 0);
 
     public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default) =>
@@ -50,12 +52,12 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
             // order so seq follows the batch); rows of accounts that do not exist (deleted meanwhile) are skipped. A row
             // already there is skipped too: a commit whose answer the connection lost (the server went down just then)
             // is retried by the archive writer, and must not fail on its own rows or write them twice.
-            await using var command = connection.Command("""
-                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+            await using var command = connection.Command($"""
+                INSERT INTO {_messages} (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
                 SELECT r.domain, r.username, r.id, r.stamp, r.wbare, r.wfull, r.direction, r.stanza
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::smallint[], $8::text[])
                      WITH ORDINALITY AS r(domain, username, id, stamp, wbare, wfull, direction, stanza, n)
-                WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = r.domain AND a.username = r.username)
+                WHERE EXISTS (SELECT 1 FROM {tables.Owners} a WHERE a.{tables.OwnerDomain} = r.domain AND a.{tables.OwnerName} = r.username)
                 ORDER BY r.n
                 ON CONFLICT (domain, username, archive_id) DO NOTHING;
                 """);
@@ -78,7 +80,7 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
         }
         string Lookup(string? id) => id is null
             ? "NULL::bigint"
-            : $"(SELECT seq FROM archive_messages WHERE domain = $1 AND username = $2 AND archive_id = {Arg(id)})";
+            : $"(SELECT seq FROM {_messages} WHERE domain = $1 AND username = $2 AND archive_id = {Arg(id)})";
 
         var bounds = $"SELECT {Lookup(query.AfterId)} AS after_id, {Lookup(query.BeforeId)} AS before_id, " +
                      $"{Lookup(query.After)} AS page_after, {Lookup(string.IsNullOrEmpty(query.Before) ? null : query.Before)} AS page_before";
@@ -101,8 +103,8 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
         var direction = backwards ? "DESC" : "ASC";
         var sql = $"""
             WITH b AS ({bounds}),
-            c AS (SELECT COUNT(*) AS n FROM archive_messages m, b WHERE {where}),
-            p AS (SELECT m.seq, m.archive_id, m.stamp, m.with_full, m.direction, m.stanza FROM archive_messages m, b
+            c AS (SELECT COUNT(*) AS n FROM {_messages} m, b WHERE {where}),
+            p AS (SELECT m.seq, m.archive_id, m.stamp, m.with_full, m.direction, m.stanza FROM {_messages} m, b
                   WHERE {where}{page} ORDER BY m.seq {direction} LIMIT {Arg((long)query.Max + 1)})
             SELECT b.after_id, b.before_id, b.page_after, b.page_before, c.n, p.archive_id, p.stamp, p.with_full, p.direction, p.stanza
             FROM b CROSS JOIN c LEFT JOIN p ON true
@@ -140,6 +142,7 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
 
     public async ValueTask<ArchivePreferences?> GetPreferencesAsync(string domain, string username, CancellationToken cancellationToken = default)
     {
+        if (!tables.Preferences) return null; // rooms have none
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(username);
         return await storage.RunAsync("get archive preferences", async connection =>
@@ -154,6 +157,7 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
 
     public async ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default)
     {
+        if (!tables.Preferences) return false;
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(preferences);
@@ -177,7 +181,7 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage) : IArchiveSt
     {
         return await storage.RunAsync("expire archive messages", async connection =>
         {
-            await using var command = connection.Command("DELETE FROM archive_messages WHERE stamp < $1;");
+            await using var command = connection.Command($"DELETE FROM {_messages} WHERE stamp < $1;");
             command.Parameters.Param(cutoff.ToUnixTimeMilliseconds());
             return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);

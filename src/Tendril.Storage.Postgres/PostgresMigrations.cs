@@ -165,7 +165,7 @@ public static class PostgresMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             );
             """),
-        new(8, "group chat rooms (XEP-0045)", """
+        new(8, "group chat rooms and their archives (XEP-0045, XEP-0313)", """
             CREATE TABLE muc_rooms (
                 service     text COLLATE "C" NOT NULL,
                 name        text COLLATE "C" NOT NULL,
@@ -191,6 +191,23 @@ public static class PostgresMigrations
                 PRIMARY KEY (service, name, jid),
                 FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
             );
+            -- A room's archive (XEP-0313 on the room JID): archive_messages' columns, domain = the service, username = the room.
+            CREATE TABLE muc_archive (
+                seq        bigserial PRIMARY KEY, -- archive order
+                domain     text COLLATE "C" NOT NULL,
+                username   text COLLATE "C" NOT NULL,
+                archive_id text COLLATE "C" NOT NULL, -- the stanza-id the room stamped
+                stamp      bigint   NOT NULL, -- Unix time, milliseconds, UTC
+                with_bare  text COLLATE "C" NOT NULL, -- the room JID
+                with_full  text COLLATE "C" NOT NULL, -- room/nick of the sender
+                direction  smallint NOT NULL, -- 0 (a message to the room)
+                stanza     text     NOT NULL,
+                FOREIGN KEY (domain, username) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+            );
+            CREATE UNIQUE INDEX muc_archive_id ON muc_archive (domain, username, archive_id);
+            CREATE INDEX muc_archive_stamp ON muc_archive (domain, username, stamp, seq);
+            CREATE INDEX muc_archive_with ON muc_archive (domain, username, with_bare, seq);
+            CREATE INDEX muc_archive_age ON muc_archive (stamp);
             """),
     ];
 

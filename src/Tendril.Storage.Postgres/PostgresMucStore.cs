@@ -6,8 +6,10 @@ namespace Tendril.Storage.Postgres;
 /// <see cref="IMucStore"/> over <c>muc_rooms</c> and <c>muc_affiliations</c>. A room and its affiliations are read in one
 /// batch (one round trip); affiliation changes are one transaction.
 /// </summary>
-internal sealed class PostgresMucStore(PostgresStorage storage) : IMucStore
+internal sealed class PostgresMucStore(PostgresStorage storage, IArchiveStore archive) : IMucStore
 {
+    public IArchiveStore Archive => archive;
+
     public async ValueTask<(MucRoomRecord Room, IReadOnlyList<MucAffiliationRecord> Affiliations)?> GetRoomAsync(string service, string name, CancellationToken cancellationToken = default)
     {
         Check(service, name);

@@ -65,8 +65,8 @@ public sealed class PostgresStorage : IStorage
         Offline = new PostgresOfflineStore(this);
         PubSub = new PostgresPubSubStore(this);
         AccountData = new PostgresAccountDataStore(this);
-        Archive = new PostgresArchiveStore(this);
-        Muc = new PostgresMucStore(this);
+        Archive = new PostgresArchiveStore(this, ArchiveTables.Accounts);
+        Muc = new PostgresMucStore(this, new PostgresArchiveStore(this, ArchiveTables.Rooms));
     }
 
     /// <summary>The schema version after <see cref="InitializeAsync"/>; 0 before.</summary>

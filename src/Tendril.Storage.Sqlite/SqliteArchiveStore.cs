@@ -6,11 +6,13 @@ using Microsoft.Data.Sqlite;
 namespace Tendril.Storage.Sqlite;
 
 /// <summary>
-/// <see cref="IArchiveStore"/> over <c>archive_messages</c> (archive order = <c>seq</c>) and <c>archive_preferences</c>.
+/// <see cref="IArchiveStore"/> over <c>archive_messages</c> (or a room's <c>muc_archive</c>, <see cref="ArchiveTables"/>; archive order = <c>seq</c>) and <c>archive_preferences</c>.
 /// A page is read with one row more than asked, which tells whether the page is complete.
 /// </summary>
-internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
+internal sealed class SqliteArchiveStore(SqliteStorage storage, ArchiveTables tables) : IArchiveStore
 {
+    private readonly string _messages = tables.Messages;
+
     public async ValueTask<bool> AppendAsync(string domain, string username, ArchivedMessage message, CancellationToken cancellationToken = default) =>
         await AppendBatchAsync([new ArchiveAppend(domain, username, message)], cancellationToken).ConfigureAwait(false) == 1;
 
@@ -25,10 +27,10 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
             using var transaction = connection.BeginTransaction();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = """
-                INSERT INTO archive_messages (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
+            command.CommandText = $"""
+                INSERT INTO {_messages} (domain, username, archive_id, stamp, with_bare, with_full, direction, stanza)
                 SELECT $domain, $username, $id, $stamp, $bare, $full, $direction, $stanza
-                WHERE EXISTS (SELECT 1 FROM accounts WHERE domain = $domain AND username = $username)
+                WHERE EXISTS (SELECT 1 FROM {tables.Owners} WHERE {tables.OwnerDomain} = $domain AND {tables.OwnerName} = $username)
                 ON CONFLICT (domain, username, archive_id) DO NOTHING;
                 """;
             var pDomain = command.Parameters.Add("$domain", SqliteType.Text);
@@ -115,7 +117,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
                 command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids as IReadOnlyList<string> ?? [.. ids], SqliteJson.Default.IReadOnlyListString));
             }
 
-            command.CommandText = $"SELECT COUNT(*) FROM archive_messages WHERE {where};";
+            command.CommandText = $"SELECT COUNT(*) FROM {_messages} WHERE {where};";
             var count = Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
 
             var backwards = query.Before is not null;
@@ -130,7 +132,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
                 command.Parameters.AddWithValue("$pageafter", s);
             }
             command.Parameters.AddWithValue("$limit", query.Max + 1);
-            command.CommandText = $"SELECT archive_id, stamp, with_full, direction, stanza FROM archive_messages WHERE {where} ORDER BY seq {(backwards ? "DESC" : "ASC")} LIMIT $limit;";
+            command.CommandText = $"SELECT archive_id, stamp, with_full, direction, stanza FROM {_messages} WHERE {where} ORDER BY seq {(backwards ? "DESC" : "ASC")} LIMIT $limit;";
             var items = new List<ArchivedMessage>();
             using (var reader = command.ExecuteReader())
             {
@@ -149,15 +151,16 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
 
     private static readonly ArchivePage NotFound = new(ArchiveQueryStatus.ItemNotFound, [], false, 0);
 
-    private static long? Seq(SqliteConnection connection, string domain, string username, string id)
+    private long? Seq(SqliteConnection connection, string domain, string username, string id)
     {
-        using var command = SqliteStorage.Command(connection, "SELECT seq FROM archive_messages WHERE domain = $domain AND username = $username AND archive_id = $id;", domain, username);
+        using var command = SqliteStorage.Command(connection, $"SELECT seq FROM {_messages} WHERE domain = $domain AND username = $username AND archive_id = $id;", domain, username);
         command.Parameters.AddWithValue("$id", id);
         return command.ExecuteScalar() is long seq ? seq : null;
     }
 
     public async ValueTask<ArchivePreferences?> GetPreferencesAsync(string domain, string username, CancellationToken cancellationToken = default)
     {
+        if (!tables.Preferences) return null; // rooms have none
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(username);
         return await storage.ReadAsync("get archive preferences", connection =>
@@ -173,6 +176,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
 
     public async ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default)
     {
+        if (!tables.Preferences) return false;
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(preferences);
@@ -197,7 +201,7 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage) : IArchiveStore
         return await storage.WriteAsync("expire archive messages", connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM archive_messages WHERE stamp < $cutoff;";
+            command.CommandText = $"DELETE FROM {_messages} WHERE stamp < $cutoff;";
             command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
             return command.ExecuteNonQuery();
         }, cancellationToken);

@@ -164,7 +164,7 @@ public static class SqliteMigrations
                 FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
             ) WITHOUT ROWID;
             """),
-        new(8, "group chat rooms (XEP-0045)", """
+        new(8, "group chat rooms and their archives (XEP-0045, XEP-0313)", """
             CREATE TABLE muc_rooms (
                 service     TEXT    NOT NULL,
                 name        TEXT    NOT NULL,
@@ -190,6 +190,23 @@ public static class SqliteMigrations
                 PRIMARY KEY (service, name, jid),
                 FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
             ) WITHOUT ROWID;
+            -- A room's archive (XEP-0313 on the room JID): archive_messages' columns, domain = the service, username = the room.
+            CREATE TABLE muc_archive (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT, -- archive order
+                domain     TEXT    NOT NULL,
+                username   TEXT    NOT NULL,
+                archive_id TEXT    NOT NULL, -- the stanza-id the room stamped
+                stamp      INTEGER NOT NULL, -- Unix time, milliseconds, UTC
+                with_bare  TEXT    NOT NULL, -- the room JID
+                with_full  TEXT    NOT NULL, -- room/nick of the sender
+                direction  INTEGER NOT NULL, -- 0 (a message to the room)
+                stanza     TEXT    NOT NULL,
+                FOREIGN KEY (domain, username) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
+            );
+            CREATE UNIQUE INDEX muc_archive_id ON muc_archive (domain, username, archive_id);
+            CREATE INDEX muc_archive_stamp ON muc_archive (domain, username, stamp, seq);
+            CREATE INDEX muc_archive_with ON muc_archive (domain, username, with_bare, seq);
+            CREATE INDEX muc_archive_age ON muc_archive (stamp);
             """),
     ];
 

@@ -3,8 +3,10 @@ using Microsoft.Data.Sqlite;
 namespace Tendril.Storage.Sqlite;
 
 /// <summary><see cref="IMucStore"/> over <c>muc_rooms</c> and <c>muc_affiliations</c>; writes are transactions on the writer thread.</summary>
-internal sealed class SqliteMucStore(SqliteStorage storage) : IMucStore
+internal sealed class SqliteMucStore(SqliteStorage storage, IArchiveStore archive) : IMucStore
 {
+    public IArchiveStore Archive => archive;
+
     public async ValueTask<(MucRoomRecord Room, IReadOnlyList<MucAffiliationRecord> Affiliations)?> GetRoomAsync(string service, string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -71,8 +71,8 @@ public sealed class SqliteStorage : IStorage
         Offline = new SqliteOfflineStore(this);
         PubSub = new SqlitePubSubStore(this);
         AccountData = new SqliteAccountDataStore(this);
-        Archive = new SqliteArchiveStore(this);
-        Muc = new SqliteMucStore(this);
+        Archive = new SqliteArchiveStore(this, ArchiveTables.Accounts);
+        Muc = new SqliteMucStore(this, new SqliteArchiveStore(this, ArchiveTables.Rooms));
     }
 
     /// <summary>The full path of the database file.</summary>

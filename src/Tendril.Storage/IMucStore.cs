@@ -36,6 +36,13 @@ public sealed record MucRoomPage(IReadOnlyList<MucRoomListing> Rooms, int Total)
 /// </summary>
 public interface IMucStore
 {
+    /// <summary>
+    /// The rooms' message archives (XEP-0313 on the room JID): the owner is (service, room name) where an account's
+    /// archive has (domain, username); a row for a room that is not stored is skipped, and a room's archive goes with
+    /// the room. Rooms keep no archiving preferences.
+    /// </summary>
+    IArchiveStore Archive { get; }
+
     /// <summary>The room and its affiliations, or null when no such persistent room is stored.</summary>
     ValueTask<(MucRoomRecord Room, IReadOnlyList<MucAffiliationRecord> Affiliations)?> GetRoomAsync(string service, string name, CancellationToken cancellationToken = default);
 

@@ -8,6 +8,7 @@ using Tendril.Protocol.Errors;
 using Tendril.Server.Features.Rsm;
 using Tendril.Server.Routing;
 using Tendril.Storage;
+using Tendril.Server.Features.Archive;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.Mam;
@@ -30,11 +31,11 @@ namespace Tendril.Server.Features.Mam;
 /// </summary>
 public sealed class MamFeature : IServerFeature, IStoppableFeature
 {
-    public const string Namespace = "urn:xmpp:mam:2";
+    public const string Namespace = ArchiveQueries.Namespace;
     public const string ExtendedFeature = "urn:xmpp:mam:2#extended";
     public const string StanzaIdNamespace = "urn:xmpp:sid:0";
     public const string RsmNamespace = RsmRequest.Namespace;
-    public const string ForwardNamespace = "urn:xmpp:forward:0";
+    public const string ForwardNamespace = ArchiveQueries.ForwardNamespace;
     public const string HintsNamespace = "urn:xmpp:hints";
 
     private XmppServer _server = null!;
@@ -289,88 +290,15 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
         var query = request.Payload;
         if (request.IsGet)
         {
-            // §4.1.4 (retrieving form fields)
-            var form = DataForm.Build("form", Namespace, [
-                new DataForm.Field("with", "jid-single", []),
-                new DataForm.Field("start", "text-single", []),
-                new DataForm.Field("end", "text-single", []),
-                new DataForm.Field("before-id", "text-single", []),
-                new DataForm.Field("after-id", "text-single", []),
-                new DataForm.Field("ids", "text-multi", []),
-            ]);
-            request.Reply(new XmlElement("query", Namespace).Add(form));
+            request.Reply(ArchiveQueries.FormQuery()); // §4.1.4 (retrieving form fields)
             return;
         }
-
-        var filter = new ArchiveQuery();
-        if (DataForm.Find(query) is { } x)
-        {
-            var fields = DataForm.ReadSubmit(x, Namespace);
-            if (fields is null)
-            {
-                request.ReplyError(StanzaErrorCondition.BadRequest, "The form is not a submitted urn:xmpp:mam:2 form.");
-                return;
-            }
-            foreach (var (name, values) in fields)
-            {
-                var value = values.Count == 0 ? "" : values[0];
-                switch (name)
-                {
-                    case "with":
-                        if (value.Length == 0) break;
-                        if (!Jid.TryParse(value, out var with) || with is null)
-                        {
-                            request.ReplyError(StanzaErrorCondition.BadRequest, "'with' is not a JID.");
-                            return;
-                        }
-                        filter = filter with { With = with.ToString() };
-                        break;
-                    case "start" or "end":
-                        if (value.Length == 0) break;
-                        if (!XmppDateTime.TryParse(value, out var instant))
-                        {
-                            request.ReplyError(StanzaErrorCondition.BadRequest, $"'{name}' is not an XEP-0082 date and time.");
-                            return;
-                        }
-                        filter = name == "start" ? filter with { Start = instant } : filter with { End = instant };
-                        break;
-                    case "before-id":
-                        if (value.Length > 0) filter = filter with { BeforeId = value };
-                        break;
-                    case "after-id":
-                        if (value.Length > 0) filter = filter with { AfterId = value };
-                        break;
-                    case "ids":
-                        filter = filter with { Ids = values.Where(v => v.Length > 0).Distinct(StringComparer.Ordinal).ToList() };
-                        break;
-                    default:
-                        request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, $"The field '{name}' is not supported.");
-                        return;
-                }
-            }
-        }
-
         var options = _server.Options.Mam;
-        // XEP-0313 #extended ids: the server bounds how many ids one query names; more than a page is refused with
-        // policy-violation (an explicit limit the client can act on), never cut short.
-        if (filter.Ids is { } requestedIds && requestedIds.Count > options.MaxPageSize)
+        if (ArchiveQueries.Parse(query, options.DefaultPageSize, options.MaxPageSize, out var error) is not { } parsed)
         {
-            request.ReplyError(StanzaErrorCondition.PolicyViolation,
-                $"At most {options.MaxPageSize.ToString(CultureInfo.InvariantCulture)} ids may be requested at once.");
+            request.ReplyError(error!);
             return;
         }
-        if (!RsmRequest.TryParse(query, out var rsm, out var rsmError))
-        {
-            request.ReplyError(rsmError!);
-            return;
-        }
-        if (rsm.Index is not null)
-        {
-            request.ReplyError(StanzaErrorCondition.FeatureNotImplemented, "RSM <index/> is not supported; page with <after/> and <before/>.");
-            return;
-        }
-        filter = filter with { Max = Math.Min(rsm.Max ?? options.DefaultPageSize, options.MaxPageSize), After = rsm.After, Before = rsm.Before };
-        var flip = query.Element("flip-page", Namespace) is not null;
 
         var owner = request.To;
         ArchivePage page;
@@ -383,7 +311,7 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
                 request.ReplyError(new StanzaError(StanzaErrorCondition.InternalServerError, StanzaErrorType.Wait, "The archive is behind; try again later."));
                 return;
             }
-            page = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, filter).ConfigureAwait(false);
+            page = await _server.Storage.Archive.QueryAsync(owner.Domain, owner.Local!, parsed.Filter).ConfigureAwait(false);
         }
         catch (StorageException)
         {
@@ -395,29 +323,8 @@ public sealed class MamFeature : IServerFeature, IStoppableFeature
             request.ReplyError(StanzaErrorCondition.ItemNotFound, "No message in the archive has that id.");
             return;
         }
-
-        var queryId = query.GetAttribute("queryid");
-        var ownerText = owner.ToString();
-        for (var i = 0; i < page.Items.Count; i++)
-        {
-            var item = page.Items[flip ? page.Items.Count - 1 - i : i];
-            var original = StoredStanza.Parse(item.Stanza);
-            if (original is null) continue;
-            var message = new XmlElement("message", Ns.Client).SetAttribute("from", ownerText).SetAttribute("to", request.From.ToString());
-            var result = message.AddElement("result", Namespace);
-            if (queryId is not null) result.SetAttribute("queryid", queryId);
-            result.SetAttribute("id", item.Id);
-            var forwarded = result.AddElement("forwarded", ForwardNamespace);
-            forwarded.AddElement("delay", Ns.Delay).SetAttribute("stamp", XmppDateTime.Format(item.Timestamp));
-            forwarded.Add(original);
-            Deliver(request, message);
-        }
-
-        var fin = new XmlElement("fin", Namespace).SetAttribute("complete", page.Complete ? "true" : "false");
-        // first/last keep archive order under <flip-page/> (XEP-0313 §4.3.1).
-        RsmResult.Write(fin, page.Items.Count > 0 ? page.Items[0].Id : null, page.Items.Count > 0 ? page.Items[^1].Id : null,
-            page.Count, rsm.FirstIndex());
-        request.Reply(fin);
+        foreach (var message in ArchiveQueries.Results(page, parsed, owner.ToString(), request.From.ToString())) Deliver(request, message);
+        request.Reply(ArchiveQueries.Fin(page, parsed));
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Tendril.Server.Features.Muc;
 /// hosted as its own domain and listed in the server's disco#items. Rooms are created by entering them (who may:
 /// <c>Tendril:Muc:RoomCreation</c>); persistent rooms live in the store (<see cref="Storage.IMucStore"/>).
 /// </summary>
-public sealed class MucFeature : IServerFeature, Admin.IAdminSectionProvider
+public sealed class MucFeature : IServerFeature, IStoppableFeature, Admin.IAdminSectionProvider
 {
     private MucService? _service;
 
@@ -18,6 +18,12 @@ public sealed class MucFeature : IServerFeature, Admin.IAdminSectionProvider
 
     /// <summary>The rooms, on the admin page when the service runs.</summary>
     public IEnumerable<Admin.IAdminSection> AdminSections => _service is null ? [] : [new MucAdminSection(_service)];
+
+    /// <summary>Writes what the rooms' archive writer holds (graceful stop, bounded like the rest of the stop).</summary>
+    public async Task StopAsync()
+    {
+        if (_service?.Archive is { } writer) await writer.StopAsync(_service.Server.DrainTimeout).ConfigureAwait(false);
+    }
 
     public void Register(FeatureRegistry registry)
     {
@@ -48,6 +54,7 @@ public sealed class MucFeature : IServerFeature, Admin.IAdminSectionProvider
         };
         var service = new MucService(jid, options, () => server, MayCreate, IsAdmin);
         service.AttachMetrics(server.Metrics.Meter);
+        service.StartArchive(server.Metrics.Meter);
         _service = service;
         registry.AddHostedDomain(jid.Domain, (stanza, from, to, _) => service.HandleStanzaAsync(stanza, from, to));
         registry.AddDiscoItem(new DiscoItem(jid.Domain, options.Name));

@@ -44,6 +44,8 @@ public static class MucStatus
 {
     public const int NonAnonymous = 100;
     public const int ConfigurationChanged = 104;
+    public const int Logged = 170;
+    public const int NotLogged = 171;
     public const int Self = 110;
     public const int Created = 201;
     public const int NickAssigned = 210;

@@ -1,6 +1,7 @@
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Server.Routing;
+using Tendril.Storage;
 using Tendril.Xml;
 
 namespace Tendril.Server.Features.Muc;
@@ -33,7 +34,7 @@ public sealed partial class MucRoom
         }
         if (type == "groupchat")
         {
-            Groupchat(message, sender);
+            await GroupchatAsync(message, sender).ConfigureAwait(false);
             return;
         }
         if (message.Element("x", MucNs.User) is { } user)
@@ -49,7 +50,7 @@ public sealed partial class MucRoom
         throw MucException.Of(StanzaErrorCondition.BadRequest, "Send messages of type groupchat to the room, or private messages to room/nick.");
     }
 
-    private void Groupchat(XmlElement message, Occupant? sender)
+    private async ValueTask GroupchatAsync(XmlElement message, Occupant? sender)
     {
         if (sender is null) throw MucException.Of(StanzaErrorCondition.NotAcceptable, "You are not in this room.");
         var subject = message.Element("subject");
@@ -62,8 +63,20 @@ public sealed partial class MucRoom
         CheckRate(sender);
 
         var reflected = Reflect(message, sender);
-        reflected.AddElement("stanza-id", MucNs.StanzaId).SetAttribute("id", Guid.CreateVersion7(Server.Time.GetUtcNow()).ToString("N")).SetAttribute("by", JidString);
-        if (message.Element("body") is not null || message.Element("subject") is not null) AddToHistory(reflected);
+        var now = Server.Time.GetUtcNow();
+        var id = Guid.CreateVersion7(now).ToString("N");
+        reflected.AddElement("stanza-id", MucNs.StanzaId).SetAttribute("id", id).SetAttribute("by", JidString);
+        if (message.Element("body") is not null)
+        {
+            AddToHistory(reflected);
+            // The archive id is the stanza-id every occupant got (XEP-0313 §5.1.2), so a client dedups history by it.
+            // The writer's queue is bounded: when storage lags, the room waits here (back-pressure), nothing is lost.
+            if (Archives)
+            {
+                var record = new ArchivedMessage(id, now, OccupantJid(sender.Nick).ToString(), ArchiveDirection.Incoming, StoredStanza.Serialize(reflected));
+                await _service.Archive!.EnqueueAsync(new ArchiveAppend(_service.JidString, Name, record)).ConfigureAwait(false);
+            }
+        }
         var serialized = new SerializedStanza(reflected);
         foreach (var occupant in _byNick.Values)
         {

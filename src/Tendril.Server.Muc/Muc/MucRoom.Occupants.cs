@@ -284,6 +284,7 @@ public sealed partial class MucRoom
         if (self)
         {
             if (Config.WhoisAnyone) Status(x, MucStatus.NonAnonymous);
+            if (Archives) Status(x, MucStatus.Logged);
             Status(x, MucStatus.Self);
         }
         presence.AddElement("occupant-id", MucNs.OccupantId).SetAttribute("id", occupant.OccupantId);

@@ -120,6 +120,7 @@ public sealed partial class MucRoom
         if (fields.TryGetValue("muc#roomconfig_roomadmins", out var admins))
             changes.AddRange(ListChanges(admins, MucAffiliation.Admin));
 
+        var archivedBefore = Archives;
         Config = next;
         var wasLocked = Locked;
         Locked = false;
@@ -134,6 +135,7 @@ public sealed partial class MucRoom
             var x = notice.AddElement("x", MucNs.User);
             Status(x, MucStatus.ConfigurationChanged);
             if (next.WhoisAnyone != before.WhoisAnyone) Status(x, next.WhoisAnyone ? MucStatus.NowNonAnonymous : MucStatus.NowSemiAnonymous);
+            if (Archives != archivedBefore) Status(x, Archives ? MucStatus.Logged : MucStatus.NotLogged);
             var serialized = new SerializedStanza(notice);
             foreach (var occupant in _byNick.Values)
             {

@@ -141,6 +141,7 @@ public sealed partial class MucRoom
             Public = options.DefaultPublic,
             MembersOnly = options.DefaultMembersOnly,
             HistoryLength = options.DefaultHistory,
+            Archive = options.DefaultArchive,
             OccupantIdSecret = NewSecret(),
         };
         var room = new MucRoom(service, jid, config, creator.ToString(), service.Server.Time.GetUtcNow()) { Locked = locked, _justCreated = true };
@@ -220,6 +221,9 @@ public sealed partial class MucRoom
         var hash = HMACSHA256.HashData(Encoding.UTF8.GetBytes(Config.OccupantIdSecret), Encoding.UTF8.GetBytes(realBare.ToString()));
         return Convert.ToBase64String(hash, 0, 18);
     }
+
+    /// <summary>Whether the room's messages are archived now: asked for, and the room is stored (its archive goes with it).</summary>
+    internal bool Archives => Config.Archive && Config.Persistent && _service.Archive is not null;
 
     /// <summary>Whether <paramref name="viewer"/> may see occupants' real JIDs (§5.1.1: moderators, or everyone in a non-anonymous room).</summary>
     private bool SeesRealJids(Occupant viewer) => Config.WhoisAnyone || viewer.Role == MucRole.Moderator;

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
+using Tendril.Server.Features.Archive;
 using Tendril.Storage;
 using Tendril.Xml;
 
@@ -50,6 +51,13 @@ public sealed class MucService
 
     public long Occupants => Interlocked.Read(ref _occupants);
 
+    /// <summary>Writes the rooms' archives off the rooms' path (batched, retried through storage outages, bounded).</summary>
+    internal ArchiveWriter? Archive { get; private set; }
+
+    internal void StartArchive(Meter meter) =>
+        Archive = new ArchiveWriter(Server.Storage.Muc.Archive, Options.ArchiveQueueCapacity, Server.LoggerFactory.CreateLogger("Tendril.Muc.Archive"),
+            TimeProvider.System, meter, metrics: "tendril.muc.mam");
+
     internal void AttachMetrics(Meter meter)
     {
         _messages = meter.CreateCounter<long>("tendril.muc.messages", description: "Groupchat messages reflected to a room's occupants.");
@@ -76,6 +84,14 @@ public sealed class MucService
         }
         try
         {
+            // An archive query is answered beside the room's stanzas, not in their line: it waits for the archive
+            // writer and the store, which must not hold up the room.
+            if (stanza.Name == "iq" && to.Resource is null && stanza.FirstElement() is { } payload && payload.Is("query", ArchiveQueries.Namespace))
+            {
+                if (await FindAsync(to.Local).ConfigureAwait(false) is { } archived) await archived.ArchiveQueryAsync(stanza, payload, from).ConfigureAwait(false);
+                else Server.Router.BounceError(stanza, StanzaErrorCondition.ItemNotFound, "No such room.");
+                return;
+            }
             // A room that went away while the stanza waited for it (destroyed, or emptied) is looked up again.
             for (var attempt = 0; attempt < 4; attempt++)
             {
@@ -204,7 +220,7 @@ public sealed class MucService
     {
         var query = new XmlElement("query", Ns.DiscoInfo);
         query.AddElement("identity").SetAttribute("category", "conference").SetAttribute("type", "text").SetAttribute("name", Options.Name);
-        foreach (var feature in (string[])[MucNs.Muc, MucNs.Unique, MucNs.StableId, MucNs.SelfPingOptimization, MucNs.OccupantId, MucNs.StanzaId, Ns.DiscoInfo, Ns.DiscoItems, Ns.Ping,
+        foreach (var feature in (string[])[MucNs.Muc, MucNs.Unique, ArchiveQueries.Namespace, MucNs.StableId, MucNs.SelfPingOptimization, MucNs.OccupantId, MucNs.StanzaId, Ns.DiscoInfo, Ns.DiscoItems, Ns.Ping,
             Rsm.RsmRequest.Namespace])
         {
             query.AddElement("feature").SetAttribute("var", feature);

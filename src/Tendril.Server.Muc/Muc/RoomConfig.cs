@@ -48,6 +48,9 @@ public sealed class RoomConfig
     /// <summary>The roles whose presence is broadcast (muc#roomconfig_presencebroadcast); the others' is not shown.</summary>
     public HashSet<MucRole> PresenceBroadcast { get; set; } = [MucRole.Moderator, MucRole.Participant, MucRole.Visitor];
 
+    /// <summary>Groupchat messages go to the room's archive (XEP-0313 on the room JID; persistent rooms).</summary>
+    public bool Archive { get; set; } = true;
+
     /// <summary>Messages of history sent on join at most (muc#maxhistoryfetch).</summary>
     public int HistoryLength { get; set; } = 20;
 
@@ -83,6 +86,7 @@ public sealed class RoomConfig
             ["muc#roomconfig_allowpm"] = [PmName(AllowPrivateMessages)],
             ["muc#roomconfig_presencebroadcast"] = PresenceBroadcast.OrderByDescending(r => r).Select(r => r.Name()).ToArray(),
             ["muc#maxhistoryfetch"] = [HistoryLength.ToString(CultureInfo.InvariantCulture)],
+            ["muc#roomconfig_enablearchiving"] = [Bool(Archive)],
             [SecretKey] = [OccupantIdSecret],
         };
         return map;
@@ -119,6 +123,7 @@ public sealed class RoomConfig
                 case "muc#roomconfig_moderatedroom": if (!ParseBool(value, var, b => next.Moderated = b, ref problem)) return false; break;
                 case "muc#roomconfig_changesubject": if (!ParseBool(value, var, b => next.ChangeSubject = b, ref problem)) return false; break;
                 case "muc#roomconfig_allowinvites": if (!ParseBool(value, var, b => next.AllowInvites = b, ref problem)) return false; break;
+                case "muc#roomconfig_enablearchiving": if (!ParseBool(value, var, b => next.Archive = b, ref problem)) return false; break;
                 case "muc#roomconfig_passwordprotectedroom": break; // decided below with the secret
                 case "muc#roomconfig_roomsecret": break;
                 case "muc#roomconfig_whois":
@@ -181,6 +186,7 @@ public sealed class RoomConfig
         AllowPrivateMessages = other.AllowPrivateMessages;
         PresenceBroadcast = other.PresenceBroadcast;
         HistoryLength = other.HistoryLength;
+        Archive = other.Archive;
     }
 
     /// <summary>The form an owner fills in (§10.2), with the current values, the owners and admins lists included.</summary>
@@ -207,6 +213,7 @@ public sealed class RoomConfig
             new("muc#roomconfig_presencebroadcast", "list-multi", PresenceBroadcast.OrderByDescending(r => r).Select(r => r.Name()).ToArray(),
                 "Roles whose presence is shown", ["moderator", "participant", "visitor"]),
             F("muc#maxhistoryfetch", "text-single", "Messages of history sent on entering", HistoryLength.ToString(CultureInfo.InvariantCulture)),
+            F("muc#roomconfig_enablearchiving", "boolean", "Archive the messages (persistent rooms)", Bool(Archive)),
             new("muc#roomconfig_roomowners", "jid-multi", owners.ToArray(), "Owners"),
             new("muc#roomconfig_roomadmins", "jid-multi", admins.ToArray(), "Admins"),
         };

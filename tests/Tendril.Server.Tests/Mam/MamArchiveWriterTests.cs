@@ -2,6 +2,7 @@ using Tendril.Server.Configuration;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tendril.Protocol;
+using Tendril.Server.Features.Archive;
 using Tendril.Server.Features.Mam;
 using Tendril.Server.Tests.Infrastructure;
 using Tendril.Storage;

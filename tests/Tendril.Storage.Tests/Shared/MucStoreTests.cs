@@ -66,6 +66,23 @@ public abstract class MucStoreTests : StorageTestBase
     }
 
     [Fact]
+    public async Task A_rooms_archive_takes_rows_only_for_a_stored_room_is_queried_like_an_accounts_and_goes_with_the_room()
+    {
+        var archive = Storage.Muc.Archive;
+        static ArchivedMessage M(string id, int n) => new(id, DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000 + n), $"hall@{S}/Juliet", ArchiveDirection.Incoming, $"<message><body>{n}</body></message>");
+        Assert.Equal(0, await archive.AppendBatchAsync([new ArchiveAppend(S, "hall", M("a", 1))]));
+        await Storage.Muc.SaveRoomAsync(Room("hall"));
+        Assert.Equal(2, await archive.AppendBatchAsync([new ArchiveAppend(S, "hall", M("a", 1)), new ArchiveAppend(S, "hall", M("b", 2))]));
+        var page = await archive.QueryAsync(S, "hall", new ArchiveQuery { With = $"hall@{S}/Juliet", Max = 10 });
+        Assert.Equal(["a", "b"], page.Items.Select(i => i.Id));
+        Assert.Null(await archive.GetPreferencesAsync(S, "hall"));
+        // The accounts' archive knows nothing of it.
+        Assert.Equal(0, (await Storage.Archive.QueryAsync(S, "hall", new ArchiveQuery())).Count);
+        await Storage.Muc.DeleteRoomAsync(S, "hall");
+        Assert.Equal(0, (await archive.QueryAsync(S, "hall", new ArchiveQuery())).Count);
+    }
+
+    [Fact]
     public async Task Rooms_survive_a_restart()
     {
         await Storage.Muc.SaveRoomAsync(Room("hall"));

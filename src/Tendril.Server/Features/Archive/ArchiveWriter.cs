@@ -3,10 +3,10 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tendril.Storage;
 
-namespace Tendril.Server.Features.Mam;
+namespace Tendril.Server.Features.Archive;
 
 /// <summary>
-/// Keeps archive writes off the stanza path: the MAM filters <see cref="EnqueueAsync"/> a record (its id and stamp
+/// Keeps archive writes off the stanza path (accounts' archives, XEP-0313, and rooms'): the MAM filters <see cref="EnqueueAsync"/> a record (its id and stamp
 /// already assigned) and go on; one background loop drains the bounded queue in batches (everything queued, up to
 /// <see cref="MaxBatch"/>) and writes each with one <see cref="IArchiveStore.AppendBatchAsync"/> (one transaction).
 /// <list type="bullet">
@@ -32,7 +32,7 @@ namespace Tendril.Server.Features.Mam;
 /// <see cref="TimeProvider.System"/>): with a test's hand-moved clock a backoff never ended, and a server disposed
 /// after one failed batch waited for its writer forever (the test host that did not exit).
 /// </summary>
-internal sealed partial class ArchiveWriter
+public sealed partial class ArchiveWriter
 {
     /// <summary>
     /// Rows per transaction at most. In SQLite each commit writes every index leaf it touched to the WAL; a batch's rows
@@ -89,8 +89,9 @@ internal sealed partial class ArchiveWriter
     private long _lastReport;
     private long _failedAttempts;
 
+    /// <param name="metrics">The prefix of the writer's instruments: <c>tendril.mam</c> for accounts' archives, <c>tendril.muc.mam</c> for rooms'.</param>
     public ArchiveWriter(IArchiveStore store, int capacity, ILogger logger, TimeProvider time, Meter meter,
-        TimeSpan? firstBackoff = null, TimeSpan? reportEvery = null, TimeSpan? maxBackoff = null)
+        TimeSpan? firstBackoff = null, TimeSpan? reportEvery = null, TimeSpan? maxBackoff = null, string metrics = "tendril.mam")
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _store = store;
@@ -107,11 +108,11 @@ internal sealed partial class ArchiveWriter
             SingleWriter = false,
             AllowSynchronousContinuations = false,
         });
-        _dropped = meter.CreateCounter<long>("tendril.mam.dropped",
+        _dropped = meter.CreateCounter<long>(metrics + ".dropped",
             description: "Archive records not written: refused by storage for good (reason=refused), still queued when a stop's bound passed (reason=stop), or not queued because the owner's preferences could not be read (reason=preferences).");
-        _written = meter.CreateCounter<long>("tendril.mam.written", description: "Archive records written in batches.");
-        meter.CreateObservableGauge("tendril.mam.queued", () => Enqueued - Done, description: "Archive records queued or being written (waiting for storage during an outage).");
-        meter.CreateObservableGauge("tendril.mam.waiting", () => Volatile.Read(ref _waiting), description: "Senders waiting for room in the full archive queue (back-pressure).");
+        _written = meter.CreateCounter<long>(metrics + ".written", description: "Archive records written in batches.");
+        meter.CreateObservableGauge(metrics + ".queued", () => Enqueued - Done, description: "Archive records queued or being written (waiting for storage during an outage).");
+        meter.CreateObservableGauge(metrics + ".waiting", () => Volatile.Read(ref _waiting), description: "Senders waiting for room in the full archive queue (back-pressure).");
         _loop = Task.Run(DrainLoopAsync);
     }
 

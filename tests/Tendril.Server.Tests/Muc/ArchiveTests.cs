@@ -1,0 +1,83 @@
+using Tendril.Protocol;
+using Tendril.Server.Features.Muc;
+using Tendril.Server.Tests.PubSub;
+using Tendril.Xml;
+
+namespace Tendril.Server.Tests.Muc;
+
+/// <summary>XEP-0313 on the room JID (§5.1.2): a persistent room archives its groupchat messages under the stanza-ids its occupants got.</summary>
+public sealed class ArchiveTests : MucTestBase
+{
+    private const string Mam = "urn:xmpp:mam:2";
+
+    private async Task<(List<XmlElement> Results, XmlElement Fin)> QueryAsync(Infrastructure.TestClient c, string room, string inner = "")
+    {
+        var id = "mam" + Guid.NewGuid().ToString("N");
+        await c.SendAsync($"<iq type='set' id='{id}' to='{Room(room)}'><query xmlns='{Mam}' queryid='q1'>{inner}</query></iq>");
+        var results = new List<XmlElement>();
+        while (true)
+        {
+            var e = await NextAsync(c);
+            if (e.Name == "iq" && e.GetAttribute("id") == id)
+            {
+                Assert.True(e.GetAttribute("type") == "result", $"Expected a result, got {e}");
+                return (results, e.Element("fin", Mam)!);
+            }
+            if (e.Name == "message" && e.Element("result", Mam) is { } r) results.Add(r);
+        }
+    }
+
+    [Fact]
+    public async Task A_persistent_room_archives_groupchat_under_the_stanza_ids_the_occupants_got()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateRoomAsync(j, "hall", "Juliet", ("muc#roomconfig_persistentroom", "1"));
+        var entered = await EnterAsync(r, "hall", "Romeo");
+        Assert.Contains(MucStatus.Logged, StatusCodes(entered.Single(IsSelfPresence)));
+        var info = (await OkAsync(r, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", Room("hall"))).Element("query", Ns.DiscoInfo)!;
+        Assert.Contains(info.Els("feature"), f => f.GetAttribute("var") == Mam);
+
+        var ids = new List<string>();
+        for (var i = 1; i <= 3; i++)
+        {
+            await j.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='g{i}'><body>line {i}</body></message>");
+            var got = await FromAsync(r, "message", $"{Room("hall")}/Juliet", m => m.Element("body")?.Text == $"line {i}");
+            ids.Add(got.Element("stanza-id", MucNs.StanzaId)!.GetAttribute("id")!);
+        }
+
+        var (results, fin) = await QueryAsync(r, "hall");
+        Assert.Equal("true", fin.GetAttribute("complete"));
+        Assert.Equal(ids, results.Select(x => x.GetAttribute("id")));
+        var first = results[0].Element("forwarded", "urn:xmpp:forward:0")!;
+        Assert.NotNull(first.Element("delay", Ns.Delay));
+        var original = first.Element("message", Ns.Client)!;
+        Assert.Equal($"{Room("hall")}/Juliet", original.GetAttribute("from"));
+        Assert.Equal("line 1", original.Element("body")!.Text);
+
+        var (page, pageFin) = await QueryAsync(r, "hall", "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><before/></set>");
+        Assert.Equal(ids[1..], page.Select(x => x.GetAttribute("id")));
+        Assert.Equal("3", pageFin.Element("set", "http://jabber.org/protocol/rsm")!.Element("count")!.Text);
+        var (fromRomeo, _) = await QueryAsync(r, "hall", $"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>{Mam}</value></field><field var='with'><value>{Room("hall")}/Romeo</value></field></x>");
+        Assert.Empty(fromRomeo);
+    }
+
+    [Fact]
+    public async Task A_members_only_rooms_archive_is_for_members_and_a_temporary_room_keeps_none()
+    {
+        var j = await LoginAsync("juliet");
+        var t = await LoginAsync("tybalt");
+        await CreateRoomAsync(j, "club", "Juliet", ("muc#roomconfig_persistentroom", "1"), ("muc#roomconfig_membersonly", "1"));
+        await j.SendAsync($"<message to='{Room("club")}' type='groupchat'><body>secret</body></message>");
+        await FromAsync(j, "message", $"{Room("club")}/Juliet");
+        await ErrorAsync(t, "set", $"<query xmlns='{Mam}'/>", Room("club"), "auth", "forbidden");
+        var (mine, _) = await QueryAsync(j, "club");
+        Assert.Single(mine);
+
+        await CreateRoomAsync(j, "temp", "Juliet");
+        await j.SendAsync($"<message to='{Room("temp")}' type='groupchat'><body>gone</body></message>");
+        await FromAsync(j, "message", $"{Room("temp")}/Juliet");
+        var (none, _) = await QueryAsync(j, "temp");
+        Assert.Empty(none);
+    }
+}
