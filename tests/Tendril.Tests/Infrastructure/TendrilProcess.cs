@@ -138,7 +138,26 @@ public sealed class TendrilProcess : IAsyncDisposable
 
     public static string TendrilDll => Path.Combine(AppContext.BaseDirectory, "tendril.dll");
 
+    /// <summary>
+    /// Starts a server on fresh ports. A port found free can still be taken before the server binds it (by another test
+    /// process starting a server at the same moment): the start is tried again on other ports, at most three times.
+    /// </summary>
     public static async Task<TendrilProcess> StartAsync(IEnumerable<(string Jid, string Password)> users, Action<Dictionary<string, object>>? configure = null)
+    {
+        var accounts = users.ToArray();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(accounts, configure);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<TendrilProcess> StartOnceAsync(IEnumerable<(string Jid, string Password)> users, Action<Dictionary<string, object>>? configure)
     {
         var directory = Path.Combine(Path.GetTempPath(), "tendril-proc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -258,12 +277,7 @@ public sealed class TendrilProcess : IAsyncDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    private static int FreePort() => Tendril.Tests.Support.LoopbackPorts.Free();
 
     /// <summary>Stops the server the way an operator does (SIGTERM) and waits for it.</summary>
     public async Task<int> StopAsync()

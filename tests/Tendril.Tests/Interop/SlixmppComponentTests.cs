@@ -14,12 +14,7 @@ public sealed class SlixmppComponentTests
     public async Task A_slixmpp_component_is_reachable_by_users()
     {
         Assert.True(File.Exists("/usr/bin/python3"), "Debian's python3 is required (test.sh installs python3-slixmpp).");
-        int componentPort;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            componentPort = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        var componentPort = Tendril.Tests.Support.LoopbackPorts.Free();
         await using var server = await TendrilProcess.StartAsync([("alice@localhost", "alice-secret")], section =>
             section["Components"] = new Dictionary<string, object>
             {
