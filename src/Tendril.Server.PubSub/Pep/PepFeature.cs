@@ -25,7 +25,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
     public static readonly IReadOnlyList<string> Features =
     [
         "access-presence", "access-open", "access-roster", "access-whitelist", "auto-create", "auto-subscribe",
-        "config-node", "create-and-configure", "create-nodes", "delete-items", "delete-nodes", "filtered-notifications",
+        "config-node", "config-node-max", "create-and-configure", "create-nodes", "delete-items", "delete-nodes", "filtered-notifications",
         "item-ids", "last-published", "persistent-items", "publish", "publish-options", "purge-nodes", "retract-items",
         "retrieve-items", "subscribe",
     ];

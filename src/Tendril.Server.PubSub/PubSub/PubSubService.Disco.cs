@@ -16,7 +16,7 @@ public sealed partial class PubSubService
     public static readonly IReadOnlyList<string> Features =
     [
         "access-authorize", "access-open", "access-presence", "access-roster", "access-whitelist",
-        "config-node", "create-and-configure", "create-nodes", "delete-items", "delete-nodes", "instant-nodes",
+        "config-node", "config-node-max", "create-and-configure", "create-nodes", "delete-items", "delete-nodes", "instant-nodes",
         "item-ids", "last-published", "manage-subscriptions", "member-affiliation", "meta-data",
         "modify-affiliations", "outcast-affiliation", "persistent-items", "publish", "publish-only-affiliation",
         "publish-options", "publisher-affiliation", "purge-nodes", "retract-items", "retrieve-affiliations",
