@@ -132,6 +132,8 @@ wait_port() { # port, seconds
 # ---- Tendril ----------------------------------------------------------------------------------------------------
 # Message archiving (XEP-0313) is off for the comparison: neither peer loads mod_mam here, and archiving writes every
 # message twice to storage (Tendril archives by default; docs/benchmarks.md gives the default-configuration figures).
+# The per-session rate limits (Limits:StanzasPerSecond, ReadBytesPerSecond) are off here as ejabberd's shapers are
+# (shaper: none below): the max-rate run measures what the server can carry, not its abuse limits.
 tendril_setup() {
     rm -rf "$TD" && mkdir -p "$TD"
     cat >"$TD/tendril.json" <<EOF
@@ -143,6 +145,7 @@ tendril_setup() {
     "Tls": { "CertificatePath": "$CERT/cert.pem", "KeyPath": "$CERT/key.pem" },
     "Sasl": { "ScramIterations": $ITERATIONS },
     "Mam": { "Enabled": false },
+    "Limits": { "StanzasPerSecond": 0, "ReadBytesPerSecond": 0 },
     "Http": { "Enabled": true, "Address": "loopback", "Port": $TENDRIL_HTTP_PORT }
   },
   "Logging": { "LogLevel": { "Default": "Warning" } }

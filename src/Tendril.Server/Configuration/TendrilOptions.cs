@@ -105,6 +105,10 @@ public sealed class TendrilOptions
         if (Limits.OutboundQueueStanzas < 16) problems.Add("Tendril:Limits:OutboundQueueStanzas must be at least 16");
         if (Limits.OutputBudgetBytes < 16 * 1024) problems.Add("Tendril:Limits:OutputBudgetBytes must be at least 16384");
         if (Limits.OutputLimitBytes < Limits.OutputBudgetBytes) problems.Add("Tendril:Limits:OutputLimitBytes must be at least Tendril:Limits:OutputBudgetBytes");
+        if (Limits.ReadBytesPerSecond < 0 || (Limits.ReadBytesPerSecond > 0 && Limits.ReadBurstBytes < Limits.MaxStanzaBytes))
+            problems.Add("Tendril:Limits:ReadBytesPerSecond must not be negative, and Tendril:Limits:ReadBurstBytes must be at least Tendril:Limits:MaxStanzaBytes");
+        if (Limits.StanzasPerSecond < 0 || Limits.StanzaBurst < 1) problems.Add("Tendril:Limits:StanzasPerSecond must not be negative and Tendril:Limits:StanzaBurst at least 1");
+        if (Limits.PresencePerSecond < 0 || Limits.PresenceBurst < 1) problems.Add("Tendril:Limits:PresencePerSecond must not be negative and Tendril:Limits:PresenceBurst at least 1");
         if (Limits.DrainSeconds is < 1 or > 300) problems.Add("Tendril:Limits:DrainSeconds must be between 1 and 300");
         if (Limits.MaxConnections < 0) problems.Add("Tendril:Limits:MaxConnections must be 0 (automatic) or positive");
         if (Limits.MaxUnauthenticatedConnections < 0) problems.Add("Tendril:Limits:MaxUnauthenticatedConnections must be 0 (automatic) or positive");
@@ -239,6 +243,35 @@ public sealed class LimitsOptions
     /// alone in the queue always goes out, whatever its size.
     /// </summary>
     public int OutputLimitBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes a second the server reads from one client connection on average (a token bucket with
+    /// <see cref="ReadBurstBytes"/>), like Prosody's mod_limits and ejabberd's shapers: a client sending faster is
+    /// slowed (its input is read later), not disconnected. 0: no limit.
+    /// </summary>
+    public int ReadBytesPerSecond { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes a client may send at once above <see cref="ReadBytesPerSecond"/>.</summary>
+    public int ReadBurstBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Messages and iq requests a second one session may send on average (a token bucket with
+    /// <see cref="StanzaBurst"/>); beyond it each is answered with policy-violation (type wait). 0: no limit.
+    /// </summary>
+    public int StanzasPerSecond { get; set; } = 2000;
+
+    /// <summary>Messages and iq requests a session may send at once above <see cref="StanzasPerSecond"/>.</summary>
+    public int StanzaBurst { get; set; } = 10_000;
+
+    /// <summary>
+    /// Presence stanzas a second one session may send on average (each may fan out to a whole roster or room; a
+    /// token bucket with <see cref="PresenceBurst"/>, which covers joining many rooms at login); beyond it each is
+    /// answered with policy-violation (type wait). 0: no limit.
+    /// </summary>
+    public int PresencePerSecond { get; set; } = 50;
+
+    /// <summary>Presence stanzas a session may send at once above <see cref="PresencePerSecond"/>.</summary>
+    public int PresenceBurst { get; set; } = 1000;
 
     /// <summary>
     /// How long a closing connection (c2s, WebSocket, BOSH, component) may take to write what is queued to it, and how

@@ -26,6 +26,8 @@ public sealed class TendrilMetrics : IDisposable
     private readonly Counter<long> _connectionsRefused;
     private readonly Counter<long> _outputPaused;
     private readonly Counter<long> _outputRefused;
+    private readonly Counter<long> _inputShaped;
+    private readonly Counter<long> _rateLimited;
 
     public TendrilMetrics(XmppServer server)
     {
@@ -38,6 +40,8 @@ public sealed class TendrilMetrics : IDisposable
         _authFailures = Meter.CreateCounter<long>("tendril.auth.failures", description: "Failed SASL authentications, by mechanism and condition.");
         _connectionsRefused = Meter.CreateCounter<long>("tendril.connections.refused", description: "Connections refused over the connection limits, by listener and reason (total, unauthenticated, address).");
         _outputPaused = Meter.CreateCounter<long>("tendril.output.paused", description: "Times a client's input stopped being read because its unread output passed Tendril:Limits:OutputBudgetBytes.");
+        _inputShaped = Meter.CreateCounter<long>("tendril.input.shaped", description: "Times a client's input was read later because it sent faster than Tendril:Limits:ReadBytesPerSecond.");
+        _rateLimited = Meter.CreateCounter<long>("tendril.stanzas.rate_limited", description: "Stanzas answered with policy-violation because their session sent faster than Tendril:Limits:StanzasPerSecond or PresencePerSecond (kind: message, iq, presence).");
         _outputRefused = Meter.CreateCounter<long>("tendril.output.refused", description: "Stanzas routed to a client refused (bounced with resource-constraint) over its queue's stanza or byte limit.");
         Meter.CreateObservableGauge("tendril.connections.open", () => server.Connections.Open, description: "Open connections counted against Tendril:Limits:MaxConnections (all listeners and HTTP).");
         Meter.CreateObservableGauge("tendril.connections.unauthenticated", () => server.Connections.Unauthenticated, description: "Streams that have not authenticated yet.");
@@ -139,6 +143,12 @@ public sealed class TendrilMetrics : IDisposable
 
     /// <summary>A client's input was paused over its output budget.</summary>
     public void OutputPaused() => _outputPaused.Add(1);
+
+    /// <summary>A client's input was read later over its read rate.</summary>
+    public void InputShaped() => _inputShaped.Add(1);
+
+    /// <summary>A client's stanza was refused over its session's stanza rate.</summary>
+    public void RateLimited(string kind) => _rateLimited.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     /// <summary>A stanza routed to a client was refused over its queue limits.</summary>
     public void OutputRefused() => _outputRefused.Add(1);

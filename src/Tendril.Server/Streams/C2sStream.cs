@@ -186,6 +186,45 @@ public sealed partial class C2sStream
 
     private readonly TaskCompletionSource _shutdownClose = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private TokenBucket _readBucket, _stanzaBucket, _presenceBucket;
+
+    /// <summary>
+    /// Whether the session may send this stanza now (issue 19: Limits:StanzasPerSecond for messages and iq requests,
+    /// Limits:PresencePerSecond for presence). Answers to the server's requests (iq result/error) always pass.
+    /// </summary>
+    internal bool AdmitStanza(XmlElement stanza)
+    {
+        var limits = _server.Options.Limits;
+        var now = _server.Time.GetUtcNow().UtcTicks / (double)TimeSpan.TicksPerSecond;
+        if (stanza.Name == "presence")
+        {
+            // Going unavailable is never refused (the user must not stay shown online); it still counts.
+            if (stanza.GetAttribute("type") != "unavailable") return _presenceBucket.TryTake(limits.PresencePerSecond, limits.PresenceBurst, now);
+            _presenceBucket.Debit(limits.PresencePerSecond, limits.PresenceBurst, 1, now);
+            return true;
+        }
+        if (stanza.Name == "iq" && stanza.GetAttribute("type") is "result" or "error") return true;
+        return _stanzaBucket.TryTake(limits.StanzasPerSecond, limits.StanzaBurst, now);
+    }
+
+    /// <summary>Reads of a client faster than Limits:ReadBytesPerSecond wait (issue 19: slowed, not disconnected).</summary>
+    private async ValueTask ShapeAsync(long consumed)
+    {
+        var limits = _server.Options.Limits;
+        // The system clock: the wait is a real one (a test's hand-moved clock would never end it).
+        var wait = _readBucket.Debit(limits.ReadBytesPerSecond, limits.ReadBurstBytes, consumed, System.Diagnostics.Stopwatch.GetTimestamp() / (double)System.Diagnostics.Stopwatch.Frequency);
+        if (wait <= TimeSpan.Zero) return;
+        _server.Metrics.InputShaped();
+        try
+        {
+            await Task.Delay(wait, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // closing: the loop ends
+        }
+    }
+
     private async Task ReadLoopAsync()
     {
         while (!IsClosing && !_stopReading)
@@ -229,6 +268,7 @@ public sealed partial class C2sStream
                 await CloseAsync(new StreamError(MapParseError(ex.Error), ex.Message), "bad XML: " + ex.Message).ConfigureAwait(false);
                 break;
             }
+            var consumed = tls ? result.Buffer.Length : result.Buffer.Length - buffer.Length;
             if (tls)
             {
                 // Bytes after <starttls/> were sent in the clear before <proceed/>: they are discarded (RFC 6120 §5.4.3.3).
@@ -245,6 +285,7 @@ public sealed partial class C2sStream
                 SetCloseReason("peer closed the connection");
                 break;
             }
+            if (consumed > 0) await ShapeAsync(consumed).ConfigureAwait(false);
         }
     }
 

@@ -38,6 +38,15 @@ internal sealed class ReadyState : C2sState
         stream.CountHandled();
         stanza.SetAttribute("from", session.JidString);
         stream.Server.Metrics.StanzaIn(stanza.Name);
+        if (!stream.AdmitStanza(stanza))
+        {
+            // Issue 19: a session over its stanza rate gets each stanza back with policy-violation (type wait: it may
+            // send again once it slows down); the stream stays up.
+            stream.Server.Metrics.RateLimited(stanza.Name);
+            stream.Server.Router.BounceError(stanza, new StanzaError(StanzaErrorCondition.PolicyViolation, StanzaErrorType.Wait,
+                stanza.Name == "presence" ? "Too many presence stanzas; slow down." : "Too many stanzas; slow down."));
+            return ValueTask.CompletedTask;
+        }
 
         Jid? to = null;
         var toText = stanza.GetAttribute("to");
