@@ -108,6 +108,7 @@ public sealed class TendrilOptions
         if (Limits.ReadBytesPerSecond < 0 || (Limits.ReadBytesPerSecond > 0 && Limits.ReadBurstBytes < Limits.MaxStanzaBytes))
             problems.Add("Tendril:Limits:ReadBytesPerSecond must not be negative, and Tendril:Limits:ReadBurstBytes must be at least Tendril:Limits:MaxStanzaBytes");
         if (Limits.StanzasPerSecond < 0 || Limits.StanzaBurst < 1) problems.Add("Tendril:Limits:StanzasPerSecond must not be negative and Tendril:Limits:StanzaBurst at least 1");
+        if (Limits.MaxSessionsPerAccount < 0) problems.Add("Tendril:Limits:MaxSessionsPerAccount must not be negative");
         if (Limits.PresencePerSecond < 0 || Limits.PresenceBurst < 1) problems.Add("Tendril:Limits:PresencePerSecond must not be negative and Tendril:Limits:PresenceBurst at least 1");
         if (Limits.DrainSeconds is < 1 or > 300) problems.Add("Tendril:Limits:DrainSeconds must be between 1 and 300");
         if (Limits.MaxConnections < 0) problems.Add("Tendril:Limits:MaxConnections must be 0 (automatic) or positive");
@@ -272,6 +273,9 @@ public sealed class LimitsOptions
 
     /// <summary>Presence stanzas a session may send at once above <see cref="PresencePerSecond"/>.</summary>
     public int PresenceBurst { get; set; } = 1000;
+
+    /// <summary>Sessions (bound resources) one account may have at once, on all nodes; beyond it binding answers resource-constraint (RFC 6120 §7.6.2.1). 0: no limit.</summary>
+    public int MaxSessionsPerAccount { get; set; } = 100;
 
     /// <summary>
     /// How long a closing connection (c2s, WebSocket, BOSH, component) may take to write what is queued to it, and how

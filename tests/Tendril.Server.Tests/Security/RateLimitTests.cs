@@ -51,6 +51,30 @@ public sealed class RateLimitTests : ImTestBase
     }
 }
 
+/// <summary>Sessions per account (RFC 6120 §7.6.2.1 resource-constraint).</summary>
+public sealed class SessionLimitTests : ImTestBase
+{
+    protected override void Configure(Configuration.TendrilOptions options) => options.Limits.MaxSessionsPerAccount = 2;
+
+    [Fact]
+    public async Task An_account_at_its_session_limit_cannot_bind_another_but_may_replace_one()
+    {
+        await LoginAsync("juliet", "a", roster: false);
+        await LoginAsync("juliet", "b", roster: false);
+        var third = Server.Connect();
+        await third.AuthenticateAsync("juliet", "pw");
+        await third.SendAsync("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>c</resource></bind></iq>");
+        var refused = await third.WaitForAsync(e => e.GetAttribute("id") == "bind");
+        Assert.Equal("error", refused.GetAttribute("type"));
+        Assert.NotNull(refused.Element("error")!.Element("resource-constraint", Ns.Stanzas));
+        // The stream stays usable: binding a resource that replaces one is allowed.
+        await third.SendAsync("<iq type='set' id='bind2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>a</resource></bind></iq>");
+        Assert.Equal("result", (await third.WaitForAsync(e => e.GetAttribute("id") == "bind2")).GetAttribute("type"));
+        // Another account is not limited by juliet's.
+        await LoginAsync("romeo", "a", roster: false);
+    }
+}
+
 /// <summary>The read rate: a client sending faster than Limits:ReadBytesPerSecond is read later (real time), and nothing it sent is lost.</summary>
 public sealed class ReadShapingTests : ImTestBase
 {

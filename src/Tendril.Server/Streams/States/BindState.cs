@@ -66,6 +66,19 @@ internal sealed class BindState : C2sState
         }
 
         var server = stream.Server;
+        // RFC 6120 §7.6.2.1: an account at its limit of simultaneous resources gets resource-constraint (issue 19:
+        // one account must not fill the server with sessions). Replacing a resource of the same name is not a new one.
+        var max = server.Options.Limits.MaxSessionsPerAccount;
+        if (max > 0)
+        {
+            var resources = server.Delivery.Of(jid.Bare);
+            if (resources.Count >= max && server.Delivery.Find(jid) is null)
+            {
+                await stream.SendAsync(new StanzaError(StanzaErrorCondition.ResourceConstraint, StanzaErrorType.Wait,
+                    $"This account has {resources.Count} sessions, the most allowed.").ToReply(element)).ConfigureAwait(false);
+                return;
+            }
+        }
         var session = new C2sSession(stream, jid, server.Time.GetUtcNow());
         var replaced = server.Sessions.Bind(session);
         if (replaced is not null) await CloseReplacedAsync(server, replaced).ConfigureAwait(false);
