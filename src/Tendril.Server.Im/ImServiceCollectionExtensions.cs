@@ -43,7 +43,7 @@ public static class ImServiceCollectionExtensions
         services.AddServerFeature<EntityTimeFeature>();
         services.AddServerFeature<LastActivityFeature>();
         services.AddServerFeature<VCardFeature>().AddFeatureOptions<VCardOptions>();
-        services.AddServerFeature<PrivateStorageFeature>();
+        services.AddServerFeature<PrivateStorageFeature>().AddFeatureOptions<PrivateStorageOptions>();
         services.AddServerFeature<BlockingFeature>();
         services.AddServerFeature<MamFeature>().AddFeatureOptions<MamOptions>();
         services.AddServerFeature<CarbonsFeature>();

@@ -1,3 +1,4 @@
+using Tendril.Server.Configuration;
 using Tendril.Protocol;
 using Tendril.Protocol.Errors;
 using Tendril.Storage;
@@ -63,6 +64,17 @@ public sealed class PrivateStorageFeature : IServerFeature
         }
         var entries = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var child in children) entries[child.Namespace] = StoredStanza.Serialize(child);
+        var max = request.Server.Options.PrivateStorage.MaxNamespaces;
+        if (max > 0)
+        {
+            var stored = await data.ListAsync(user.Domain, user.Local!, Store).ConfigureAwait(false);
+            var after = stored.Count + entries.Keys.Count(ns => !stored.Any(p => p.Key == ns));
+            if (after > max)
+            {
+                request.ReplyError(StanzaErrorCondition.PolicyViolation, $"At most {max} namespaces of private data per account.");
+                return;
+            }
+        }
         if (!await data.SetAsync(user.Domain, user.Local!, Store, entries).ConfigureAwait(false))
         {
             request.ReplyError(StanzaErrorCondition.ServiceUnavailable);

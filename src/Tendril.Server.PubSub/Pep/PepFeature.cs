@@ -127,6 +127,7 @@ public sealed class PepFeature : IServerFeature, IAccountDiscoProvider
             MayCreateNodes = creator => creator.Bare == owner,
             AutoCreateOnPublish = true,
             MaxItemsLimit = Server.Options.PubSub.MaxItems,
+                MaxNodesPerOwner = Server.Options.PubSub.MaxNodesPerAccount,
             MaxPayloadBytes = Server.Options.PubSub.MaxPayloadBytes,
             DefaultConfig = new NodeConfig { AccessModel = AccessModel.Presence, MaxItems = 1, SendLastPublishedItem = SendLastPublished.OnSubAndPresence },
             Access = new RosterAccessContext(roster),

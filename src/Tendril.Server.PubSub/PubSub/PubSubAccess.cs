@@ -45,6 +45,9 @@ public sealed class PubSubServicePolicy
     /// <summary>The largest item payload, in bytes of serialized XML (larger: not-acceptable + payload-too-big).</summary>
     public int MaxPayloadBytes { get; init; } = 64 * 1024;
 
+    /// <summary>Nodes one account may own on the service (0: no limit).</summary>
+    public int MaxNodesPerOwner { get; init; }
+
     public NodeConfig DefaultConfig { get; init; } = new();
 
     /// <summary>Publishing to a node that does not exist creates it (XEP-0163 §4.1 "auto-create"), with publish-options as its configuration.</summary>

@@ -39,6 +39,7 @@ public sealed class PubSubFeature(PubSubOptions? options = null) : IServerFeatur
             {
                 MayCreateNodes = creator => creator.Domain == domain && creator.Local is not null,
                 MaxItemsLimit = _options.MaxItems,
+                MaxNodesPerOwner = _options.MaxNodesPerAccount,
                 MaxPayloadBytes = _options.MaxPayloadBytes,
                 Access = new RosterAccessContext(new RosterQueries(registry.Server.Storage)),
             };

@@ -17,6 +17,12 @@ namespace Tendril.Server.Features.PubSub
         /// <summary>The largest item payload in bytes; larger publishes get not-acceptable + payload-too-big (HTTP 413).</summary>
         public int MaxPayloadBytes { get; set; } = 64 * 1024;
 
+        /// <summary>
+        /// Nodes one account may own: its PEP nodes, and the nodes it created on a pubsub service (issue 19: without a cap
+        /// one account created nodes without end). Beyond it creation answers not-allowed + max-nodes-exceeded. 0: no limit.
+        /// </summary>
+        public int MaxNodesPerAccount { get; set; } = 200;
+
         /// <summary>The pubsub feature builds its services at start (it implements no IReloadableFeature yet).</summary>
         public IEnumerable<string> RestartRequired(IFeatureOptions previous)
         {
@@ -30,6 +36,7 @@ namespace Tendril.Server.Features.PubSub
         {
             if (MaxItems < 1) problems.Add("Tendril:PubSub:MaxItems must be at least 1");
             if (MaxPayloadBytes < 1024) problems.Add("Tendril:PubSub:MaxPayloadBytes must be at least 1024");
+            if (MaxNodesPerAccount < 0) problems.Add("Tendril:PubSub:MaxNodesPerAccount must not be negative");
         }
     }
 }

@@ -41,6 +41,11 @@ public sealed partial class PubSubService
             var id = nodeId ?? NewId();
             if (_nodes.ContainsKey(id)) throw PubSubErrors.Conflict($"The node '{id}' exists."); // §8.1.3.4
             var owner = creator.Bare.ToString();
+            if (Policy.MaxNodesPerOwner > 0 && CountOwned(owner) >= Policy.MaxNodesPerOwner)
+            {
+                // XEP-0060 §8.1.3: the service's limit on nodes per entity.
+                throw PubSubErrors.Of(Tendril.Protocol.Errors.StanzaErrorCondition.NotAllowed, "max-nodes-exceeded", $"At most {Policy.MaxNodesPerOwner} nodes per account.");
+            }
             var record = new PubSubNodeRecord(JidString, id, nodeConfig.ToMap(), owner, Time.GetUtcNow());
             if (!await Store.CreateNodeAsync(record).ConfigureAwait(false)) throw PubSubErrors.Conflict($"The node '{id}' exists.");
             var node = new PubSubNode(id, nodeConfig, owner, record.CreatedAt)
@@ -54,6 +59,16 @@ public sealed partial class PubSubService
         {
             _createGate.Release();
         }
+    }
+
+    private int CountOwned(string owner)
+    {
+        var n = 0;
+        foreach (var node in _nodes.Values)
+        {
+            if (!node.Deleted && node.Creator == owner) n++;
+        }
+        return n;
     }
 
     private async ValueTask<XmlElement?> ConfigureGetAsync(XmlElement verb, Jid from)
