@@ -6,6 +6,7 @@
 #   - Debian's chromium and Node.js, and the npm packages playwright-core (the browser tests) and
 #     @xmpp/client (the WebSocket interop test)
 #   - the npm package converse.js in src/Tendril/demo (the demo web client; the build copies it into the output)
+#   - Debian's afl++ and the dotnet tool SharpFuzz.CommandLine (the bounded fuzz run of the XML parser, tests/Tendril.Xml.Fuzz)
 #   - the .NET packages (dotnet restore)
 # Prints the totals as the last line: "N passed, M failed".
 set -euo pipefail
@@ -19,6 +20,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/go-sendxmpp ] || missing+=(go-sendxmpp)
 [ -x /usr/bin/redis-server ] && [ -x /usr/bin/redis-cli ] || missing+=(redis-server)
+command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -50,10 +52,19 @@ rm -rf "$results"
 status=0
 dotnet test Tendril.slnx -c Release --no-build --logger "trx" --results-directory "$results" "$@" || status=$?
 
+# A bounded coverage-guided fuzz run of the XML stream parser (AFL++ with SharpFuzz; issue 19), counted as one test.
+# Only on a full run (no test filter given); FUZZ_SECONDS=0 skips it.
+fuzz=none
+if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
+  if bash tests/Tendril.Xml.Fuzz/fuzz.sh "${FUZZ_SECONDS:-60}"; then fuzz=passed; else fuzz=failed; status=1; fi
+fi
+
 # Totals from the TRX files (dotnet test's own summary is per assembly).
-python3 - "$results" <<'PY'
+python3 - "$results" "$fuzz" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
+if sys.argv[2] == "passed": passed += 1
+if sys.argv[2] == "failed": failed += 1
 for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
     c = ET.parse(path).getroot().find(".//{*}Counters")
     if c is None: continue
