@@ -438,6 +438,27 @@ public sealed class NegotiationTests : IAsyncLifetime
         await c.ExpectStreamErrorAsync("connection-timeout");
     }
 
+    /// <summary>
+    /// A client that starts TLS late (25 s into the 30 s of negotiation) and then stalls the handshake: at the
+    /// negotiation timeout it cannot be sent a stream error mid-handshake, so it is cut at once. Before, it was marked
+    /// closing and never closed (the TLS deadline was no longer checked for a closing stream), holding its descriptor
+    /// for good — found by the hostile-input suite (issue 19).
+    /// </summary>
+    [Fact]
+    public async Task A_tls_handshake_stalled_past_the_negotiation_timeout_is_cut()
+    {
+        await using var c = _server.Connect();
+        await c.OpenAsync();
+        _server.Time!.Advance(TimeSpan.FromSeconds(25));
+        await c.SendAsync("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        await c.ExpectAsync("proceed", Ns.Tls);
+        _server.AdvanceAndTick(TimeSpan.FromSeconds(6)); // negotiation (30 s) passed, handshake (10 s) not yet
+        _server.AdvanceAndTick(TimeSpan.FromSeconds(6)); // and now both
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (_server.Server.Heartbeat.Count != 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(0, _server.Server.Heartbeat.Count);
+    }
+
     [Fact]
     public async Task Client_closing_the_stream_gets_the_closing_tag_and_session_ends()
     {
