@@ -177,6 +177,20 @@ internal sealed class PostgresArchiveStore(PostgresStorage storage, ArchiveTable
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<bool> ReplaceAsync(string domain, string username, string id, string stanza, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(stanza);
+        return await storage.RunAsync("replace archived message", async connection =>
+        {
+            await using var command = connection.Command($"UPDATE {_messages} SET stanza = $4 WHERE domain = $1 AND username = $2 AND archive_id = $3;");
+            command.Parameters.Param(domain).Param(username).Param(id).Param(stanza);
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) > 0;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
     {
         return await storage.RunAsync("expire archive messages", async connection =>

@@ -196,6 +196,20 @@ internal sealed class SqliteArchiveStore(SqliteStorage storage, ArchiveTables ta
         }, cancellationToken);
     }
 
+    public async ValueTask<bool> ReplaceAsync(string domain, string username, string id, string stanza, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(stanza);
+        return await storage.WriteAsync("replace archived message", connection =>
+        {
+            using var command = SqliteStorage.Command(connection, $"UPDATE {_messages} SET stanza = $stanza WHERE domain = $domain AND username = $username AND archive_id = $id;", domain, username);
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$stanza", stanza);
+            return command.ExecuteNonQuery() > 0;
+        }, cancellationToken);
+    }
+
     public async ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default)
     {
         return await storage.WriteAsync("expire archive messages", connection =>

@@ -112,6 +112,12 @@ public interface IArchiveStore
     /// <summary>Replaces the account's preferences; false when the account does not exist.</summary>
     ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces the stored stanza of one archived message, keeping its id, stamp and place (a tombstone for a retracted
+    /// message, XEP-0424/XEP-0425); false when the archive has no message with that id.
+    /// </summary>
+    ValueTask<bool> ReplaceAsync(string domain, string username, string id, string stanza, CancellationToken cancellationToken = default);
+
     /// <summary>Deletes every message (of every account) archived before <paramref name="cutoff"/>; returns how many.</summary>
     ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default);
 }

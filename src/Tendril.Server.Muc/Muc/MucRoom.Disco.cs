@@ -46,6 +46,7 @@ public sealed partial class MucRoom
         yield return MucNs.Request;
         yield return Ns.DiscoInfo;
         yield return Ns.Ping;
+        yield return ModerateNs;
         if (Archives) yield return Archive.ArchiveQueries.Namespace;
         yield return Config.Public ? "muc_public" : "muc_hidden";
         yield return Config.Persistent ? "muc_persistent" : "muc_temporary";

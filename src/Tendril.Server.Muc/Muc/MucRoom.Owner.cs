@@ -34,6 +34,7 @@ public sealed partial class MucRoom
             ("query", MucNs.Owner, true) => await OwnerSetAsync(payload, occupant, from).ConfigureAwait(false),
             ("query", MucNs.IqRegister, false) => RegistrationGet(from),
             ("query", MucNs.IqRegister, true) => await RegisterAsync(payload, from).ConfigureAwait(false),
+            ("moderate", ModerateNs, true) => await ModerateAsync(payload, occupant).ConfigureAwait(false),
             ("query", Ns.DiscoInfo or Ns.DiscoItems, true) => throw MucException.Of(StanzaErrorCondition.BadRequest, "Discovery is a get."),
             _ => throw MucException.Of(StanzaErrorCondition.ServiceUnavailable),
         };

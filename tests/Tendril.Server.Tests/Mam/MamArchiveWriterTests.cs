@@ -426,5 +426,8 @@ public sealed class ArchiveWriterOutageTests : IAsyncLifetime
         public ValueTask<bool> SetPreferencesAsync(string domain, string username, ArchivePreferences preferences, CancellationToken cancellationToken = default) => inner.SetPreferencesAsync(domain, username, preferences, cancellationToken);
 
         public ValueTask<int> DeleteOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken = default) => inner.DeleteOlderThanAsync(cutoff, cancellationToken);
+
+        public ValueTask<bool> ReplaceAsync(string domain, string username, string id, string stanza, CancellationToken cancellationToken = default) =>
+            inner.ReplaceAsync(domain, username, id, stanza, cancellationToken);
     }
 }

@@ -80,4 +80,44 @@ public sealed class ArchiveTests : MucTestBase
         var (none, _) = await QueryAsync(j, "temp");
         Assert.Empty(none);
     }
+
+    [Fact]
+    public async Task A_moderator_retracts_a_message_occupants_are_told_and_the_archive_keeps_a_tombstone()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        var n = await LoginAsync("nurse");
+        await CreateRoomAsync(j, "hall", "Juliet", ("muc#roomconfig_persistentroom", "1"));
+        await EnterAsync(r, "hall", "Romeo");
+        await r.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='spam1'><body>free potions</body></message>");
+        var spam = await FromAsync(j, "message", $"{Room("hall")}/Romeo", m => m.Element("body")?.Text == "free potions");
+        var id = spam.Element("stanza-id", MucNs.StanzaId)!.GetAttribute("id")!;
+        var info = (await OkAsync(j, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", Room("hall"))).Element("query", Ns.DiscoInfo)!;
+        Assert.Contains(info.Els("feature"), f => f.GetAttribute("var") == MucRoom.ModerateNs);
+
+        // Not a moderator: forbidden; an unknown id: item-not-found.
+        var moderate = $"<moderate xmlns='{MucRoom.ModerateNs}' id='{id}'><retract xmlns='{MucRoom.RetractNs}'/><reason>Spam</reason></moderate>";
+        await ErrorAsync(r, "set", moderate, Room("hall"), "auth", "forbidden");
+        await ErrorAsync(j, "set", $"<moderate xmlns='{MucRoom.ModerateNs}' id='nope'><retract xmlns='{MucRoom.RetractNs}'/></moderate>", Room("hall"), "cancel", "item-not-found");
+
+        await OkAsync(j, "set", moderate, Room("hall"));
+        foreach (var c in new[] { j, r })
+        {
+            var notice = await FromAsync(c, "message", Room("hall"), m => m.Element("retract", MucRoom.RetractNs) is not null);
+            var retract = notice.Element("retract", MucRoom.RetractNs)!;
+            Assert.Equal(id, retract.GetAttribute("id"));
+            Assert.Equal($"{Room("hall")}/Juliet", retract.Element("moderated", MucRoom.ModerateNs)!.GetAttribute("by"));
+            Assert.Equal("Spam", retract.Element("reason", MucRoom.RetractNs)!.Text);
+        }
+        // The archive keeps the message's place with a tombstone; the history no longer has it.
+        var (results, _) = await QueryAsync(j, "hall");
+        var kept = results.Single().Element("forwarded", "urn:xmpp:forward:0")!.Element("message", Ns.Client)!;
+        Assert.Equal(id, results.Single().GetAttribute("id"));
+        Assert.Null(kept.Element("body"));
+        Assert.NotNull(kept.Element("retracted", MucRoom.RetractNs)!.Element("moderated", MucRoom.ModerateNs));
+        Assert.Equal($"{Room("hall")}/Romeo", kept.GetAttribute("from"));
+        var history = await EnterAsync(n, "hall", "Nurse");
+        Assert.DoesNotContain(history, e => e.Element("body")?.Text == "free potions");
+    }
 }
+

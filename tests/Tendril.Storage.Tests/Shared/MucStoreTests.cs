@@ -76,6 +76,12 @@ public abstract class MucStoreTests : StorageTestBase
         var page = await archive.QueryAsync(S, "hall", new ArchiveQuery { With = $"hall@{S}/Juliet", Max = 10 });
         Assert.Equal(["a", "b"], page.Items.Select(i => i.Id));
         Assert.Null(await archive.GetPreferencesAsync(S, "hall"));
+        // A tombstone replaces a message in its place (XEP-0425): same id, same order.
+        Assert.True(await archive.ReplaceAsync(S, "hall", "a", "<message><retracted/></message>"));
+        Assert.False(await archive.ReplaceAsync(S, "hall", "nope", "<message/>"));
+        var replaced = await archive.QueryAsync(S, "hall", new ArchiveQuery { Max = 10 });
+        Assert.Equal(["a", "b"], replaced.Items.Select(i => i.Id));
+        Assert.Equal("<message><retracted/></message>", replaced.Items[0].Stanza);
         // The accounts' archive knows nothing of it.
         Assert.Equal(0, (await Storage.Archive.QueryAsync(S, "hall", new ArchiveQuery())).Count);
         await Storage.Muc.DeleteRoomAsync(S, "hall");

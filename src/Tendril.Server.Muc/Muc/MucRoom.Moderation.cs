@@ -1,0 +1,89 @@
+using Tendril.Protocol;
+using Tendril.Protocol.Errors;
+using Tendril.Server.Routing;
+using Tendril.Storage;
+using Tendril.Xml;
+
+namespace Tendril.Server.Features.Muc;
+
+/// <summary>
+/// XEP-0425 moderated message retraction (v0.3): a moderator retracts a message by the stanza-id the room gave it; the
+/// occupants are told with a XEP-0424 &lt;retract/&gt; carrying &lt;moderated/&gt;, the message leaves the history, and
+/// the archive keeps a tombstone in its place (XEP-0425 §4).
+/// </summary>
+public sealed partial class MucRoom
+{
+    public const string ModerateNs = "urn:xmpp:message-moderate:1";
+    public const string RetractNs = "urn:xmpp:message-retract:1";
+
+    private async ValueTask<XmlElement?> ModerateAsync(XmlElement moderate, Occupant? moderator)
+    {
+        if (moderator is null || moderator.Role != MucRole.Moderator)
+            throw MucException.Of(StanzaErrorCondition.Forbidden, "Only moderators may retract other occupants' messages.");
+        if (moderate.Element("retract", RetractNs) is null)
+            throw MucException.Of(StanzaErrorCondition.BadRequest, "Only retraction is supported: <retract xmlns='urn:xmpp:message-retract:1'/>.");
+        var id = moderate.GetAttribute("id");
+        if (string.IsNullOrEmpty(id)) throw MucException.Of(StanzaErrorCondition.BadRequest, "Name the message by the room's stanza-id ('id').");
+        var reason = moderate.Element("reason", ModerateNs)?.Text;
+
+        // The message: in the history, in the archive, or both.
+        var inHistory = RemoveFromHistory(id);
+        var archived = false;
+        if (Archives)
+        {
+            if (_service.Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            var page = await Server.Storage.Muc.Archive.QueryAsync(_service.JidString, Name, new ArchiveQuery { Ids = [id], Max = 1 }).ConfigureAwait(false);
+            if (page.Items.Count == 1 && StoredStanza.Parse(page.Items[0].Stanza) is { } original)
+            {
+                var tombstone = Tombstone(original, moderator, reason);
+                archived = await Server.Storage.Muc.Archive.ReplaceAsync(_service.JidString, Name, id, StoredStanza.Serialize(tombstone)).ConfigureAwait(false);
+            }
+        }
+        if (!inHistory && !archived) throw MucException.Of(StanzaErrorCondition.ItemNotFound, "No message of this room has that stanza-id.");
+
+        var notice = Stanza("message").SetAttribute("type", "groupchat").SetAttribute("id", Guid.NewGuid().ToString("N")).SetAttribute("from", JidString);
+        var retract = notice.AddElement("retract", RetractNs).SetAttribute("id", id);
+        Moderated(retract, moderator);
+        if (reason is not null) retract.AddElement("reason", RetractNs).Add(reason);
+        var serialized = new SerializedStanza(notice);
+        foreach (var occupant in _byNick.Values)
+        {
+            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
+        }
+        return null;
+    }
+
+    private void Moderated(XmlElement parent, Occupant moderator) =>
+        parent.AddElement("moderated", ModerateNs).SetAttribute("by", OccupantJid(moderator.Nick).ToString())
+            .AddElement("occupant-id", MucNs.OccupantId).SetAttribute("id", moderator.OccupantId);
+
+    /// <summary>The archived message with its content replaced (body and every payload) by &lt;retracted/&gt;: who sent it stays.</summary>
+    private XmlElement Tombstone(XmlElement original, Occupant moderator, string? reason)
+    {
+        var tombstone = new XmlElement("message", Ns.Client);
+        foreach (var attribute in original.Attributes) tombstone.AddAttributeUnchecked(attribute);
+        foreach (var child in original.Elements())
+        {
+            if (child.Namespace is MucNs.OccupantId or MucNs.StanzaId) tombstone.Add(child);
+        }
+        var retracted = tombstone.AddElement("retracted", RetractNs).SetAttribute("stamp", XmppDateTime.Format(Server.Time.GetUtcNow()));
+        Moderated(retracted, moderator);
+        if (reason is not null) retracted.AddElement("reason", RetractNs).Add(reason);
+        return tombstone;
+    }
+
+    private bool RemoveFromHistory(string stanzaId)
+    {
+        var found = false;
+        var kept = new List<HistoryEntry>(_history.Count);
+        foreach (var entry in _history)
+        {
+            if (!found && entry.Message.Element("stanza-id", MucNs.StanzaId) is { } sid && sid.GetAttribute("id") == stanzaId) found = true;
+            else kept.Add(entry);
+        }
+        if (!found) return false;
+        _history.Clear();
+        foreach (var entry in kept) _history.Enqueue(entry);
+        return true;
+    }
+}
