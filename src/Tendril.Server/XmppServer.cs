@@ -443,6 +443,14 @@ public sealed class XmppServer : IAsyncDisposable
         foreach (var s in streams) s.StopReading();
         var readers = Task.WhenAll(streams.Select(s => s.ReadStopped));
         await Task.WhenAny(readers, Task.Delay(Min(TimeSpan.FromSeconds(2), deadline - Time.GetUtcNow()), Time)).ConfigureAwait(false);
+        try
+        {
+            await Features.RaiseServerStoppingAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "A feature failed while the server began to stop"); // the stop goes on
+        }
         foreach (var s in Heartbeat.Streams)
         {
             await s.CloseAsync(new StreamError(StreamErrorCondition.SystemShutdown, "The server is shutting down."), "server shutdown").ConfigureAwait(false);

@@ -56,6 +56,7 @@ public sealed class MucFeature : IServerFeature, IStoppableFeature, Admin.IAdmin
         service.AttachMetrics(server.Metrics.Meter);
         service.StartArchive(server.Metrics.Meter);
         _service = service;
+        registry.ServerStopping += service.ShutdownAsync;
         registry.AddHostedDomain(jid.Domain, (stanza, from, to, _) => service.HandleStanzaAsync(stanza, from, to));
         registry.AddDiscoItem(new DiscoItem(jid.Domain, options.Name));
         logger.LogInformation("Group chat (XEP-0045) at {Service}", jid);

@@ -182,6 +182,36 @@ public sealed partial class MucRoom
         }
     }
 
+    /// <summary>
+    /// The server stops (§7.? status 332): each occupant's clients get their unavailable presence from the room with
+    /// 332 and 110; the room keeps nobody (a persistent room stays stored, a temporary one goes).
+    /// </summary>
+    internal async ValueTask ShutdownAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (Gone) return;
+            foreach (var occupant in _byNick.Values.ToArray())
+            {
+                foreach (var s in occupant.Sessions)
+                {
+                    _bySession.Remove(s.Jid);
+                    SendTo(s.Jid, OccupantUnavailable(occupant, s.Jid, self: true, [MucStatus.Shutdown], null, null, null, null));
+                }
+                occupant.Sessions.Clear();
+                _byNick.Remove(occupant.Nick);
+                _service.OccupantsChanged(-1);
+            }
+            await FlushAsync().ConfigureAwait(false);
+            if (!Config.Persistent) Drop();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Destroys the room from outside (the admin page), under the room's gate like any stanza.</summary>
     internal async ValueTask DestroyByOperatorAsync(string reason)
     {

@@ -115,6 +115,12 @@ public sealed class MucService
         }
     }
 
+    /// <summary>A graceful stop: every room tells its occupants they are removed because the server shuts down (status 332).</summary>
+    internal async ValueTask ShutdownAsync()
+    {
+        foreach (var room in _rooms.Values.ToArray()) await room.ShutdownAsync().ConfigureAwait(false);
+    }
+
     /// <summary>The room in memory, else the persistent room from the store, else null.</summary>
     public async ValueTask<MucRoom?> FindAsync(string name)
     {

@@ -453,6 +453,20 @@ public sealed class FeatureRegistry
     /// <summary>Raised after a bound session has ended (its unavailable presence already broadcast).</summary>
     public event Func<Routing.C2sSession, ValueTask>? SessionClosed;
 
+    /// <summary>
+    /// Raised when a graceful stop begins: the listeners are closed and the streams read nothing more, but they are
+    /// still open — what a feature sends now reaches the clients before their streams end with system-shutdown (group
+    /// chat rooms tell their occupants with status 332).
+    /// </summary>
+    public event Func<ValueTask>? ServerStopping;
+
+    internal async ValueTask RaiseServerStoppingAsync()
+    {
+        var handlers = ServerStopping;
+        if (handlers is null) return;
+        foreach (var h in handlers.GetInvocationList()) await ((Func<ValueTask>)h)().ConfigureAwait(false);
+    }
+
     internal bool TryGetIqHandler(string name, string ns, IqTarget target, out IqHandler handler)
     {
         if (_iqHandlers.TryGetValue((name, ns), out var entry) && (entry.Target & target) != 0)

@@ -234,3 +234,22 @@ public sealed class OccupantTests : MucTestBase
         Assert.Equal("Balcony", answer.Element("query", "jabber:iq:version")!.Element("name")!.Text);
     }
 }
+
+/// <summary>A graceful stop tells every occupant (XEP-0045 status 332) before the streams end.</summary>
+public sealed class ShutdownTests : MucTestBase
+{
+    [Fact]
+    public async Task Occupants_are_told_the_server_shuts_down_before_their_streams_end()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateRoomAsync(j, "hall", "Juliet");
+        await EnterAsync(r, "hall", "Romeo");
+        await DrainAsync(r);
+        var stopping = Server.Server.StopAsync(TimeSpan.FromSeconds(5));
+        var gone = await FromAsync(r, "presence", $"{Room("hall")}/Romeo", p => p.GetAttribute("type") == "unavailable");
+        Assert.Equal([MucStatus.Self, MucStatus.Shutdown], StatusCodes(gone).Order());
+        await r.ExpectStreamErrorAsync("system-shutdown");
+        await stopping;
+    }
+}
