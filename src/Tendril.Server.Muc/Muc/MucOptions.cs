@@ -53,6 +53,9 @@ namespace Tendril.Server.Features.Muc
         /// <summary>A new room archives its messages (XEP-0313; only persistent rooms keep an archive).</summary>
         public bool DefaultArchive { get; set; } = true;
 
+        /// <summary>Days a room's archived message is kept (swept hourly); 0 keeps them for good.</summary>
+        public int ArchiveRetentionDays { get; set; }
+
         /// <summary>Room archive records queued for the store at most; beyond it senders wait (back-pressure, as for accounts' archives).</summary>
         public int ArchiveQueueCapacity { get; set; } = 8192;
 
@@ -65,6 +68,7 @@ namespace Tendril.Server.Features.Muc
             if (MaxHistory is < 0 or > 10_000) problems.Add("Tendril:Muc:MaxHistory must be 0..10000");
             if (DefaultHistory < 0 || DefaultHistory > MaxHistory) problems.Add("Tendril:Muc:DefaultHistory must be 0..MaxHistory");
             if (MessagesPerSecond < 0) problems.Add("Tendril:Muc:MessagesPerSecond must not be negative");
+            if (ArchiveRetentionDays < 0) problems.Add("Tendril:Muc:ArchiveRetentionDays must be 0 or more");
             if (ArchiveQueueCapacity is < 1 or > 1_000_000) problems.Add("Tendril:Muc:ArchiveQueueCapacity must be 1..1000000");
             foreach (var creator in Creators)
             {

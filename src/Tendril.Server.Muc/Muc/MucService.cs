@@ -54,9 +54,37 @@ public sealed class MucService
     /// <summary>Writes the rooms' archives off the rooms' path (batched, retried through storage outages, bounded).</summary>
     internal ArchiveWriter? Archive { get; private set; }
 
-    internal void StartArchive(Meter meter) =>
+    internal void StartArchive(Meter meter)
+    {
         Archive = new ArchiveWriter(Server.Storage.Muc.Archive, Options.ArchiveQueueCapacity, Server.LoggerFactory.CreateLogger("Tendril.Muc.Archive"),
             TimeProvider.System, meter, metrics: "tendril.muc.mam");
+        if (Options.ArchiveRetentionDays > 0) _ = SweepLoopAsync();
+    }
+
+    /// <summary>Deletes the rooms' archived messages older than <c>Muc:ArchiveRetentionDays</c>; returns how many (0 when it is off).</summary>
+    public async ValueTask<int> SweepArchiveAsync()
+    {
+        var days = Options.ArchiveRetentionDays;
+        if (days <= 0) return 0;
+        if (Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        return await Server.Storage.Muc.Archive.DeleteOlderThanAsync(Server.Time.GetUtcNow().AddDays(-days)).ConfigureAwait(false);
+    }
+
+    private async Task SweepLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1), Server.Time);
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                await SweepArchiveAsync().ConfigureAwait(false);
+            }
+            catch (StorageException e)
+            {
+                StorageFailed(e, JidString); // tried again at the next hour
+            }
+        }
+    }
 
     internal void AttachMetrics(Meter meter)
     {

@@ -1,4 +1,5 @@
 using Tendril.Protocol;
+using Tendril.Server.Configuration;
 using Tendril.Server.Features.Muc;
 using Tendril.Server.Tests.PubSub;
 using Tendril.Xml;
@@ -118,6 +119,29 @@ public sealed class ArchiveTests : MucTestBase
         Assert.Equal($"{Room("hall")}/Romeo", kept.GetAttribute("from"));
         var history = await EnterAsync(n, "hall", "Nurse");
         Assert.DoesNotContain(history, e => e.Element("body")?.Text == "free potions");
+    }
+}
+
+/// <summary>Room archive retention (Muc:ArchiveRetentionDays): old messages are swept, newer ones stay.</summary>
+public sealed class ArchiveRetentionTests : MucTestBase
+{
+    protected override void Configure(TendrilOptions options) => options.Muc.ArchiveRetentionDays = 1;
+
+    [Fact]
+    public async Task Messages_older_than_the_retention_are_swept()
+    {
+        var j = await LoginAsync("juliet");
+        await CreateRoomAsync(j, "hall", "Juliet", ("muc#roomconfig_persistentroom", "1"));
+        await j.SendAsync($"<message to='{Room("hall")}' type='groupchat'><body>old</body></message>");
+        await FromAsync(j, "message", $"{Room("hall")}/Juliet", m => m.Element("body")?.Text == "old");
+        Server.Time!.Advance(TimeSpan.FromDays(2));
+        await j.SendAsync($"<message to='{Room("hall")}' type='groupchat'><body>new</body></message>");
+        await FromAsync(j, "message", $"{Room("hall")}/Juliet", m => m.Element("body")?.Text == "new");
+        var service = Server.Server.ServerFeatures.OfType<MucFeature>().Single().Service!;
+        Assert.Equal(1, await service.SweepArchiveAsync());
+        var left = await Server.Storage.Muc.Archive.QueryAsync(Service, "hall", new Storage.ArchiveQuery());
+        Assert.Equal(1, left.Count);
+        Assert.Contains(">new<", left.Items[0].Stanza, StringComparison.Ordinal);
     }
 }
 
