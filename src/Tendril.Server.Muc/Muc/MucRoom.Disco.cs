@@ -47,6 +47,7 @@ public sealed partial class MucRoom
         yield return Ns.DiscoInfo;
         yield return Ns.Ping;
         yield return ModerateNs;
+        yield return RetractNs;
         if (Archives) yield return Archive.ArchiveQueries.Namespace;
         yield return Config.Public ? "muc_public" : "muc_hidden";
         yield return Config.Persistent ? "muc_persistent" : "muc_temporary";

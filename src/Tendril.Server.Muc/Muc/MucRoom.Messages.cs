@@ -61,6 +61,7 @@ public sealed partial class MucRoom
         }
         if (sender.Role < MucRole.Participant) throw MucException.Of(StanzaErrorCondition.Forbidden, "Visitors may not send messages in this moderated room.");
         CheckRate(sender);
+        if (message.Element("retract", RetractNs) is { } retract) await RetractOwnAsync(retract, sender).ConfigureAwait(false);
 
         var reflected = Reflect(message, sender);
         var now = Server.Time.GetUtcNow();

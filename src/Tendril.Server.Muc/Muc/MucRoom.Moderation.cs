@@ -72,6 +72,47 @@ public sealed partial class MucRoom
         return tombstone;
     }
 
+    /// <summary>
+    /// XEP-0424 in a room: an occupant retracts one of its own messages (named by the room's stanza-id). The author is
+    /// checked by occupant id — nobody retracts another's message this way (a moderator uses XEP-0425) — then the
+    /// message leaves the history and the archive keeps a tombstone; the retraction itself is reflected as sent.
+    /// </summary>
+    private async ValueTask RetractOwnAsync(XmlElement retract, Occupant sender)
+    {
+        if (retract.GetAttribute("id") is not { Length: > 0 } id) throw MucException.Of(StanzaErrorCondition.BadRequest, "A retraction names the message's stanza-id ('id').");
+        XmlElement? original = null;
+        foreach (var entry in _history)
+        {
+            if (entry.Message.Element("stanza-id", MucNs.StanzaId)?.GetAttribute("id") == id) original = entry.Message;
+        }
+        ArchivedMessage? archived = null;
+        if (Archives)
+        {
+            if (_service.Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            var page = await Server.Storage.Muc.Archive.QueryAsync(_service.JidString, Name, new ArchiveQuery { Ids = [id], Max = 1 }).ConfigureAwait(false);
+            if (page.Items.Count == 1)
+            {
+                archived = page.Items[0];
+                original ??= StoredStanza.Parse(archived.Stanza);
+            }
+        }
+        if (original is null) return; // not known here (older than the history, not archived): reflected all the same
+        if (original.Element("occupant-id", MucNs.OccupantId)?.GetAttribute("id") != sender.OccupantId)
+            throw MucException.Of(StanzaErrorCondition.Forbidden, "Only its author may retract a message (moderators use XEP-0425).");
+        RemoveFromHistory(id);
+        if (archived is not null && StoredStanza.Parse(archived.Stanza) is { } stored)
+        {
+            var tombstone = new XmlElement("message", Ns.Client);
+            foreach (var attribute in stored.Attributes) tombstone.AddAttributeUnchecked(attribute);
+            foreach (var child in stored.Elements())
+            {
+                if (child.Namespace is MucNs.OccupantId or MucNs.StanzaId) tombstone.Add(child);
+            }
+            tombstone.AddElement("retracted", RetractNs).SetAttribute("stamp", XmppDateTime.Format(Server.Time.GetUtcNow()));
+            await Server.Storage.Muc.Archive.ReplaceAsync(_service.JidString, Name, id, StoredStanza.Serialize(tombstone)).ConfigureAwait(false);
+        }
+    }
+
     private bool RemoveFromHistory(string stanzaId)
     {
         var found = false;

@@ -122,6 +122,34 @@ public sealed class ArchiveTests : MucTestBase
     }
 }
 
+/// <summary>XEP-0424 in a room: an occupant retracts its own message; nobody else's.</summary>
+public sealed class RetractionTests : MucTestBase
+{
+    [Fact]
+    public async Task An_occupant_retracts_its_own_message_but_not_another_ones()
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateRoomAsync(j, "hall", "Juliet", ("muc#roomconfig_persistentroom", "1"));
+        await EnterAsync(r, "hall", "Romeo");
+        await r.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='oops'><body>typo</body></message>");
+        var sent = await FromAsync(j, "message", $"{Room("hall")}/Romeo", m => m.Element("body")?.Text == "typo");
+        var id = sent.Element("stanza-id", MucNs.StanzaId)!.GetAttribute("id")!;
+
+        // juliet may not retract romeo's message this way.
+        await j.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='x'><retract xmlns='{MucRoom.RetractNs}' id='{id}'/><body>/me retracted</body></message>");
+        var refused = await FromAsync(j, "message", Room("hall"), m => m.GetAttribute("type") == "error");
+        AssertError(refused, "auth", "forbidden");
+
+        await r.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='undo'><retract xmlns='{MucRoom.RetractNs}' id='{id}'/><fallback xmlns='urn:xmpp:fallback:0' for='{MucRoom.RetractNs}'/><body>retracted</body></message>");
+        var reflected = await FromAsync(j, "message", $"{Room("hall")}/Romeo", m => m.Element("retract", MucRoom.RetractNs) is not null);
+        Assert.Equal(id, reflected.Element("retract", MucRoom.RetractNs)!.GetAttribute("id"));
+        var archived = await Server.Storage.Muc.Archive.QueryAsync(Service, "hall", new Storage.ArchiveQuery { Ids = [id] });
+        Assert.Contains("<retracted", archived.Items.Single().Stanza, StringComparison.Ordinal);
+        Assert.DoesNotContain("typo", archived.Items.Single().Stanza, StringComparison.Ordinal);
+    }
+}
+
 /// <summary>Room archive retention (Muc:ArchiveRetentionDays): old messages are swept, newer ones stay.</summary>
 public sealed class ArchiveRetentionTests : MucTestBase
 {
