@@ -18,6 +18,17 @@ internal sealed class PostgresAccountDataStore(PostgresStorage storage) : IAccou
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<int> CountAsync(string domain, string username, string store, CancellationToken cancellationToken = default)
+    {
+        Check(domain, username, store);
+        return await storage.RunAsync("count account data", async connection =>
+        {
+            await using var command = connection.Command("SELECT COUNT(*) FROM account_data WHERE domain = $1 AND username = $2 AND store = $3;");
+            command.Parameters.Param(domain).Param(username).Param(store);
+            return (int)(long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<IReadOnlyList<KeyValuePair<string, string>>> ListAsync(string domain, string username, string store, CancellationToken cancellationToken = default)
     {
         Check(domain, username, store);

@@ -18,6 +18,19 @@ internal sealed class SqliteAccountDataStore(SqliteStorage storage) : IAccountDa
         }, cancellationToken);
     }
 
+    public async ValueTask<int> CountAsync(string domain, string username, string store, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(store);
+        return await storage.ReadAsync("count account data", connection =>
+        {
+            using var command = SqliteStorage.Command(connection, "SELECT COUNT(*) FROM account_data WHERE domain = $domain AND username = $username AND store = $store;", domain, username);
+            command.Parameters.AddWithValue("$store", store);
+            return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }, cancellationToken);
+    }
+
     public async ValueTask<IReadOnlyList<KeyValuePair<string, string>>> ListAsync(string domain, string username, string store, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(domain);

@@ -10,6 +10,9 @@ public interface IAccountDataStore
     /// <summary>The value, or null when none is stored.</summary>
     ValueTask<string?> GetAsync(string domain, string username, string store, string key, CancellationToken cancellationToken = default);
 
+    /// <summary>How many entries the store holds for the account (a cap's check, without reading the values).</summary>
+    ValueTask<int> CountAsync(string domain, string username, string store, CancellationToken cancellationToken = default);
+
     /// <summary>Every (key, value) of the store for the account, ordered by key (ordinal).</summary>
     ValueTask<IReadOnlyList<KeyValuePair<string, string>>> ListAsync(string domain, string username, string store, CancellationToken cancellationToken = default);
 

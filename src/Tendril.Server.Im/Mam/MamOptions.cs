@@ -9,10 +9,10 @@ namespace Tendril.Server.Features.Mam
         public bool Enabled { get; set; } = true;
 
         /// <summary>Results per page when a query names no RSM max.</summary>
-        public int DefaultPageSize { get; set; } = 50;
+        public int DefaultPageSize { get; set; } = Archive.ArchiveQueries.DefaultPageSize;
 
         /// <summary>The largest page; a larger RSM max is reduced to it (XEP-0313 §4.3.1 lets the server limit pages).</summary>
-        public int MaxPageSize { get; set; } = 250;
+        public int MaxPageSize { get; set; } = Archive.ArchiveQueries.MaxPageSize;
 
         /// <summary>Messages older than this are deleted by an hourly sweep; 0 keeps them forever.</summary>
         public int RetentionDays { get; set; }

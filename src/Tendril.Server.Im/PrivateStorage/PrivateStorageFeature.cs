@@ -65,11 +65,16 @@ public sealed class PrivateStorageFeature : IServerFeature
         var entries = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var child in children) entries[child.Namespace] = StoredStanza.Serialize(child);
         var max = request.Server.Options.PrivateStorage.MaxNamespaces;
-        if (max > 0)
+        var count = max > 0 ? await data.CountAsync(user.Domain, user.Local!, Store).ConfigureAwait(false) : 0;
+        if (max > 0 && count + entries.Count > max)
         {
-            var stored = await data.ListAsync(user.Domain, user.Local!, Store).ConfigureAwait(false);
-            var after = stored.Count + entries.Keys.Count(ns => !stored.Any(p => p.Key == ns));
-            if (after > max)
+            // Near the cap: only namespaces not stored yet count (a replacement adds nothing).
+            var added = 0;
+            foreach (var ns in entries.Keys)
+            {
+                if (await data.GetAsync(user.Domain, user.Local!, Store, ns).ConfigureAwait(false) is null) added++;
+            }
+            if (count + added > max)
             {
                 request.ReplyError(StanzaErrorCondition.PolicyViolation, $"At most {max} namespaces of private data per account.");
                 return;

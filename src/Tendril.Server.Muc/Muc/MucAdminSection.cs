@@ -20,16 +20,15 @@ internal sealed class MucAdminSection(MucService service) : IAdminSection
     public async ValueTask<AdminTable> GetTableAsync(CancellationToken cancellationToken)
     {
         var stored = await service.Server.Storage.Muc.ListRoomsAsync(service.JidString, null, Shown, publicOnly: false, cancellationToken).ConfigureAwait(false);
-        var names = new SortedSet<string>(stored.Rooms.Select(r => r.Name), StringComparer.Ordinal);
+        var titles = stored.Rooms.ToDictionary(r => r.Name, r => r.Title, StringComparer.Ordinal);
+        var names = new SortedSet<string>(titles.Keys, StringComparer.Ordinal);
         foreach (var room in service.Rooms) names.Add(room.Name);
         var rows = new List<IReadOnlyList<string>>();
         foreach (var name in names.Take(Shown))
         {
-            var room = service.Rooms.FirstOrDefault(r => r.Name == name);
-            if (room is null)
+            if (!service.TryGetRoom(name, out var room))
             {
-                var title = stored.Rooms.First(r => r.Name == name).Title;
-                rows.Add([$"{name}@{service.JidString}", title ?? "", "0", "yes", "(not loaded)", "", "", ""]);
+                rows.Add([$"{name}@{service.JidString}", titles[name] ?? "", "0", "yes", "(not loaded)", "", "", ""]);
                 continue;
             }
             var config = room.Config;

@@ -184,12 +184,7 @@ public sealed partial class MucRoom
         if (!Config.MembersOnly) return;
         var notice = Stanza("message").SetAttribute("from", JidString);
         notice.AddElement("x", MucNs.User).AddElement("item").SetAttribute("affiliation", affiliation.Name()).SetAttribute("jid", bare.ToString()).SetAttribute("role", "none");
-        var serialized = new SerializedStanza(notice);
-        foreach (var occupant in _byNick.Values)
-        {
-            if (!SeesRealJids(occupant)) continue;
-            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-        }
+        SendToOccupants(notice, SeesRealJids);
         var told = Stanza("message");
         var item = told.AddElement("x", MucNs.User).AddElement("item").SetAttribute("affiliation", affiliation.Name()).SetAttribute("jid", bare.ToString());
         if (reason is not null) item.AddElement("reason").Add(reason);

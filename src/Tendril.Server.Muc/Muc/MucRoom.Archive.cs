@@ -34,7 +34,7 @@ public sealed partial class MucRoom
         }
         else
         {
-            if (ArchiveQueries.Parse(query, defaultPageSize: 50, maxPageSize: 250, out var error) is not { } parsed)
+            if (ArchiveQueries.Parse(query, ArchiveQueries.DefaultPageSize, ArchiveQueries.MaxPageSize, out var error) is not { } parsed)
             {
                 router.BounceError(iq, error!);
                 return;

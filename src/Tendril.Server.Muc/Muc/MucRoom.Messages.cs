@@ -78,11 +78,7 @@ public sealed partial class MucRoom
                 await _service.Archive!.EnqueueAsync(new ArchiveAppend(_service.JidString, Name, record)).ConfigureAwait(false);
             }
         }
-        var serialized = new SerializedStanza(reflected);
-        foreach (var occupant in _byNick.Values)
-        {
-            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-        }
+        SendToOccupants(reflected);
         _service.MessageReflected();
     }
 
@@ -115,12 +111,7 @@ public sealed partial class MucRoom
         Subject = subject;
         SubjectBy = sender.Nick;
         SubjectAt = Server.Time.GetUtcNow();
-        var reflected = Reflect(message, sender);
-        var serialized = new SerializedStanza(reflected);
-        foreach (var occupant in _byNick.Values)
-        {
-            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-        }
+        SendToOccupants(Reflect(message, sender));
         if (Stored) _ = SaveSubjectAsync();
     }
 
@@ -140,14 +131,8 @@ public sealed partial class MucRoom
     private void CheckRate(Occupant sender)
     {
         var rate = _service.Options.MessagesPerSecond;
-        if (rate <= 0) return;
-        var now = Server.Time.GetTimestamp();
-        var burst = rate * 10;
-        if (sender.Tokens < 0) sender.Tokens = burst;
-        else sender.Tokens = Math.Min(burst, sender.Tokens + Server.Time.GetElapsedTime(sender.TokensAt, now).TotalSeconds * rate);
-        sender.TokensAt = now;
-        if (sender.Tokens < 1) throw MucException.Of(StanzaErrorCondition.ResourceConstraint, StanzaErrorType.Wait, "You are sending messages too fast; wait a moment.");
-        sender.Tokens -= 1;
+        if (!sender.Rate.TryTake(rate, rate * 10, Security.TokenBucket.Seconds(Server.Time)))
+            throw MucException.Of(StanzaErrorCondition.ResourceConstraint, StanzaErrorType.Wait, "You are sending messages too fast; wait a moment.");
     }
 
     /// <summary>A private message to an occupant (§7.5), to each of its sessions, from room/sender-nick.</summary>
@@ -238,12 +223,7 @@ public sealed partial class MucRoom
         ], title: "Voice request", instructions: "To approve this request for voice, select the \"Grant voice to this person?\" checkbox and submit this form.");
         var request = Stanza("message").SetAttribute("from", JidString);
         request.Add(form);
-        var serialized = new SerializedStanza(request);
-        foreach (var occupant in _byNick.Values)
-        {
-            if (occupant.Role != MucRole.Moderator) continue;
-            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-        }
+        SendToOccupants(request, static o => o.Role == MucRole.Moderator);
     }
 
     // ---- iq to an occupant ---------------------------------------------------------------------------------------

@@ -28,28 +28,14 @@ public sealed partial class MucRoom
 
         // The message: in the history, in the archive, or both.
         var inHistory = RemoveFromHistory(id);
-        var archived = false;
-        if (Archives)
-        {
-            if (_service.Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
-            var page = await Server.Storage.Muc.Archive.QueryAsync(_service.JidString, Name, new ArchiveQuery { Ids = [id], Max = 1 }).ConfigureAwait(false);
-            if (page.Items.Count == 1 && StoredStanza.Parse(page.Items[0].Stanza) is { } original)
-            {
-                var tombstone = Tombstone(original, moderator, reason);
-                archived = await Server.Storage.Muc.Archive.ReplaceAsync(_service.JidString, Name, id, StoredStanza.Serialize(tombstone)).ConfigureAwait(false);
-            }
-        }
+        var archived = await FindArchivedAsync(id).ConfigureAwait(false) is { } original && await TombstoneAsync(id, original, moderator, reason).ConfigureAwait(false);
         if (!inHistory && !archived) throw MucException.Of(StanzaErrorCondition.ItemNotFound, "No message of this room has that stanza-id.");
 
         var notice = Stanza("message").SetAttribute("type", "groupchat").SetAttribute("id", Guid.NewGuid().ToString("N")).SetAttribute("from", JidString);
         var retract = notice.AddElement("retract", RetractNs).SetAttribute("id", id);
         Moderated(retract, moderator);
         if (reason is not null) retract.AddElement("reason", RetractNs).Add(reason);
-        var serialized = new SerializedStanza(notice);
-        foreach (var occupant in _byNick.Values)
-        {
-            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-        }
+        SendToOccupants(notice);
         return null;
     }
 
@@ -57,8 +43,21 @@ public sealed partial class MucRoom
         parent.AddElement("moderated", ModerateNs).SetAttribute("by", OccupantJid(moderator.Nick).ToString())
             .AddElement("occupant-id", MucNs.OccupantId).SetAttribute("id", moderator.OccupantId);
 
-    /// <summary>The archived message with its content replaced (body and every payload) by &lt;retracted/&gt;: who sent it stays.</summary>
-    private XmlElement Tombstone(XmlElement original, Occupant moderator, string? reason)
+    /// <summary>The archived message named by the room's stanza-id (once what was queued before is written), or null.</summary>
+    private async ValueTask<XmlElement?> FindArchivedAsync(string id)
+    {
+        if (!Archives) return null;
+        if (_service.Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        var page = await Server.Storage.Muc.Archive.QueryAsync(_service.JidString, Name, new ArchiveQuery { Ids = [id], Max = 1 }).ConfigureAwait(false);
+        return page.Items.Count == 1 ? StoredStanza.Parse(page.Items[0].Stanza) : null;
+    }
+
+    /// <summary>
+    /// Replaces the archived message with a tombstone (XEP-0425 §4, XEP-0424): its content (body and every payload)
+    /// gives way to &lt;retracted/&gt; — with &lt;moderated/&gt; and the reason when a moderator retracted it — and who
+    /// sent it stays (attributes, occupant id, stanza id).
+    /// </summary>
+    private async ValueTask<bool> TombstoneAsync(string id, XmlElement original, Occupant? moderator, string? reason)
     {
         var tombstone = new XmlElement("message", Ns.Client);
         foreach (var attribute in original.Attributes) tombstone.AddAttributeUnchecked(attribute);
@@ -67,9 +66,9 @@ public sealed partial class MucRoom
             if (child.Namespace is MucNs.OccupantId or MucNs.StanzaId) tombstone.Add(child);
         }
         var retracted = tombstone.AddElement("retracted", RetractNs).SetAttribute("stamp", XmppDateTime.Format(Server.Time.GetUtcNow()));
-        Moderated(retracted, moderator);
+        if (moderator is not null) Moderated(retracted, moderator);
         if (reason is not null) retracted.AddElement("reason", RetractNs).Add(reason);
-        return tombstone;
+        return await Server.Storage.Muc.Archive.ReplaceAsync(_service.JidString, Name, id, StoredStanza.Serialize(tombstone)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -80,37 +79,23 @@ public sealed partial class MucRoom
     private async ValueTask RetractOwnAsync(XmlElement retract, Occupant sender)
     {
         if (retract.GetAttribute("id") is not { Length: > 0 } id) throw MucException.Of(StanzaErrorCondition.BadRequest, "A retraction names the message's stanza-id ('id').");
-        XmlElement? original = null;
-        foreach (var entry in _history)
-        {
-            if (entry.Message.Element("stanza-id", MucNs.StanzaId)?.GetAttribute("id") == id) original = entry.Message;
-        }
-        ArchivedMessage? archived = null;
-        if (Archives)
-        {
-            if (_service.Archive is { } writer) await writer.WaitWrittenAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
-            var page = await Server.Storage.Muc.Archive.QueryAsync(_service.JidString, Name, new ArchiveQuery { Ids = [id], Max = 1 }).ConfigureAwait(false);
-            if (page.Items.Count == 1)
-            {
-                archived = page.Items[0];
-                original ??= StoredStanza.Parse(archived.Stanza);
-            }
-        }
-        if (original is null) return; // not known here (older than the history, not archived): reflected all the same
+        var archived = await FindArchivedAsync(id).ConfigureAwait(false);
+        if ((FindInHistory(id) ?? archived) is not { } original) return; // not known here (older than the history, not archived): reflected all the same
         if (original.Element("occupant-id", MucNs.OccupantId)?.GetAttribute("id") != sender.OccupantId)
             throw MucException.Of(StanzaErrorCondition.Forbidden, "Only its author may retract a message (moderators use XEP-0425).");
         RemoveFromHistory(id);
-        if (archived is not null && StoredStanza.Parse(archived.Stanza) is { } stored)
+        if (archived is not null) await TombstoneAsync(id, archived, moderator: null, reason: null).ConfigureAwait(false);
+    }
+
+    private static bool HasStanzaId(XmlElement message, string id) => message.Element("stanza-id", MucNs.StanzaId)?.GetAttribute("id") == id;
+
+    private XmlElement? FindInHistory(string stanzaId)
+    {
+        foreach (var entry in _history)
         {
-            var tombstone = new XmlElement("message", Ns.Client);
-            foreach (var attribute in stored.Attributes) tombstone.AddAttributeUnchecked(attribute);
-            foreach (var child in stored.Elements())
-            {
-                if (child.Namespace is MucNs.OccupantId or MucNs.StanzaId) tombstone.Add(child);
-            }
-            tombstone.AddElement("retracted", RetractNs).SetAttribute("stamp", XmppDateTime.Format(Server.Time.GetUtcNow()));
-            await Server.Storage.Muc.Archive.ReplaceAsync(_service.JidString, Name, id, StoredStanza.Serialize(tombstone)).ConfigureAwait(false);
+            if (HasStanzaId(entry.Message, stanzaId)) return entry.Message;
         }
+        return null;
     }
 
     private bool RemoveFromHistory(string stanzaId)
@@ -119,7 +104,7 @@ public sealed partial class MucRoom
         var kept = new List<HistoryEntry>(_history.Count);
         foreach (var entry in _history)
         {
-            if (!found && entry.Message.Element("stanza-id", MucNs.StanzaId) is { } sid && sid.GetAttribute("id") == stanzaId) found = true;
+            if (!found && HasStanzaId(entry.Message, stanzaId)) found = true;
             else kept.Add(entry);
         }
         if (!found) return false;

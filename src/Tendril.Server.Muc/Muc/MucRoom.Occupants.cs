@@ -70,7 +70,7 @@ public sealed partial class MucRoom
             holder.Sessions.Add(session);
             _bySession[from] = holder;
             SendRoster(holder, from);
-            SendTo(from, OccupantPresence(holder, withJid: true, self: true, []));
+            SendTo(from, OccupantPresence(holder, from, self: true, []));
             SendHistoryAndSubject(from, muc);
             return;
         }
@@ -107,7 +107,7 @@ public sealed partial class MucRoom
         foreach (var other in _byNick.Values)
         {
             if (other == newcomer || !Config.PresenceBroadcast.Contains(other.Role)) continue;
-            SendTo(session, OccupantPresence(other, withJids, self: false, []));
+            SendTo(session, OccupantPresence(other, withJids ? other.Sessions[^1].Jid : null, self: false, []));
         }
     }
 
@@ -226,43 +226,34 @@ public sealed partial class MucRoom
     // ---- presence stanzas ----------------------------------------------------------------------------------------
 
     /// <summary>The occupant's presence to every session in the room (its own sessions with 110), when its role is broadcast.</summary>
-    private void BroadcastPresence(Occupant occupant, int[] statuses, string? actor = null, string? reason = null)
-    {
-        SerializedStanza? withJid = null, withoutJid = null;
-        var broadcast = Config.PresenceBroadcast.Contains(occupant.Role);
-        foreach (var other in _byNick.Values)
-        {
-            if (other == occupant)
-            {
-                var self = new SerializedStanza(OccupantPresence(occupant, withJid: true, self: true, statuses, actor, reason));
-                foreach (var s in occupant.Sessions) SendTo(s.Jid, self);
-                continue;
-            }
-            if (!broadcast) continue;
-            var stanza = SeesRealJids(other)
-                ? withJid ??= new SerializedStanza(OccupantPresence(occupant, withJid: true, self: false, statuses, actor, reason))
-                : withoutJid ??= new SerializedStanza(OccupantPresence(occupant, withJid: false, self: false, statuses, actor, reason));
-            foreach (var s in other.Sessions) SendTo(s.Jid, stanza);
-        }
-    }
+    private void BroadcastPresence(Occupant occupant, int[] statuses, string? actor = null, string? reason = null) =>
+        Broadcast(occupant, occupant.Sessions[^1].Jid, occupant.Sessions.ConvertAll(s => s.Jid), Config.PresenceBroadcast.Contains(occupant.Role),
+            (jid, self) => OccupantPresence(occupant, jid, self, statuses, actor, reason));
 
     /// <summary>
     /// The occupant's unavailable presence: to <paramref name="selfSessions"/> with 110, to the others when its role is
     /// broadcast (or for a nick change, which everyone must see). The occupant is already out of the table when it left.
     /// </summary>
     private void BroadcastUnavailable(Occupant occupant, Jid realJid, IReadOnlyList<Jid> selfSessions, int[] statuses, string? newNick,
-        string? actor, string? reason, XmlElement? clientPresence)
+        string? actor, string? reason, XmlElement? clientPresence) =>
+        Broadcast(occupant, realJid, selfSessions, Config.PresenceBroadcast.Contains(occupant.Role) || newNick is not null,
+            (jid, self) => OccupantUnavailable(occupant, jid, self, statuses, newNick, actor, reason, clientPresence));
+
+    /// <summary>
+    /// A presence of the occupant (<paramref name="make"/>: for a real JID or none, to itself or not) to its own
+    /// <paramref name="selfSessions"/> and, when <paramref name="toOthers"/>, to every other occupant — the real JID only
+    /// to those who may see it (§5.1.1); each variant serialized once.
+    /// </summary>
+    private void Broadcast(Occupant occupant, Jid realJid, IReadOnlyList<Jid> selfSessions, bool toOthers, Func<Jid?, bool, XmlElement> make)
     {
-        SerializedStanza? withJid = null, withoutJid = null;
-        var self = new SerializedStanza(OccupantUnavailable(occupant, realJid, self: true, statuses, newNick, actor, reason, clientPresence));
+        var self = new SerializedStanza(make(realJid, true));
         foreach (var s in selfSessions) SendTo(s, self);
-        if (!Config.PresenceBroadcast.Contains(occupant.Role) && newNick is null) return;
+        if (!toOthers) return;
+        SerializedStanza? withJid = null, withoutJid = null;
         foreach (var other in _byNick.Values)
         {
             if (other == occupant) continue;
-            var stanza = SeesRealJids(other)
-                ? withJid ??= new SerializedStanza(OccupantUnavailable(occupant, realJid, self: false, statuses, newNick, actor, reason, clientPresence))
-                : withoutJid ??= new SerializedStanza(OccupantUnavailable(occupant, null, self: false, statuses, newNick, actor, reason, clientPresence));
+            var stanza = SeesRealJids(other) ? withJid ??= new SerializedStanza(make(realJid, false)) : withoutJid ??= new SerializedStanza(make(null, false));
             foreach (var s in other.Sessions) SendTo(s.Jid, stanza);
         }
     }
@@ -270,17 +261,12 @@ public sealed partial class MucRoom
     /// <summary>
     /// &lt;presence from='room/nick'&gt; with the client's own presence and &lt;x xmlns='muc#user'&gt;&lt;item affiliation
     /// role [jid]/&gt; and the status codes (§7.2.3, §15.6.2): 110 to the occupant itself, 100 there when real JIDs are
-    /// public, and the XEP-0421 occupant id.
+    /// public, 170 when the room is archived, and the XEP-0421 occupant id.
     /// </summary>
-    private XmlElement OccupantPresence(Occupant occupant, bool withJid, bool self, int[] statuses, string? actor = null, string? reason = null)
+    private XmlElement OccupantPresence(Occupant occupant, Jid? realJid, bool self, int[] statuses, string? actor = null, string? reason = null)
     {
         var presence = occupant.Presence.CloneShallow().SetAttribute("from", OccupantJid(occupant.Nick).ToString());
-        var x = presence.AddElement("x", MucNs.User);
-        var item = x.AddElement("item").SetAttribute("affiliation", AffiliationOf(occupant.RealBare).Name()).SetAttribute("role", occupant.Role.Name());
-        if (withJid) item.SetAttribute("jid", occupant.Sessions[^1].Jid.ToString());
-        if (actor is not null) item.AddElement("actor").SetAttribute("nick", actor);
-        if (reason is not null) item.AddElement("reason").Add(reason);
-        foreach (var code in statuses) Status(x, code);
+        var x = UserX(presence, occupant, occupant.Role, realJid, null, actor, reason, statuses);
         if (self)
         {
             if (Config.WhoisAnyone) Status(x, MucStatus.NonAnonymous);
@@ -291,21 +277,28 @@ public sealed partial class MucRoom
         return presence;
     }
 
+    /// <summary>The occupant's unavailable presence (role none; for a nick change, its role and the new nick).</summary>
     private XmlElement OccupantUnavailable(Occupant occupant, Jid? realJid, bool self, int[] statuses, string? newNick, string? actor, string? reason, XmlElement? clientPresence)
     {
         var presence = Stanza("presence").SetAttribute("type", "unavailable").SetAttribute("from", OccupantJid(occupant.Nick).ToString());
         if (clientPresence?.Element("status") is { } text) presence.Add(text);
-        var x = presence.AddElement("x", MucNs.User);
-        var item = x.AddElement("item").SetAttribute("affiliation", AffiliationOf(occupant.RealBare).Name())
-            .SetAttribute("role", newNick is null ? "none" : occupant.Role.Name());
-        if (realJid is not null) item.SetAttribute("jid", realJid.ToString());
-        if (newNick is not null) item.SetAttribute("nick", newNick);
-        if (actor is not null) item.AddElement("actor").SetAttribute("nick", actor);
-        if (reason is not null) item.AddElement("reason").Add(reason);
-        foreach (var code in statuses) Status(x, code);
+        var x = UserX(presence, occupant, newNick is null ? MucRole.None : occupant.Role, realJid, newNick, actor, reason, statuses);
         if (self) Status(x, MucStatus.Self);
         presence.AddElement("occupant-id", MucNs.OccupantId).SetAttribute("id", occupant.OccupantId);
         return presence;
+    }
+
+    /// <summary>&lt;x xmlns='muc#user'&gt;&lt;item affiliation role [jid] [nick]&gt;[actor][reason]&lt;/item&gt; and the status codes.</summary>
+    private XmlElement UserX(XmlElement presence, Occupant occupant, MucRole role, Jid? realJid, string? nick, string? actor, string? reason, int[] statuses)
+    {
+        var x = presence.AddElement("x", MucNs.User);
+        var item = x.AddElement("item").SetAttribute("affiliation", AffiliationOf(occupant.RealBare).Name()).SetAttribute("role", role.Name());
+        if (realJid is not null) item.SetAttribute("jid", realJid.ToString());
+        if (nick is not null) item.SetAttribute("nick", nick);
+        if (actor is not null) item.AddElement("actor").SetAttribute("nick", actor);
+        if (reason is not null) item.AddElement("reason").Add(reason);
+        foreach (var code in statuses) Status(x, code);
+        return x;
     }
 
     private static void Status(XmlElement x, int code) => x.AddElement("status").SetAttribute("code", code.ToString(CultureInfo.InvariantCulture));

@@ -108,7 +108,7 @@ public sealed partial class MucRoom
 
     private async ValueTask ConfigureAsync(Dictionary<string, IReadOnlyList<string>> fields, Occupant? actor)
     {
-        var before = Config.Clone();
+        var before = Config; // replaced below, never changed: what the room was
         var next = Config.Clone();
         if (!next.Apply(fields, _service.Options.MaxHistory, out var problem)) throw MucException.Of(StanzaErrorCondition.NotAcceptable, problem);
         if (next.Persistent && !before.Persistent && !Stored) await _service.CheckRoomQuotaAsync(Creator).ConfigureAwait(false);
@@ -137,11 +137,7 @@ public sealed partial class MucRoom
             Status(x, MucStatus.ConfigurationChanged);
             if (next.WhoisAnyone != before.WhoisAnyone) Status(x, next.WhoisAnyone ? MucStatus.NowNonAnonymous : MucStatus.NowSemiAnonymous);
             if (Archives != archivedBefore) Status(x, Archives ? MucStatus.Logged : MucStatus.NotLogged);
-            var serialized = new SerializedStanza(notice);
-            foreach (var occupant in _byNick.Values)
-            {
-                foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
-            }
+            SendToOccupants(notice);
         }
         if (next.MembersOnly && !before.MembersOnly)
         {
@@ -186,25 +182,25 @@ public sealed partial class MucRoom
     /// The server stops (§7.? status 332): each occupant's clients get their unavailable presence from the room with
     /// 332 and 110; the room keeps nobody (a persistent room stays stored, a temporary one goes).
     /// </summary>
-    internal async ValueTask ShutdownAsync()
+    internal ValueTask ShutdownAsync() => UnderGateAsync(() =>
+    {
+        RemoveEveryone((occupant, session) => OccupantUnavailable(occupant, session, self: true, [MucStatus.Shutdown], null, null, null, null));
+        if (!Config.Persistent) Drop();
+        return ValueTask.CompletedTask;
+    });
+
+    /// <summary>Destroys the room from outside (the admin page), under the room's gate like any stanza.</summary>
+    internal ValueTask DestroyByOperatorAsync(string reason) => UnderGateAsync(() => DestroyAsync(null, reason, null));
+
+    /// <summary>Runs an action that does not come from a stanza (the admin page, a stop) under the room's gate, as a stanza would.</summary>
+    private async ValueTask UnderGateAsync(Func<ValueTask> action)
     {
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
             if (Gone) return;
-            foreach (var occupant in _byNick.Values.ToArray())
-            {
-                foreach (var s in occupant.Sessions)
-                {
-                    _bySession.Remove(s.Jid);
-                    SendTo(s.Jid, OccupantUnavailable(occupant, s.Jid, self: true, [MucStatus.Shutdown], null, null, null, null));
-                }
-                occupant.Sessions.Clear();
-                _byNick.Remove(occupant.Nick);
-                _service.OccupantsChanged(-1);
-            }
+            await action().ConfigureAwait(false);
             await FlushAsync().ConfigureAwait(false);
-            if (!Config.Persistent) Drop();
         }
         finally
         {
@@ -212,19 +208,19 @@ public sealed partial class MucRoom
         }
     }
 
-    /// <summary>Destroys the room from outside (the admin page), under the room's gate like any stanza.</summary>
-    internal async ValueTask DestroyByOperatorAsync(string reason)
+    /// <summary>Every occupant leaves at once (destruction, shutdown): each of its sessions gets <paramref name="goodbye"/>.</summary>
+    private void RemoveEveryone(Func<Occupant, Jid, XmlElement> goodbye)
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        foreach (var occupant in _byNick.Values.ToArray())
         {
-            if (Gone) return;
-            await DestroyAsync(null, reason, null).ConfigureAwait(false);
-            await FlushAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
+            foreach (var s in occupant.Sessions)
+            {
+                _bySession.Remove(s.Jid);
+                SendTo(s.Jid, goodbye(occupant, s.Jid));
+            }
+            occupant.Sessions.Clear();
+            _byNick.Remove(occupant.Nick);
+            _service.OccupantsChanged(-1);
         }
     }
 
@@ -234,7 +230,7 @@ public sealed partial class MucRoom
     /// </summary>
     internal async ValueTask DestroyAsync(string? alternate, string? reason, string? password)
     {
-        foreach (var occupant in _byNick.Values.ToArray())
+        RemoveEveryone((occupant, _) =>
         {
             var presence = Stanza("presence").SetAttribute("type", "unavailable").SetAttribute("from", OccupantJid(occupant.Nick).ToString());
             var x = presence.AddElement("x", MucNs.User);
@@ -244,15 +240,8 @@ public sealed partial class MucRoom
             if (reason is not null) destroy.AddElement("reason").Add(reason);
             if (password is not null) destroy.AddElement("password").Add(password);
             Status(x, MucStatus.Self);
-            var serialized = new SerializedStanza(presence);
-            foreach (var s in occupant.Sessions)
-            {
-                _bySession.Remove(s.Jid);
-                SendTo(s.Jid, serialized);
-            }
-            _byNick.Remove(occupant.Nick);
-            _service.OccupantsChanged(-1);
-        }
+            return presence;
+        });
         if (Stored) await Server.Storage.Muc.DeleteRoomAsync(_service.JidString, Name).ConfigureAwait(false);
         Stored = false;
         Drop();

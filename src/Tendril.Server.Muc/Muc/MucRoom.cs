@@ -33,9 +33,8 @@ internal sealed class Occupant(string nick, Jid realBare, MucRole role, string o
     /// <summary>The presence shown for the occupant: the latest session's.</summary>
     public XmlElement Presence => Sessions[^1].Presence;
 
-    // Message rate (a token bucket: MessagesPerSecond, 10 s of burst).
-    public double Tokens = -1;
-    public long TokensAt;
+    /// <summary>The occupant's message rate (Muc:MessagesPerSecond, ten seconds' worth at once), used under the room's gate.</summary>
+    public Security.TokenBucket Rate;
 }
 
 /// <summary>An affiliation kept by the room: the bare JID's affiliation, its reserved nick and the reason given.</summary>
@@ -158,7 +157,7 @@ public sealed partial class MucRoom
         _affiliations.Select(p => new MucAffiliationRecord(p.Key, p.Value.Affiliation.Name(), p.Value.Nick, p.Value.Reason)).ToArray();
 
     /// <summary>Writes the room (and, the first time, its affiliations) when it is persistent; drops the row when it stopped being.</summary>
-    private async ValueTask SaveAsync()
+    internal async ValueTask SaveAsync()
     {
         var store = Server.Storage.Muc;
         if (Config.Persistent)
@@ -302,6 +301,17 @@ public sealed partial class MucRoom
     }
 
     private void SendTo(Jid to, XmlElement stanza) => SendTo(to, new SerializedStanza(stanza));
+
+    /// <summary>A stanza serialized once, to every session of every occupant (or of those <paramref name="to"/> picks).</summary>
+    private void SendToOccupants(XmlElement stanza, Func<Occupant, bool>? to = null)
+    {
+        var serialized = new SerializedStanza(stanza);
+        foreach (var occupant in _byNick.Values)
+        {
+            if (to is not null && !to(occupant)) continue;
+            foreach (var s in occupant.Sessions) SendTo(s.Jid, serialized);
+        }
+    }
 
     /// <summary>A message or presence from the room itself (no nick) to a bare or full JID, through the router (offline storage for a bare JID).</summary>
     private ValueTask SendFromRoomAsync(XmlElement stanza, Jid to)

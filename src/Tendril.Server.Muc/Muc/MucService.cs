@@ -51,6 +51,9 @@ public sealed class MucService
 
     public long Occupants => Interlocked.Read(ref _occupants);
 
+    /// <summary>The room of that name in memory (not read from the store).</summary>
+    public bool TryGetRoom(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MucRoom? room) => _rooms.TryGetValue(name, out room);
+
     /// <summary>Writes the rooms' archives off the rooms' path (batched, retried through storage outages, bounded).</summary>
     internal ArchiveWriter? Archive { get; private set; }
 
@@ -186,12 +189,7 @@ public sealed class MucService
         // An entrance without the MUC element is the old groupchat 1.0 protocol: an instant room, unlocked (§10.1.1).
         var locked = stanza.Element("x", MucNs.Muc) is not null;
         var room = MucRoom.Create(this, to.Bare, from.Bare, locked);
-        if (!locked && Options.DefaultPersistent)
-        {
-            await Server.Storage.Muc.SaveRoomAsync(new MucRoomRecord(JidString, room.Name, room.Config.ToMap(), room.Config.Public, null, room.Creator, room.CreatedAt)).ConfigureAwait(false);
-            await Server.Storage.Muc.SetAffiliationsAsync(JidString, room.Name, [new MucAffiliationRecord(room.Creator, "owner")]).ConfigureAwait(false);
-            room.Stored = true;
-        }
+        if (!locked) await room.SaveAsync().ConfigureAwait(false); // an instant room of a persistent default is stored now
         return _rooms.GetOrAdd(room.Name, room);
     }
 
@@ -254,8 +252,9 @@ public sealed class MucService
     {
         var query = new XmlElement("query", Ns.DiscoInfo);
         query.AddElement("identity").SetAttribute("category", "conference").SetAttribute("type", "text").SetAttribute("name", Options.Name);
-        foreach (var feature in (string[])[MucNs.Muc, MucNs.Unique, ArchiveQueries.Namespace, MucNs.StableId, MucNs.SelfPingOptimization, MucNs.OccupantId, MucNs.StanzaId, Ns.DiscoInfo, Ns.DiscoItems, Ns.Ping,
-            Rsm.RsmRequest.Namespace])
+        // What the service itself answers; what rooms do (archives, occupant ids, stanza ids, self-ping) each room says
+        // in its own disco#info, as XEP-0313, XEP-0421, XEP-0359 and XEP-0410 place it.
+        foreach (var feature in (string[])[MucNs.Muc, MucNs.Unique, Ns.DiscoInfo, Ns.DiscoItems, Ns.Ping, Rsm.RsmRequest.Namespace])
         {
             query.AddElement("feature").SetAttribute("var", feature);
         }

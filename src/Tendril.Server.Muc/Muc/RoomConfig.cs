@@ -103,41 +103,41 @@ public sealed class RoomConfig
 
     /// <summary>
     /// Applies submitted fields (a submitted form, XEP-0045 §10.2). A field not submitted keeps its value. Returns false
-    /// with <paramref name="problem"/> on a value the field cannot take; nothing is changed then.
+    /// with <paramref name="problem"/> on a value the field cannot take — having applied part of the form: apply it to a
+    /// copy (<see cref="Clone"/>) and keep the copy only on success.
     /// </summary>
     public bool Apply(IReadOnlyDictionary<string, IReadOnlyList<string>> fields, int historyLimit, out string? problem)
     {
-        var next = Clone();
         problem = null;
         foreach (var (var, values) in fields)
         {
             var value = values.Count > 0 ? values[0] : "";
             switch (var)
             {
-                case "muc#roomconfig_roomname": next.Name = value; break;
-                case "muc#roomconfig_roomdesc": next.Description = value; break;
-                case "muc#roomconfig_lang": next.Language = value; break;
-                case "muc#roomconfig_persistentroom": if (!ParseBool(value, var, b => next.Persistent = b, ref problem)) return false; break;
-                case "muc#roomconfig_publicroom": if (!ParseBool(value, var, b => next.Public = b, ref problem)) return false; break;
-                case "muc#roomconfig_membersonly": if (!ParseBool(value, var, b => next.MembersOnly = b, ref problem)) return false; break;
-                case "muc#roomconfig_moderatedroom": if (!ParseBool(value, var, b => next.Moderated = b, ref problem)) return false; break;
-                case "muc#roomconfig_changesubject": if (!ParseBool(value, var, b => next.ChangeSubject = b, ref problem)) return false; break;
-                case "muc#roomconfig_allowinvites": if (!ParseBool(value, var, b => next.AllowInvites = b, ref problem)) return false; break;
-                case "muc#roomconfig_enablearchiving": if (!ParseBool(value, var, b => next.Archive = b, ref problem)) return false; break;
+                case "muc#roomconfig_roomname": Name = value; break;
+                case "muc#roomconfig_roomdesc": Description = value; break;
+                case "muc#roomconfig_lang": Language = value; break;
+                case "muc#roomconfig_persistentroom": if (!ParseBool(value, var, b => Persistent = b, ref problem)) return false; break;
+                case "muc#roomconfig_publicroom": if (!ParseBool(value, var, b => Public = b, ref problem)) return false; break;
+                case "muc#roomconfig_membersonly": if (!ParseBool(value, var, b => MembersOnly = b, ref problem)) return false; break;
+                case "muc#roomconfig_moderatedroom": if (!ParseBool(value, var, b => Moderated = b, ref problem)) return false; break;
+                case "muc#roomconfig_changesubject": if (!ParseBool(value, var, b => ChangeSubject = b, ref problem)) return false; break;
+                case "muc#roomconfig_allowinvites": if (!ParseBool(value, var, b => AllowInvites = b, ref problem)) return false; break;
+                case "muc#roomconfig_enablearchiving": if (!ParseBool(value, var, b => Archive = b, ref problem)) return false; break;
                 case "muc#roomconfig_passwordprotectedroom": break; // decided below with the secret
                 case "muc#roomconfig_roomsecret": break;
                 case "muc#roomconfig_whois":
                     if (value is not ("anyone" or "moderators")) { problem = $"{var} must be 'moderators' or 'anyone'."; return false; }
-                    next.WhoisAnyone = value == "anyone";
+                    WhoisAnyone = value == "anyone";
                     break;
                 case "muc#roomconfig_maxusers":
-                    if (value is "" or "none" or "0") next.MaxUsers = 0;
-                    else if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var max) && max > 0) next.MaxUsers = max;
+                    if (value is "" or "none" or "0") MaxUsers = 0;
+                    else if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var max) && max > 0) MaxUsers = max;
                     else { problem = $"{var} must be a positive number or 'none'."; return false; }
                     break;
                 case "muc#roomconfig_allowpm":
                     if (!TryParsePm(value, out var pm)) { problem = $"{var} must be anyone, participants, moderators or none."; return false; }
-                    next.AllowPrivateMessages = pm;
+                    AllowPrivateMessages = pm;
                     break;
                 case "muc#roomconfig_presencebroadcast":
                     var roles = new HashSet<MucRole>();
@@ -146,47 +146,26 @@ public sealed class RoomConfig
                         if (!MucNames.TryParseRole(v, out var role) || role == MucRole.None) { problem = $"{var}: '{v}' is not a role."; return false; }
                         roles.Add(role);
                     }
-                    next.PresenceBroadcast = roles;
+                    PresenceBroadcast = roles;
                     break;
                 case "muc#maxhistoryfetch" or "muc#roomconfig_historylength":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var history)) { problem = $"{var} must be a number."; return false; }
-                    next.HistoryLength = Math.Min(history, historyLimit);
+                    HistoryLength = Math.Min(history, historyLimit);
                     break;
             }
         }
         // The password: protected with a secret, or no password. Protected without a secret is refused (§10.2 does
         // not say; an empty password would let everyone in while the room says it is protected).
-        var protect = fields.TryGetValue("muc#roomconfig_passwordprotectedroom", out var p) && p.Count > 0 ? Parse(p[0]) : null;
+        var protect = fields.TryGetValue("muc#roomconfig_passwordprotectedroom", out var p) && p.Count > 0 ? DataForm.ParseBool(p[0]) : null;
         var secret = fields.TryGetValue("muc#roomconfig_roomsecret", out var s) && s.Count > 0 ? s[0] : null;
-        if (protect == false) next.Password = null;
+        if (protect == false) Password = null;
         else if (protect == true || (protect is null && secret is not null))
         {
-            var password = secret ?? next.Password;
+            var password = secret ?? Password;
             if (protect == true && string.IsNullOrEmpty(password)) { problem = "A password-protected room needs muc#roomconfig_roomsecret."; return false; }
-            next.Password = string.IsNullOrEmpty(password) ? null : password;
+            Password = string.IsNullOrEmpty(password) ? null : password;
         }
-        CopyFrom(next);
         return true;
-    }
-
-    private void CopyFrom(RoomConfig other)
-    {
-        Name = other.Name;
-        Description = other.Description;
-        Language = other.Language;
-        Persistent = other.Persistent;
-        Public = other.Public;
-        MembersOnly = other.MembersOnly;
-        Moderated = other.Moderated;
-        Password = other.Password;
-        WhoisAnyone = other.WhoisAnyone;
-        MaxUsers = other.MaxUsers;
-        ChangeSubject = other.ChangeSubject;
-        AllowInvites = other.AllowInvites;
-        AllowPrivateMessages = other.AllowPrivateMessages;
-        PresenceBroadcast = other.PresenceBroadcast;
-        HistoryLength = other.HistoryLength;
-        Archive = other.Archive;
     }
 
     /// <summary>The form an owner fills in (§10.2), with the current values, the owners and admins lists included.</summary>
@@ -221,8 +200,6 @@ public sealed class RoomConfig
     }
 
     private static string Bool(bool b) => b ? "1" : "0";
-
-    private static bool? Parse(string value) => DataForm.ParseBool(value);
 
     private static bool ParseBool(string value, string var, Action<bool> set, ref string? problem)
     {

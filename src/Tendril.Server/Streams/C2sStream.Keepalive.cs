@@ -22,30 +22,21 @@ public sealed partial class C2sStream
     /// <summary>Called once per heartbeat tick (about every second) on the heartbeat's thread.</summary>
     internal void OnHeartbeat(DateTimeOffset now)
     {
+        if (IsClosing) return;
+        _outbound.TrimExcess();
         var limits = _server.Options.Limits;
         var nowTicks = now.UtcTicks;
         var tlsStarted = Volatile.Read(ref _tlsStartedTicks);
-        // Checked before IsClosing: a stream asked to close while its TLS handshake is under way cannot write its
-        // closing (no stream error mid-handshake), so only cutting it ends it — the hostile-input suite found
-        // handshakes stalled past the negotiation timeout held open for good (issue 19).
         if (tlsStarted != 0 && nowTicks - tlsStarted > TimeSpan.TicksPerSecond * _server.Options.Tls.HandshakeTimeoutSeconds)
         {
             _ = CloseAsync(null, "TLS handshake timed out");
             CancelLifetime();
             return;
         }
-        if (IsClosing) return;
-        _outbound.TrimExcess();
         if (Session is null)
         {
             if (nowTicks - _openedAtTicks > TimeSpan.TicksPerSecond * limits.NegotiationTimeoutSeconds)
             {
-                if (tlsStarted != 0)
-                {
-                    _ = CloseAsync(null, "negotiation timeout during the TLS handshake");
-                    CancelLifetime();
-                    return;
-                }
                 _ = CloseAsync(new StreamError(StreamErrorCondition.ConnectionTimeout, "Stream negotiation took too long."), "negotiation timeout");
             }
             return;

@@ -186,7 +186,7 @@ public sealed partial class C2sStream
 
     private readonly TaskCompletionSource _shutdownClose = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private TokenBucket _readBucket, _stanzaBucket, _presenceBucket;
+    private Security.TokenBucket _readBucket, _stanzaBucket, _presenceBucket;
 
     /// <summary>
     /// Whether the session may send this stanza now (issue 19: Limits:StanzasPerSecond for messages and iq requests,
@@ -195,7 +195,7 @@ public sealed partial class C2sStream
     internal bool AdmitStanza(XmlElement stanza)
     {
         var limits = _server.Options.Limits;
-        var now = _server.Time.GetUtcNow().UtcTicks / (double)TimeSpan.TicksPerSecond;
+        var now = Security.TokenBucket.Seconds(_server.Time);
         if (stanza.Name == "presence")
         {
             // Going unavailable is never refused (the user must not stay shown online); it still counts.
@@ -416,6 +416,10 @@ public sealed partial class C2sStream
         }
         EnqueueControl(new Outbound(OutboundKind.End, null));
         _outbound.Complete();
+        // In the middle of a TLS handshake nothing can be written (no stream error, no closing tag): the connection is
+        // cut, which ends the handshake. Whoever closes — a timeout, a kick, a stop — would otherwise leave it open for
+        // good (the hostile-input suite found handshakes stalled past the negotiation timeout held so, issue 19).
+        if (Volatile.Read(ref _tlsStartedTicks) != 0) CancelLifetime();
         _shutdownClose.TrySetResult();
         SignalDrained(); // a read loop waiting on the output budget stops waiting
         State = ClosedState.Instance;

@@ -12,14 +12,7 @@ public sealed class ModerationTests : MucTestBase
     [Fact]
     public async Task A_moderator_kicks_with_307_a_participant_may_not_and_nobody_kicks_an_admin()
     {
-        var j = await LoginAsync("juliet");
-        var r = await LoginAsync("romeo");
-        var n = await LoginAsync("nurse");
-        await CreateRoomAsync(j, "hall", "Juliet");
-        await EnterAsync(r, "hall", "Romeo");
-        await EnterAsync(n, "hall", "Nurse");
-        await DrainAsync(j);
-        await DrainAsync(r);
+        var (j, r, n) = await RoomOfThreeAsync("hall");
 
         await ErrorAsync(n, "set", AdminItem("nick='Romeo' role='none'"), Room("hall"), "auth", "forbidden");
         await OkAsync(j, "set", AdminItem("nick='Romeo' role='none'", "Begone"), Room("hall"));
@@ -42,11 +35,7 @@ public sealed class ModerationTests : MucTestBase
     [Fact]
     public async Task A_ban_removes_every_session_with_301_and_keeps_the_user_out()
     {
-        var j = await LoginAsync("juliet");
-        var r = await LoginAsync("romeo");
-        await CreateRoomAsync(j, "hall", "Juliet");
-        await EnterAsync(r, "hall", "Romeo");
-        await DrainAsync(j);
+        var (j, r) = await RoomOfTwoAsync("hall");
         await OkAsync(j, "set", AdminItem("jid='romeo@localhost' affiliation='outcast'", "Enough"), Room("hall"));
         var banned = await FromAsync(j, "presence", $"{Room("hall")}/Romeo");
         Assert.Contains(MucStatus.Banned, StatusCodes(banned));

@@ -99,6 +99,29 @@ public abstract class MucTestBase : IAsyncLifetime
         if (fields.Length > 0) await ConfigureAsync(owner, room, fields);
     }
 
+    /// <summary>juliet creates ROOM (an instant room) as Juliet and romeo enters as Romeo; what they got on the way is drained.</summary>
+    protected async Task<(TestClient Juliet, TestClient Romeo)> RoomOfTwoAsync(string room)
+    {
+        var j = await LoginAsync("juliet");
+        var r = await LoginAsync("romeo");
+        await CreateRoomAsync(j, room, "Juliet");
+        await EnterAsync(r, room, "Romeo");
+        await DrainAsync(j);
+        await DrainAsync(r);
+        return (j, r);
+    }
+
+    /// <summary>As <see cref="RoomOfTwoAsync"/>, and nurse enters as Nurse.</summary>
+    protected async Task<(TestClient Juliet, TestClient Romeo, TestClient Nurse)> RoomOfThreeAsync(string room)
+    {
+        var (j, r) = await RoomOfTwoAsync(room);
+        var n = await LoginAsync("nurse");
+        await EnterAsync(n, room, "Nurse");
+        await DrainAsync(j);
+        await DrainAsync(r);
+        return (j, r, n);
+    }
+
     protected Task<XmlElement> ConfigureAsync(TestClient owner, string room, params (string Var, string Value)[] fields) =>
         OkAsync(owner, "set", $"<query xmlns='{MucNs.Owner}'>{Form(fields)}</query>", Room(room));
 

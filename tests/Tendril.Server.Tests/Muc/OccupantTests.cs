@@ -57,14 +57,7 @@ public sealed class OccupantTests : MucTestBase
     [Fact]
     public async Task Groupchat_messages_reach_every_occupant_with_the_rooms_stanza_id_and_the_senders_occupant_id()
     {
-        var j = await LoginAsync("juliet");
-        var r = await LoginAsync("romeo");
-        var n = await LoginAsync("nurse");
-        await CreateRoomAsync(j, "hall", "Juliet");
-        await EnterAsync(r, "hall", "Romeo");
-        await EnterAsync(n, "hall", "Nurse");
-        await DrainAsync(j);
-        await DrainAsync(r);
+        var (j, r, n) = await RoomOfThreeAsync("hall");
 
         await r.SendAsync($"<message to='{Room("hall")}' type='groupchat' id='m1'><body>Hello</body><stanza-id xmlns='urn:xmpp:sid:0' by='{Room("hall")}' id='forged'/><occupant-id xmlns='{MucNs.OccupantId}' id='forged'/></message>");
         var seen = new List<string?>();
@@ -145,11 +138,7 @@ public sealed class OccupantTests : MucTestBase
     [Fact]
     public async Task An_occupant_whose_session_ends_leaves_and_the_empty_temporary_room_goes_away()
     {
-        var j = await LoginAsync("juliet");
-        var r = await LoginAsync("romeo");
-        await CreateRoomAsync(j, "hall", "Juliet");
-        await EnterAsync(r, "hall", "Romeo");
-        await DrainAsync(j);
+        var (j, r) = await RoomOfTwoAsync("hall");
         await r.DisposeAsync(); // the connection drops without unavailable presence
         var left = await FromAsync(j, "presence", $"{Room("hall")}/Romeo");
         Assert.Equal("unavailable", left.GetAttribute("type"));

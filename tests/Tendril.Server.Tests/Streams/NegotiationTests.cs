@@ -440,9 +440,9 @@ public sealed class NegotiationTests : IAsyncLifetime
 
     /// <summary>
     /// A client that starts TLS late (25 s into the 30 s of negotiation) and then stalls the handshake: at the
-    /// negotiation timeout it cannot be sent a stream error mid-handshake, so it is cut at once. Before, it was marked
-    /// closing and never closed (the TLS deadline was no longer checked for a closing stream), holding its descriptor
-    /// for good — found by the hostile-input suite (issue 19).
+    /// negotiation timeout it cannot be sent a stream error mid-handshake, so closing it cuts it. Before, it was marked
+    /// closing, could write nothing and was never closed (the TLS deadline is not checked for a closing stream), holding
+    /// its descriptor for good — found by the hostile-input suite (issue 19).
     /// </summary>
     [Fact]
     public async Task A_tls_handshake_stalled_past_the_negotiation_timeout_is_cut()

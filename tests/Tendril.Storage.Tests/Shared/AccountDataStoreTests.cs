@@ -23,6 +23,8 @@ public abstract class AccountDataStoreTests : StorageTestBase
         Assert.Equal("<vCard>2</vCard>", await data.GetAsync(D, "juliet", "vcard", ""));
         Assert.Null(await data.GetAsync(D, "romeo", "vcard", ""));
         Assert.Equal(["a@x", "b@x", "c@x"], (await data.ListAsync(D, "juliet", "blocklist")).Select(p => p.Key));
+        Assert.Equal(3, await data.CountAsync(D, "juliet", "blocklist"));
+        Assert.Equal(0, await data.CountAsync(D, "romeo", "blocklist"));
 
         Assert.Equal(1, await data.DeleteAsync(D, "juliet", "blocklist", ["b@x", "zzz"]));
         Assert.Equal(["a@x", "c@x"], (await data.ListAsync(D, "juliet", "blocklist")).Select(p => p.Key));

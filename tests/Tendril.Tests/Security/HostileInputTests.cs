@@ -276,7 +276,6 @@ public sealed class HostileInputTests(HostileInputFixture fixture, ITestOutputHe
         var stanza = Encoding.UTF8.GetBytes("<message to='bob@localhost'><body>hi</body></message>");
         // Every position of the stanza, three bad sequences: a lone continuation byte, a truncated sequence, an overlong form.
         byte[][] bad = [[0x80], [0xE2, 0x82], [0xC0, 0xAF]];
-        var positions = 0;
         for (var at = 0; at < stanza.Length; at += 3)
         {
             foreach (var b in bad)
@@ -285,10 +284,8 @@ public sealed class HostileInputTests(HostileInputFixture fixture, ITestOutputHe
                 await raw.SendAsync([.. stanza[..at], .. b, .. stanza[at..]]);
                 var received = await raw.ReadToCloseAsync(Wait);
                 Assert.True(received.Contains("<stream:error>", StringComparison.Ordinal), $"invalid UTF-8 at {at} got no stream error: {received}");
-                positions++;
             }
         }
-        Assert.True(positions > 30);
     });
 
     [Fact]

@@ -20,6 +20,9 @@ public static class ArchiveQueries
     public const string Namespace = "urn:xmpp:mam:2";
     public const string ForwardNamespace = "urn:xmpp:forward:0";
 
+    /// <summary>A page when the client names no size, and the largest it may ask for (accounts' defaults, rooms' values).</summary>
+    public const int DefaultPageSize = 50, MaxPageSize = 250;
+
     /// <summary>The query form's fields (§4.1.4), the answer to an iq get of &lt;query/&gt;.</summary>
     public static XmlElement FormQuery() =>
         new XmlElement("query", Namespace).Add(DataForm.Build("form", Namespace, [

@@ -1,12 +1,17 @@
-namespace Tendril.Server.Streams;
+namespace Tendril.Server.Security;
 
 /// <summary>
 /// A token bucket: <c>rate</c> tokens a second, at most <c>burst</c> saved up; it starts full. The caller gives the time
-/// (seconds on some clock): stanza rates follow the server's clock, the read rate the system's, which its waits use.
-/// One per limit per stream (a mutable struct, used only by the stream's read loop: no locking).
+/// (seconds on some clock, <see cref="Seconds"/>): stanza rates follow the server's clock, the read rate the system's,
+/// which its waits use.
+/// One per limit per holder (a mutable struct, kept in a field and used under its holder's serialization: the stream's
+/// read loop, a room's gate; no locking of its own). Also a feature's (group chat's rate per occupant).
 /// </summary>
-internal struct TokenBucket
+public struct TokenBucket
 {
+    /// <summary>A clock's time in seconds, for the calls below.</summary>
+    public static double Seconds(TimeProvider time) => time.GetUtcNow().UtcTicks / (double)TimeSpan.TicksPerSecond;
+
     private double _tokens;
     private double _at;
     private bool _started;
